@@ -1,0 +1,1 @@
+"""The `mlflow-gitlab` command line: thin click commands over the library."""

@@ -1,0 +1,58 @@
+"""The `mlflow-gitlab` command group and the one place that turns errors into exit codes."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+
+from mlflow_gitlab import __version__
+from mlflow_gitlab.errors import MlflowGitlabError
+
+
+class _Group(click.Group):
+    """A click group whose subcommands load lazily and whose errors print as one line."""
+
+    _lazy = {
+        "sandbox": "mlflow_gitlab.cli.sandbox:sandbox",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self._lazy:
+            module_name, attr = self._lazy[name].split(":")
+            module = __import__(module_name, fromlist=[attr])
+            return getattr(module, attr)
+        return super().get_command(ctx, name)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except MlflowGitlabError as exc:
+            verbosity = ctx.obj.get("verbose", 0) if isinstance(ctx.obj, dict) else 0
+            if verbosity >= 2:
+                traceback.print_exc()
+            click.echo(f"error: {exc}", err=True)
+            if exc.hint:
+                click.echo(f"hint: {exc.hint}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mlflow-gitlab")
+@click.option("-v", "--verbose", count=True, help="More output; -vv shows tracebacks.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int) -> None:
+    """Run MLflow experiments inside GitLab CI."""
+    ctx.obj = {"verbose": verbose}
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="mlflow-gitlab", auto_envvar_prefix="MLFLOW_GITLAB")

@@ -1,0 +1,29 @@
+"""The sandbox's endpoints, one module per GitLab API family."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mlflow_gitlab.sandbox.app import Router
+
+MODULES = (
+    "admin",
+    "mlflow_experiments",
+    "mlflow_runs",
+    "mlflow_models",
+    "mlflow_artifacts",
+    "ml_model_files",
+    "generic_packages",
+    "packages",
+    "projects",
+    "merge_requests",
+    "pipelines",
+)
+
+
+def register_all(router: Router) -> None:
+    """Register every endpoint module's routes on `router`."""
+    for name in MODULES:
+        import_module(f"mlflow_gitlab.sandbox.api.{name}").register(router)

@@ -1,0 +1,129 @@
+"""Routing and dispatch: raw path -> route -> auth -> project -> endpoint -> response."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlflow_gitlab.sandbox import auth, web
+from mlflow_gitlab.sandbox.auth import Family
+from mlflow_gitlab.sandbox.faults import FaultInjector
+from mlflow_gitlab.sandbox.store import Store
+
+Handler = Callable[[web.Request], web.Response]
+
+API_PREFIX = "/api/v4"
+MLFLOW_PREFIX = "/projects/:id/ml/mlflow/api/2.0/mlflow/"
+ARTIFACTS_PREFIX = "/projects/:id/ml/mlflow/api/2.0/mlflow-artifacts/"
+
+_PARAM = re.compile(r"([:*])(\w+)")
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str
+    regex: re.Pattern[str]
+    handler: Handler
+    family: Family
+    stream_body: bool  # the endpoint reads the body as a stream (uploads)
+
+
+def compile_template(template: str) -> re.Pattern[str]:
+    """`/projects/:id/x/*path` -> a regex on the raw path; `:name` is one segment."""
+    pattern, pos = "", 0
+    for m in _PARAM.finditer(template):
+        pattern += re.escape(template[pos:m.start()])
+        kind, name = m.groups()
+        pattern += f"(?P<{name}>[^/]+)" if kind == ":" else f"(?P<{name}>.+)"
+        pos = m.end()
+    pattern += re.escape(template[pos:])
+    return re.compile(pattern + r"\Z")
+
+
+class Router:
+    """Routes by method and raw path; endpoint modules add to it through `route`."""
+
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+
+    def route(self, method: str, template: str, family: Family, *,
+              stream_body: bool = False, prefix: str = API_PREFIX) -> Callable[[Handler], Handler]:
+        """Decorator registering `handler` for `method` on `prefix + template`."""
+        def register(handler: Handler) -> Handler:
+            full = prefix + template
+            self.routes.append(Route(method.upper(), full, compile_template(full), handler,
+                                     family, stream_body))
+            return handler
+        return register
+
+    def mlflow(self, method: str, endpoint: str) -> Callable[[Handler], Handler]:
+        """Decorator for an MLflow-compatible endpoint (`experiments/get`, ...)."""
+        return self.route(method, MLFLOW_PREFIX + endpoint, Family.MLFLOW)
+
+    def match(self, method: str, raw_path: str) -> tuple[Route | None, dict[str, str], bool]:
+        """(route, path params, path_exists_with_other_method)."""
+        path_known = False
+        for route in self.routes:
+            m = route.regex.match(raw_path)
+            if m is None:
+                continue
+            if route.method == method or (method == "HEAD" and route.method == "GET"):
+                return route, m.groupdict(), True
+            path_known = True
+        return None, {}, path_known
+
+
+@dataclass
+class Settings:
+    """Instance settings an admin would change on GitLab."""
+
+    generic_max_file_size: int = 5 * 1024**3  # 0 = unlimited
+    ml_model_max_file_size: int = 10 * 1024**3
+    notes_max_length: int = 1_000_000
+
+
+@dataclass
+class App:
+    """Everything a request needs: state, routes, faults and settings."""
+
+    store: Store
+    router: Router
+    settings: Settings = field(default_factory=Settings)
+    faults: FaultInjector = field(default_factory=FaultInjector)
+    base_url: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def dispatch(self, request: web.Request) -> web.Response:
+        """Answer one request; never raises for an `ApiError`."""
+        try:
+            return self._dispatch(request)
+        except web.ApiError as exc:
+            return exc.response
+
+    def _dispatch(self, request: web.Request) -> web.Response:
+        route, params, path_known = self.router.match(request.method, request.raw_path)
+        if route is None:
+            if path_known:
+                raise web.ApiError(405, {"error": "405 Not Allowed"})
+            raise web.route_not_found()
+        request.path_params = params
+        request.principal = auth.authenticate(
+            self.store, route.family, request.method, request.headers, request.query)
+        if "id" in params and route.template.startswith(API_PREFIX + "/projects/:id"):
+            request.project = auth.resolve_project(
+                self.store, params["id"], request.principal, request.method, route.family)
+        elif route.family is Family.MLFLOW and request.principal is None:
+            raise web.unauthorized()
+        return route.handler(request)
+
+
+def build_app(store: Store, settings: Settings | None = None) -> App:
+    """An App with every endpoint module registered."""
+    from mlflow_gitlab.sandbox.api import register_all
+
+    router = Router()
+    register_all(router)
+    return App(store=store, router=router, settings=settings or Settings())

@@ -1,0 +1,170 @@
+"""Who is calling, and may they: GitLab's token transports, scopes, roles and outcomes.
+
+Each route belongs to an auth *family* that says which transports it reads (a JOB-TOKEN
+header on a route that does not accept job tokens is simply not looked at, as on GitLab) and
+what an anonymous caller gets.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import sqlite3
+from dataclasses import dataclass
+from email.message import Message
+from urllib.parse import unquote
+
+from mlflow_gitlab.sandbox import web
+from mlflow_gitlab.sandbox.store import Store
+
+GUEST, REPORTER, DEVELOPER, MAINTAINER, OWNER = 10, 20, 30, 40, 50
+
+
+class Family(enum.Enum):
+    """Auth families: which credentials a route reads, and how it treats anonymous calls."""
+
+    MLFLOW = "mlflow"  # P/* and A/*: access tokens only; anonymous -> 401
+    ML_MODEL_FILES = "ml_model_files"  # Bearer carries an access token or a job token
+    PACKAGES = "packages"  # generic + packages API: every transport, job token included
+    REST = "rest"  # projects, pipelines, jobs, note writes: access tokens only
+    REST_JOB_READ = "rest_job_read"  # MR and note reads: job token allowed on GET
+    CURRENT_JOB = "current_job"  # GET /job: job token only
+    ADMIN = "admin"  # the sandbox's own control routes: no auth
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller."""
+
+    user_id: int
+    username: str
+    token_kind: str  # personal | project | job
+    scopes: frozenset[str]
+    job_id: int | None = None
+    project_id: int | None = None  # the job's project, for job tokens
+
+
+def authenticate(store: Store, family: Family, method: str, headers: Message,
+                 query: dict[str, list[str]]) -> Principal | None:
+    """Find the caller from the transports `family` reads.
+
+    Returns None for an anonymous call. Raises `ApiError` 401 for a presented but invalid
+    token, and 403 `insufficient_scope` for a token whose scopes do not cover `method`.
+    """
+    if family is Family.ADMIN:
+        return None
+    access, job = _credentials(family, headers, query)
+    if access is None and job is None:
+        return None
+    principal = _lookup(store, access, job)
+    if principal is None:
+        raise web.unauthorized()
+    if principal.token_kind != "job":
+        if "api" not in principal.scopes:
+            read_only = method in ("GET", "HEAD")
+            if "read_api" not in principal.scopes or not read_only:
+                raise web.INSUFFICIENT_SCOPE
+    return principal
+
+
+def _credentials(family: Family, headers: Message, query: dict[str, list[str]]
+                 ) -> tuple[str | None, str | None]:
+    """(access-or-bearer token, job token) as this family would read them."""
+    private = headers.get("PRIVATE-TOKEN") or _first(query, "private_token")
+    bearer = None
+    authz = headers.get("Authorization") or ""
+    scheme, _, value = authz.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        bearer = value.strip()
+    basic_password = None
+    if scheme.lower() == "basic" and value.strip():
+        try:
+            decoded = base64.b64decode(value.strip()).decode()
+            basic_password = decoded.partition(":")[2]
+        except (ValueError, UnicodeDecodeError):
+            basic_password = "\0invalid"
+    job_header = headers.get("JOB-TOKEN") or _first(query, "job_token")
+
+    if family is Family.CURRENT_JOB:
+        return None, job_header
+    if family is Family.MLFLOW or family is Family.REST:
+        return private or bearer, None
+    if family is Family.REST_JOB_READ:
+        return private or bearer, job_header
+    if family is Family.ML_MODEL_FILES:
+        # Bearer carries either kind; resolve it as "any token".
+        return private or bearer, bearer if not private else None
+    # PACKAGES: every transport; a Basic password is an access token or a job token.
+    token = private or bearer or basic_password
+    return token, job_header or (token if not private else None)
+
+
+def _first(query: dict[str, list[str]], key: str) -> str | None:
+    values = query.get(key)
+    return unquote(values[-1]) if values else None
+
+
+def _lookup(store: Store, access: str | None, job: str | None) -> Principal | None:
+    """Resolve access token first, then job token; None if neither is a live token."""
+    for value, kinds in ((access, ("personal", "project")), (job, ("job",))):
+        if not value:
+            continue
+        row = store.one(
+            "SELECT t.*, u.username FROM tokens t JOIN users u ON u.id = t.user_id "
+            "WHERE t.value = ? AND t.revoked = 0",
+            value,
+        )
+        if row is None or row["kind"] not in kinds:
+            continue
+        project_id = None
+        if row["kind"] == "job":
+            job_row = store.one("SELECT status, project_id FROM jobs WHERE id = ?", row["job_id"])
+            if job_row is None or job_row["status"] != "running":
+                continue  # a job token lives only while its job runs
+            project_id = job_row["project_id"]
+        return Principal(
+            user_id=row["user_id"],
+            username=row["username"],
+            token_kind=row["kind"],
+            scopes=frozenset(row["scopes"].split()),
+            job_id=row["job_id"],
+            project_id=project_id,
+        )
+    return None
+
+
+def access_level(store: Store, project: sqlite3.Row, principal: Principal | None) -> int:
+    """The caller's role on `project` (0 for none); a job token acts as its pipeline's user."""
+    if principal is None:
+        return 0
+    if principal.token_kind == "job" and principal.project_id != project["id"]:
+        return 0  # no allowlist in the sandbox: a job token reaches only its own project
+    row = store.one(
+        "SELECT access_level FROM members WHERE project_id = ? AND user_id = ?",
+        project["id"], principal.user_id,
+    )
+    return row["access_level"] if row else 0
+
+
+def find_project(store: Store, ref: str) -> sqlite3.Row | None:
+    """A project by numeric id or by its URL-encoded full path."""
+    if ref.isdigit():
+        return store.one("SELECT * FROM projects WHERE id = ?", int(ref))
+    return store.one("SELECT * FROM projects WHERE path = ?", unquote(ref))
+
+
+def resolve_project(store: Store, ref: str, principal: Principal | None, method: str,
+                    family: Family) -> sqlite3.Row:
+    """The project a request names, or the error GitLab gives for it.
+
+    Anonymous writes are 401 (`authenticate_non_get!`); a project that is missing or that
+    the caller cannot see is 404 `Project Not Found`, never 403.
+    """
+    if principal is None and (family is Family.MLFLOW or method not in ("GET", "HEAD")):
+        raise web.unauthorized()
+    project = find_project(store, ref)
+    if project is None:
+        raise web.not_found("Project")
+    if project["visibility"] != "public" and access_level(store, project, principal) < GUEST:
+        raise web.not_found("Project")
+    return project

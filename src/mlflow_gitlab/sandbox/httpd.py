@@ -1,0 +1,171 @@
+"""The HTTP layer: a threaded stdlib server that hands raw requests to the App.
+
+The stdlib server keeps the raw path (GitLab routes on it undecoded), lets uploads stream
+from the socket to disk, and lets fault injection drop a connection mid-body.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import socket
+import sys
+import time
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+from mlflow_gitlab.sandbox import web
+from mlflow_gitlab.sandbox.app import App
+from mlflow_gitlab.sandbox.faults import Fault
+
+log = logging.getLogger("mlflow_gitlab.sandbox")
+
+RATE_LIMIT_BODY = "Retry later\n"
+_COPY_CHUNK = 1 << 20
+
+
+class SandboxHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], app: App) -> None:
+        self.app = app
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: SandboxHTTPServer
+
+    def version_string(self) -> str:
+        return "nginx"
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("%s - %s", self.address_string(), format % args)
+
+    def _handle(self) -> None:
+        app = self.server.app
+        raw_path, _, query_string = self.path.partition("?")
+        request = web.Request(
+            method=self.command,
+            raw_path=raw_path,
+            query=parse_qs(query_string, keep_blank_values=True),
+            headers=self.headers,
+            base_url=app.base_url,
+            body=web.BodyStream(self.rfile, self.headers),
+            app=app,
+        )
+        fault = app.faults.take(self.command, raw_path)
+        try:
+            if fault is not None and fault.delay:
+                time.sleep(fault.delay)
+            if fault is not None and fault.drop and not request.body.exhausted:
+                self._drop_during_upload(request.body, fault)
+                return
+            if fault is not None and fault.status is not None:
+                response = _fault_response(fault)
+            else:
+                response = app.dispatch(request)
+            request.body.drain()
+        except ConnectionError:
+            self.close_connection = True
+            return
+        except Exception:  # an endpoint bug: answer as GitLab's 500 and keep serving
+            traceback.print_exc(file=sys.stderr)
+            response = web.Response(500, {"message": "500 Internal Server Error"})
+            self.close_connection = True
+        self._send(response, fault if fault is not None and fault.drop else None)
+
+    def _drop_during_upload(self, body: web.BodyStream, fault: Fault) -> None:
+        """Read `drop_after` bytes of the body, then reset the connection."""
+        seen = 0
+        for chunk in body.iter_chunks(min(_COPY_CHUNK, max(fault.drop_after, 1))):
+            seen += len(chunk)
+            if seen >= fault.drop_after:
+                break
+        self._reset()
+
+    def _reset(self) -> None:
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _send(self, response: web.Response, drop: Fault | None) -> None:
+        payload = b"" if response.file is not None else response.payload()
+        length = response.file.stat().st_size if response.file is not None else len(payload)
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type())
+        for name, value in response.headers.items():
+            if name != "Content-Type":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(length))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        limit = drop.drop_after if drop is not None else None
+        try:
+            if response.file is None:
+                self.wfile.write(payload if limit is None else payload[:limit])
+            else:
+                self._send_file(response, limit)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+            return
+        if drop is not None:
+            self.wfile.flush()
+            self._reset()
+
+    def _send_file(self, response: web.Response, limit: int | None) -> None:
+        assert response.file is not None
+        sent = 0
+        with response.file.open("rb") as fh:
+            while chunk := fh.read(_COPY_CHUNK):
+                if limit is not None and sent + len(chunk) > limit:
+                    self.wfile.write(chunk[: limit - sent])
+                    return
+                self.wfile.write(chunk)
+                sent += len(chunk)
+
+
+def _fault_response(fault: Fault) -> web.Response:
+    """What GitLab (or its load balancer) answers for an injected status."""
+    assert fault.status is not None
+    if fault.status == 429:
+        retry_after = fault.retry_after if fault.retry_after is not None else 1
+        reset = int(time.time() + retry_after)
+        headers = {
+            "Retry-After": _seconds(retry_after),
+            "RateLimit-Name": "throttle_authenticated_api",
+            "RateLimit-Limit": "2000",
+            "RateLimit-Observed": "2001",
+            "RateLimit-Remaining": "0",
+            "RateLimit-Reset": str(reset),
+            "RateLimit-ResetTime": time.strftime("%a, %d %b %Y %H:%M:%S GMT",
+                                                 time.gmtime(reset)),
+        }
+        return web.Response(429, RATE_LIMIT_BODY, headers)
+    if fault.status == 503:
+        return web.Response(503, "503 Service Temporarily Unavailable\n",
+                            {"Retry-After": _seconds(fault.retry_after)}
+                            if fault.retry_after is not None else {})
+    if fault.status >= 500:
+        return web.Response(fault.status, {"message": f"{fault.status} Internal Server Error"})
+    return web.Response(fault.status, {"message": f"{fault.status} injected"})
+
+
+def _seconds(value: float | None) -> str:
+    """HTTP wants whole seconds; clients (urllib3) reject fractions."""
+    return str(math.ceil(value or 0))

@@ -1,0 +1,134 @@
+"""Start and stop a sandbox: the CLI's `serve` and the in-process context manager for tests."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlflow_gitlab.errors import SandboxError
+from mlflow_gitlab.sandbox.app import App, Settings, build_app
+from mlflow_gitlab.sandbox.faults import Fault
+from mlflow_gitlab.sandbox.httpd import SandboxHTTPServer
+from mlflow_gitlab.sandbox.seed import seed
+from mlflow_gitlab.sandbox.store import Store
+
+
+@dataclass
+class Sandbox:
+    """A running sandbox: the fields of the `ready` JSON plus control methods."""
+
+    url: str
+    api_url: str
+    project_id: int
+    project_path: str
+    merge_request_iid: int
+    pipeline_id: int
+    job_ids: list[int]
+    tokens: dict[str, str]
+    data_dir: Path
+    app: App = field(repr=False)
+    _server: SandboxHTTPServer = field(repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def tracking_uri(self) -> str:
+        """The MLflow tracking URI of the seeded project."""
+        return f"{self.api_url}/projects/{self.project_id}/ml/mlflow"
+
+    def ready_info(self) -> dict[str, Any]:
+        """The `ready` JSON object (see `mlflow-gitlab sandbox serve`)."""
+        return {
+            "url": self.url, "api_url": self.api_url, "project_id": self.project_id,
+            "project_path": self.project_path, "merge_request_iid": self.merge_request_iid,
+            "pipeline_id": self.pipeline_id, "job_ids": self.job_ids, "tokens": self.tokens,
+        }
+
+    def inject(self, method: str = "*", path: str = ".*", *, status: int | None = None,
+               times: int = 1, retry_after: float | None = None, delay: float = 0.0,
+               drop: bool = False, drop_after: int = 0) -> Fault:
+        """Make the next `times` requests matching `method` and the `path` regex misbehave."""
+        return self.app.faults.add(Fault(method, path, times, status, retry_after, delay,
+                                         drop, drop_after))
+
+    @property
+    def fired(self) -> list[dict[str, object]]:
+        """The faults that have fired, oldest first."""
+        return list(self.app.faults.fired)
+
+    def clear_faults(self) -> None:
+        self.app.faults.clear()
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever(poll_interval=0.2)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.app.store.close()
+
+
+def start(data_dir: Path, host: str = "127.0.0.1", port: int = 0,
+          settings: Settings | None = None, *, background: bool = True) -> Sandbox:
+    """Open (or create and seed) the data directory, bind, and serve in a thread."""
+    try:
+        store = Store(data_dir)
+    except OSError as exc:
+        raise SandboxError(f"cannot use data directory {data_dir}: {exc.strerror}") from exc
+    app = build_app(store, settings)
+    try:
+        server = SandboxHTTPServer((host, port), app)
+    except OSError as exc:
+        store.close()
+        raise SandboxError(f"cannot listen on {host}:{port}: {exc.strerror}",
+                           hint="pick another --port, or 0 for a free one") from exc
+    bound_host, bound_port = server.server_address[:2]
+    url = f"http://{_url_host(str(bound_host))}:{bound_port}"
+    app.base_url = url
+    info = seed(store)
+    sandbox = Sandbox(url=url, api_url=f"{url}/api/v4", data_dir=Path(data_dir), app=app,
+                      _server=server, **info)
+    app.info = sandbox.ready_info()
+    if background:
+        sandbox._thread = threading.Thread(target=sandbox.serve_forever,
+                                           name="mlflow-gitlab-sandbox", daemon=True)
+        sandbox._thread.start()
+    return sandbox
+
+
+@contextmanager
+def running_sandbox(data_dir: Path | None = None, settings: Settings | None = None,
+                    host: str = "127.0.0.1", port: int = 0) -> Iterator[Sandbox]:
+    """Run a sandbox in this process on a free port for the duration of the block.
+
+    Example:
+        with running_sandbox() as sb:
+            os.environ["MLFLOW_TRACKING_URI"] = sb.tracking_uri
+            os.environ["MLFLOW_TRACKING_TOKEN"] = sb.tokens["developer"]
+    """
+    with tempfile.TemporaryDirectory(prefix="mlflow-gitlab-sandbox-") as tmp:
+        sandbox = start(Path(data_dir or tmp), host, port, settings)
+        try:
+            yield sandbox
+        finally:
+            sandbox.stop()
+
+
+def write_ready_file(sandbox: Sandbox, path: Path) -> None:
+    """Write the ready JSON atomically, so a reader never sees half of it."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(sandbox.ready_info()) + "\n")
+    tmp.replace(path)
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host

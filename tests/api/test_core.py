@@ -1,0 +1,116 @@
+"""The sandbox's routing, error families, auth outcomes and fault injection."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from mlflow_gitlab.sandbox import running_sandbox
+
+
+def test_unknown_route_is_grape_404(api):
+    r = api.request("GET", "/projects/7/no/such/route")
+    assert r.status_code == 404
+    assert r.json() == {"error": "404 Not Found"}
+
+
+def test_unsupported_mlflow_endpoint_is_404(api):
+    r = api.mlflow("POST", "runs/log-model", json={"run_id": "x"})
+    assert (r.status_code, r.json()) == (404, {"error": "404 Not Found"})
+
+
+def test_invalid_token_is_401(api):
+    r = api.request("GET", "/-/sandbox/info", token=None)
+    assert r.status_code == 200
+    r = api.mlflow("GET", "experiments/get", token="glpat-not-a-real-token",
+                   params={"experiment_id": "1"})
+    assert (r.status_code, r.json()) == (401, {"message": "401 Unauthorized"})
+
+
+def test_injected_429_has_retry_after_and_rate_limit_headers(sandbox, api):
+    sandbox.inject("GET", r"/experiments/get", status=429, retry_after=3)
+    r = api.mlflow("GET", "experiments/get", params={"experiment_id": "1"})
+    assert r.status_code == 429
+    assert r.text == "Retry later\n"
+    assert r.headers["Retry-After"] == "3"
+    assert r.headers["RateLimit-Remaining"] == "0"
+    assert "RateLimit-Reset" in r.headers
+    # only once: the next request goes through to the endpoint
+    assert api.mlflow("GET", "experiments/get", params={"experiment_id": "1"}).status_code != 429
+    assert [f["status"] for f in sandbox.fired] == [429]
+
+
+def test_injected_fault_counts_down(sandbox, api):
+    sandbox.inject("*", r"/-/sandbox/info", status=503, times=2)
+    codes = [api.request("GET", "/-/sandbox/info").status_code for _ in range(3)]
+    assert codes == [503, 503, 200]
+
+
+def test_injected_delay(sandbox, api):
+    sandbox.inject("GET", r"/-/sandbox/info", delay=0.3)
+    started = time.monotonic()
+    assert api.request("GET", "/-/sandbox/info").status_code == 200
+    assert time.monotonic() - started >= 0.3
+
+
+def test_dropped_connection_mid_upload(sandbox, api):
+    sandbox.inject("PUT", r"/packages/generic/", drop=True, drop_after=1000)
+    with pytest.raises(requests.ConnectionError):
+        api.request("PUT", "/projects/7/packages/generic/pkg/1.0.0/blob.bin",
+                    data=b"x" * 200_000)
+
+
+def test_dropped_connection_mid_download(sandbox, api):
+    sandbox.inject("GET", r"/-/sandbox/info", drop=True, drop_after=10)
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        api.request("GET", "/-/sandbox/info").content
+
+
+def test_faults_over_http(sandbox, api):
+    r = api.request("POST", "/-/sandbox/faults",
+                    json={"method": "GET", "path": "/-/sandbox/info", "status": 500})
+    assert r.status_code == 201
+    assert api.request("GET", "/-/sandbox/info").status_code == 500
+    assert api.request("GET", "/-/sandbox/faults").json()["fired"][0]["status"] == 500
+    r = api.request("POST", "/-/sandbox/faults", json={"path": "x"})
+    assert r.status_code == 400
+
+
+def test_ready_info_has_the_interface_fields(sandbox):
+    info = sandbox.ready_info()
+    assert set(info) == {"url", "api_url", "project_id", "project_path", "merge_request_iid",
+                         "pipeline_id", "job_ids", "tokens"}
+    assert {"developer", "read_api", "reporter", "non_member", "job"} <= set(info["tokens"])
+
+
+def test_data_survives_restart(tmp_path):
+    data = tmp_path / "data"
+    with running_sandbox(data) as first:
+        tokens = first.tokens
+    with running_sandbox(data) as second:
+        assert second.tokens == tokens
+
+
+def test_serve_command_writes_ready_file(tmp_path):
+    ready = tmp_path / "ready.json"
+    with subprocess.Popen(
+        [sys.executable, "-m", "mlflow_gitlab", "sandbox", "serve", "--port", "0",
+         "--data", str(tmp_path / "d"), "--ready-file", str(ready)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    ) as proc:
+        try:
+            deadline = time.monotonic() + 20
+            while not ready.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            info = json.loads(ready.read_text())
+            assert requests.get(info["url"] + "/-/sandbox/info", timeout=5).json() == info
+            assert json.loads(proc.stdout.readline()) == info
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    assert proc.returncode == 0

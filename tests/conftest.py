@@ -1,0 +1,99 @@
+"""Shared fixtures: a real sandbox on 127.0.0.1, and the stock clients pointed at it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from mlflow_gitlab.sandbox import Sandbox, Settings, running_sandbox
+
+# The stock clients retry 429/5xx for minutes by default; tests that want retries opt in.
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+
+
+@pytest.fixture
+def sandbox_settings() -> Settings:
+    """Override in a test module to start the sandbox with other limits."""
+    return Settings()
+
+
+@pytest.fixture
+def sandbox(tmp_path, sandbox_settings: Settings) -> Iterator[Sandbox]:
+    """A fresh, seeded sandbox per test (it starts in a few milliseconds)."""
+    with running_sandbox(tmp_path / "sandbox-data", sandbox_settings) as sb:
+        yield sb
+
+
+class Api:
+    """Raw HTTP against the sandbox, to assert exact status codes, headers and bodies."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.session = requests.Session()
+
+    def url(self, path: str) -> str:
+        """`path` relative to /api/v4 (`/projects/7/...`), or absolute from the server root."""
+        base = self.sandbox.url if path.startswith(("/api/", "/-/")) else self.sandbox.api_url
+        return base + path
+
+    def mlflow_url(self, endpoint: str, project: str | int | None = None) -> str:
+        pid = project if project is not None else self.sandbox.project_id
+        return self.url(f"/projects/{pid}/ml/mlflow/api/2.0/mlflow/{endpoint}")
+
+    def auth_headers(self, token: str | None, transport: str) -> dict[str, str]:
+        if token is None:
+            return {}
+        value = self.sandbox.tokens.get(token, token)
+        return {
+            "private": {"PRIVATE-TOKEN": value},
+            "bearer": {"Authorization": f"Bearer {value}"},
+            "job": {"JOB-TOKEN": value},
+        }[transport]
+
+    def request(self, method: str, path_or_url: str, *, token: str | None = "developer",
+                transport: str = "bearer", **kwargs: Any) -> requests.Response:
+        url = path_or_url if path_or_url.startswith("http") else self.url(path_or_url)
+        headers = {**self.auth_headers(token, transport), **kwargs.pop("headers", {})}
+        return self.session.request(method, url, headers=headers, timeout=30, **kwargs)
+
+    def mlflow(self, method: str, endpoint: str, *, token: str | None = "developer",
+               project: str | int | None = None, **kwargs: Any) -> requests.Response:
+        """Call an MLflow-compatible endpoint (`experiments/create`, ...) with a Bearer token."""
+        return self.request(method, self.mlflow_url(endpoint, project), token=token, **kwargs)
+
+
+@pytest.fixture
+def api(sandbox: Sandbox) -> Api:
+    return Api(sandbox)
+
+
+@pytest.fixture
+def mlflow_env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
+    """Point the stock MLflow client at the sandbox's project, as a GitLab user would."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", sandbox.tracking_uri)
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", sandbox.tokens["developer"])
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    return sandbox
+
+
+@pytest.fixture
+def mlflow_client(mlflow_env: Sandbox):
+    """A stock `MlflowClient` talking to the sandbox with the developer's `api` token."""
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=mlflow_env.tracking_uri)
+
+
+@pytest.fixture
+def gl(sandbox: Sandbox):
+    """A stock python-gitlab client with the developer's token."""
+    import gitlab
+
+    return gitlab.Gitlab(sandbox.url, private_token=sandbox.tokens["developer"])
