@@ -1,0 +1,120 @@
+"""Package files shared by the generic and ML-model package endpoints.
+
+Uploads stream from the socket to a temporary file under the data directory, hashing on
+the way in, so memory does not grow with the file; only a finished file gets a row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+from mlflow_gitlab.sandbox import web
+from mlflow_gitlab.sandbox.store import Store, now
+
+_TRAVERSAL = re.compile(r"(\A|[/\\])\.\.([/\\]|\Z)")
+
+
+@dataclass(frozen=True)
+class ReceivedFile:
+    blob: str  # relative to Store.files_dir
+    size: int
+    sha256: str
+    md5: str
+    sha1: str
+
+
+def has_traversal(raw: str) -> bool:
+    """GitLab's path-traversal check, applied to the decoded (and twice-decoded) value."""
+    once = unquote(raw)
+    return any(_TRAVERSAL.search(v) for v in (raw, once, unquote(once)))
+
+
+def stored_name(path: str | None, file_name: str) -> str:
+    """GitLab stores `<path>/<file>` URL-encoded (`dir%2Ffile`), listed flat."""
+    return quote(f"{path}/{file_name}", safe="") if path else file_name
+
+
+def receive(store: Store, body: web.BodyStream, max_size: int, too_large: web.ApiError
+            ) -> ReceivedFile:
+    """Stream the request body to disk; `too_large` is raised past `max_size` (0: no limit)."""
+    if max_size and body.length is not None and body.length > max_size:
+        raise too_large
+    blob = f"{uuid.uuid4().hex[:2]}/{uuid.uuid4().hex}"
+    target = store.files_dir / blob
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = store.tmp_dir / uuid.uuid4().hex
+    sha256, md5, sha1 = hashlib.sha256(), hashlib.md5(), hashlib.sha1()
+    size = 0
+    try:
+        with tmp.open("wb") as fh:
+            for chunk in body.iter_chunks():
+                size += len(chunk)
+                if max_size and size > max_size:
+                    raise too_large
+                sha256.update(chunk)
+                md5.update(chunk)
+                sha1.update(chunk)
+                fh.write(chunk)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return ReceivedFile(blob, size, sha256.hexdigest(), md5.hexdigest(), sha1.hexdigest())
+
+
+def find_or_create_package(db: sqlite3.Connection, project_id: int, package_type: str,
+                           name: str, version: str, status: str = "default") -> sqlite3.Row:
+    """The newest package with this type, name and version, created when missing."""
+    row = db.execute(
+        "SELECT * FROM packages WHERE project_id = ? AND package_type = ? AND name = ? "
+        "AND version = ? ORDER BY id DESC LIMIT 1",
+        (project_id, package_type, name, version)).fetchone()
+    if row is not None:
+        return row
+    t = now()
+    cur = db.execute(
+        "INSERT INTO packages (project_id, name, version, package_type, status, created_at, "
+        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (project_id, name, version, package_type, status, t, t))
+    return db.execute("SELECT * FROM packages WHERE id = ?", (cur.lastrowid,)).fetchone()
+
+
+def add_file(db: sqlite3.Connection, package_id: int, file_name: str, received: ReceivedFile
+             ) -> sqlite3.Row:
+    """Record an uploaded file; duplicates of a name are appended, the newest wins on GET."""
+    t = now()
+    cur = db.execute(
+        "INSERT INTO package_files (package_id, file_name, size, file_md5, file_sha1, "
+        "file_sha256, blob, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (package_id, file_name, received.size, received.md5, received.sha1, received.sha256,
+         received.blob, t, t))
+    db.execute("UPDATE packages SET updated_at = ? WHERE id = ?", (t, package_id))
+    return db.execute("SELECT * FROM package_files WHERE id = ?", (cur.lastrowid,)).fetchone()
+
+
+def newest_file(store: Store, package_id: int, file_name: str) -> sqlite3.Row | None:
+    return store.one("SELECT * FROM package_files WHERE package_id = ? AND file_name = ? "
+                     "ORDER BY id DESC LIMIT 1", package_id, file_name)
+
+
+def file_response(store: Store, row: sqlite3.Row, display_name: str | None = None
+                  ) -> web.Response:
+    """A download: the bytes streamed from disk, with GitLab's headers."""
+    name = display_name or row["file_name"]
+    path: Path = store.blob_path(row["blob"])
+    return web.Response(200, file=path, headers={
+        "Content-Type": "application/octet-stream",
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "X-Checksum-SHA256": row["file_sha256"],
+    })
+
+
+def discard_blob(store: Store, received: ReceivedFile) -> None:
+    """Remove bytes whose row was never written (a failed transaction)."""
+    store.blob_path(received.blob).unlink(missing_ok=True)
