@@ -68,7 +68,7 @@ def test_dropped_connection_mid_upload(sandbox, api):
 def test_dropped_connection_mid_download(sandbox, api):
     sandbox.inject("GET", r"/-/sandbox/info", drop=True, drop_after=10)
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
-        api.request("GET", "/-/sandbox/info").content
+        _ = api.request("GET", "/-/sandbox/info").content
 
 
 def test_faults_over_http(sandbox, api):

@@ -59,11 +59,10 @@ def authenticate(store: Store, family: Family, method: str, headers: Message,
     principal = _lookup(store, access, job)
     if principal is None:
         raise web.unauthorized()
-    if principal.token_kind != "job":
-        if "api" not in principal.scopes:
-            read_only = method in ("GET", "HEAD")
-            if "read_api" not in principal.scopes or not read_only:
-                raise web.INSUFFICIENT_SCOPE
+    if principal.token_kind != "job" and "api" not in principal.scopes:
+        read_only = method in ("GET", "HEAD")
+        if "read_api" not in principal.scopes or not read_only:
+            raise web.INSUFFICIENT_SCOPE
     return principal
 
 

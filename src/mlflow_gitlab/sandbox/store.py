@@ -190,6 +190,6 @@ def iso8601(seconds: float | None) -> str | None:
     """GitLab's timestamp format: `2021-10-12T12:05:23.387Z`."""
     if seconds is None:
         return None
-    millis = int(round(seconds * 1000))
+    millis = round(seconds * 1000)
     base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(millis // 1000))
     return f"{base}.{millis % 1000:03d}Z"
