@@ -26,3 +26,13 @@ class ConfigError(MlflowGitlabError):
 
 class SandboxError(MlflowGitlabError):
     """Raised when the local sandbox cannot start, stop or be reached."""
+
+
+class TrackingError(MlflowGitlabError):
+    """Raised when a call to the MLflow tracking server fails."""
+
+
+class CommandNotFound(MlflowGitlabError):
+    """Raised when the command to wrap does not exist or cannot be executed."""
+
+    exit_code = 127  # what a shell answers for a missing command

@@ -9,12 +9,15 @@ import click
 
 from mlflow_gitlab import __version__
 from mlflow_gitlab.errors import MlflowGitlabError
+from mlflow_gitlab.log import configure_logging
 
 
 class _Group(click.Group):
     """A click group whose subcommands load lazily and whose errors print as one line."""
 
     _lazy = {
+        "context": "mlflow_gitlab.cli.context:context",
+        "run": "mlflow_gitlab.cli.run:run",
         "sandbox": "mlflow_gitlab.cli.sandbox:sandbox",
     }
 
@@ -51,6 +54,7 @@ class _Group(click.Group):
 def cli(ctx: click.Context, verbose: int) -> None:
     """Run MLflow experiments inside GitLab CI."""
     ctx.obj = {"verbose": verbose}
+    configure_logging(verbose)
 
 
 def main() -> None:

@@ -1,0 +1,52 @@
+"""`mlflow-gitlab context`: print what the helper knows about this job."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "env", "tags"]),
+              default="text", show_default=True, help="Output format.")
+def context(fmt: str) -> None:
+    """Print the CI context of this job (from GitLab's variables, or git outside CI).
+
+    `tags` prints the MLflow tags a run would get, as JSON; `env` prints KEY=VALUE lines.
+
+    Example:
+
+        mlflow-gitlab context --format tags
+    """
+    from mlflow_gitlab import tags as t
+    from mlflow_gitlab.context import collect_context
+    from mlflow_gitlab.redaction import Redactor
+
+    ctx = collect_context()
+    redactor = Redactor.from_env()
+    if fmt == "tags":
+        click.echo(json.dumps(t.tags_for(ctx, redactor), indent=2, sort_keys=True))
+        return
+    flat = dict(_flatten(ctx.as_dict()))
+    if fmt == "json":
+        click.echo(redactor.redact(json.dumps(ctx.as_dict(), indent=2)))
+    elif fmt == "env":
+        for key, value in flat.items():
+            click.echo(f"MLFLOW_GITLAB_CTX_{key.upper()}={redactor.redact(value)}")
+    else:
+        width = max(map(len, flat), default=0)
+        for key, value in flat.items():
+            click.echo(f"{key:<{width}}  {redactor.redact(value)}")
+
+
+def _flatten(data: dict, prefix: str = ""):
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            yield from _flatten(value, f"{name}_")
+        elif value not in (None, "", [], ()):
+            if isinstance(value, list | tuple):
+                value = ",".join("=".join(map(str, v)) if isinstance(v, list | tuple) else str(v)
+                                 for v in value)
+            yield name, str(value)

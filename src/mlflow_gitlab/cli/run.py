@@ -1,0 +1,50 @@
+"""`mlflow-gitlab run -- CMD`: run a command inside a tracked MLflow run."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from mlflow_gitlab.errors import ConfigError
+
+
+def _params(values: tuple[str, ...]) -> dict[str, str]:
+    params = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--param {item!r} is not KEY=VALUE")
+        params[key] = value
+    return params
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.option("--experiment", envvar="MLFLOW_EXPERIMENT_NAME",
+              help="Experiment name [default: MLFLOW_EXPERIMENT_NAME, else the project name].")
+@click.option("--run-name", help="Run name [default: the job name and its matrix values].")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Log a parameter on the run (repeatable).")
+@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI",
+              help="[default: MLFLOW_TRACKING_URI, else the project's GitLab MLflow endpoint]")
+@click.option("--dotenv", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write MLFLOW_RUN_ID and MLFLOW_EXPERIMENT_ID here for later jobs.")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def run(experiment: str | None, run_name: str | None, params: tuple[str, ...],
+        tracking_uri: str | None, dotenv: Path | None, command: tuple[str, ...]) -> None:
+    """Run COMMAND inside a new MLflow run tagged with the GitLab CI context.
+
+    The command gets MLFLOW_RUN_ID, MLFLOW_TRACKING_URI and MLFLOW_EXPERIMENT_ID, so plain
+    `mlflow` calls in it log to that run. The run ends FINISHED, FAILED or KILLED, and this
+    command exits with COMMAND's exit code.
+
+    Example:
+
+        mlflow-gitlab run --param lr=0.1 --dotenv run.env -- python train.py
+    """
+    from mlflow_gitlab.tracked_run import RunOptions, run_tracked
+
+    options = RunOptions(command=command, experiment=experiment, run_name=run_name,
+                         params=_params(params), tracking_uri=tracking_uri, dotenv=dotenv)
+    sys.exit(run_tracked(options))

@@ -1,0 +1,87 @@
+"""`mlflow-gitlab run`: wrap a command in an MLflow run tagged with its CI context."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlflow_gitlab import tags as t
+from mlflow_gitlab.context import CIContext, collect_context
+from mlflow_gitlab.dotenv import write_dotenv
+from mlflow_gitlab.process import resolve_command, run_child
+from mlflow_gitlab.redaction import Redactor
+from mlflow_gitlab.settings import tracking_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    command: Sequence[str]
+    experiment: str | None = None
+    run_name: str | None = None
+    params: Mapping[str, str] = field(default_factory=dict)
+    tracking_uri: str | None = None
+    dotenv: Path | None = None
+
+
+def experiment_name(options: RunOptions, env: Mapping[str, str], context: CIContext) -> str:
+    """--experiment, else MLFLOW_EXPERIMENT_NAME, else the project's (or folder's) name."""
+    return (options.experiment or env.get("MLFLOW_EXPERIMENT_NAME")
+            or env.get("CI_PROJECT_NAME")
+            or (context.project.path or "").rpartition("/")[2]
+            or Path.cwd().name)
+
+
+def run_tracked(options: RunOptions, env: Mapping[str, str] | None = None) -> int:
+    """Create the run, run the command in it, close the run; return the command's exit code.
+
+    Raises:
+        MlflowGitlabError: settings, the tracking server or the command are unusable; in
+            that case no run is left RUNNING.
+    """
+    env = dict(os.environ if env is None else env)
+    settings = tracking_settings(env, options.tracking_uri)
+    argv = resolve_command(options.command, env)
+    context = collect_context(env)
+    redactor = Redactor.from_env(env)
+    run_tags = t.tags_for(context, redactor)
+    name = experiment_name(options, env, context)
+
+    from mlflow_gitlab.tracking import Tracker, scan_start_ms  # imports mlflow
+
+    tracker = Tracker(settings)
+    experiment_id = tracker.ensure_experiment(name)
+    parent_id = None
+    if context.in_ci and context.pipeline.id is not None:
+        parent_id = tracker.pipeline_run(
+            experiment_id, _pipeline_tags(run_tags), context.pipeline.id,
+            f"pipeline #{context.pipeline.iid or context.pipeline.id}",
+            scan_start_ms(context.pipeline.created_at))
+    run = tracker.start_run(experiment_id, options.run_name or t.run_name(context), run_tags,
+                            options.params, parent_id)
+    log.info("run %s (%s) in experiment %r", run.run_name, run.run_id, name)
+    outputs = {"MLFLOW_RUN_ID": run.run_id, "MLFLOW_EXPERIMENT_ID": experiment_id}
+    if options.dotenv is not None:
+        write_dotenv(options.dotenv, outputs)
+    child_env = {**env, **outputs, "MLFLOW_TRACKING_URI": settings.tracking_uri,
+                 "MLFLOW_EXPERIMENT_NAME": name}
+    status = "FAILED"
+    try:
+        result = run_child(argv, child_env)
+        status = result.status
+        return result.returncode
+    finally:
+        tracker.finish_run(run, status)
+        log.info("run %s ended %s", run.run_id, status)
+
+
+def _pipeline_tags(job_tags: Mapping[str, str]) -> dict[str, str]:
+    """The tags a pipeline's parent run shares with its jobs (nothing job-specific)."""
+    job_only = (t.JOB_ID, t.JOB_NAME, t.JOB_STAGE, t.JOB_URL, t.NODE_INDEX, t.NODE_TOTAL,
+                t.SOURCE_NAME)
+    return {k: v for k, v in job_tags.items()
+            if k not in job_only and not k.startswith(t.MATRIX_PREFIX)}

@@ -1,0 +1,208 @@
+"""`mlflow-gitlab run` against the sandbox, in environments as GitLab sets them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import ci_envs
+
+TRAIN = textwrap.dedent("""
+    import os, sys, mlflow
+    with mlflow.start_run():
+        mlflow.log_metric("loss", 0.25, step=1)
+        mlflow.log_param("from_script", "yes")
+    sys.exit(int(os.environ.get("EXIT_CODE", "0")))
+""")
+
+
+@pytest.fixture
+def script(tmp_path: Path) -> Path:
+    path = tmp_path / "train.py"
+    path.write_text(TRAIN)
+    return path
+
+
+def job_env(sandbox, make=ci_envs.merge_request, token: str = "developer", **extra: str):
+    """A scrubbed environment: what GitLab sets, pointed at the sandbox."""
+    env = make(**extra)
+    env.update({
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "CI_SERVER_URL": sandbox.url,
+        "CI_API_V4_URL": sandbox.api_url,
+        "CI_JOB_TOKEN": sandbox.tokens["job"],
+        "MLFLOW_TRACKING_TOKEN": sandbox.tokens.get(token, token),
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+        "CI_PROJECT_NAME": "demo-project",
+    })
+    return env
+
+
+def mlflow_gitlab(env, *args: str, **kwargs) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mlflow_gitlab", *args], env=env,
+                          capture_output=True, text=True, timeout=120, **kwargs)
+
+
+def only_job_runs(client, experiment_name="demo-project"):
+    experiment = client.get_experiment_by_name(experiment_name)
+    runs = client.search_runs([experiment.experiment_id])
+    return ([r for r in runs if r.data.tags.get("mlflow-gitlab.role") == "job"],
+            [r for r in runs if r.data.tags.get("mlflow-gitlab.role") == "pipeline"])
+
+
+def test_run_tags_the_run_and_the_script_logs_into_it(sandbox, mlflow_client, script, tmp_path):
+    env = job_env(sandbox, ci_envs.matrix)
+    result = mlflow_gitlab(env, "run", "--param", "lr=0.1", "--dotenv", str(tmp_path / "run.env"),
+                           "--", sys.executable, str(script))
+    assert result.returncode == 0, result.stderr
+    (run,), (parent,) = only_job_runs(mlflow_client)
+    tags = run.data.tags
+    assert tags["gitlab.CI_JOB_ID"] == "5001"
+    assert tags["gitlab.CI_PIPELINE_ID"] == "1001"
+    assert tags["gitlab.CI_MERGE_REQUEST_IID"] == "1"
+    assert tags["gitlab.matrix.LR"] == "0.1"
+    assert tags["mlflow.source.type"] == "JOB"
+    assert tags["mlflow.user"] == "dev"
+    assert tags["mlflow.parentRunId"] == parent.info.run_id
+    assert run.info.run_name == "train [LR=0.1, OPTIMIZER=adam]"
+    assert run.info.status == "FINISHED"
+    # the script's plain mlflow calls landed in the helper's run
+    assert run.data.metrics == {"loss": 0.25}
+    assert run.data.params == {"lr": "0.1", "from_script": "yes"}
+    assert (tmp_path / "run.env").read_text() == (
+        f"MLFLOW_RUN_ID={run.info.run_id}\nMLFLOW_EXPERIMENT_ID={run.info.experiment_id}\n")
+    assert parent.info.run_name == "pipeline #1"
+    assert "gitlab.CI_JOB_ID" not in parent.data.tags
+    assert sandbox.tokens["developer"] not in result.stdout + result.stderr
+
+
+def test_jobs_of_one_pipeline_share_one_parent_run(sandbox, mlflow_client, script):
+    for job_id, lr in (("5001", "0.01"), ("5002", "0.1")):
+        env = job_env(sandbox, ci_envs.matrix, CI_JOB_ID=job_id, LR=lr,
+                      CI_JOB_NAME=f"train: [{lr}, adam]")
+        assert mlflow_gitlab(env, "run", "--", sys.executable, str(script)).returncode == 0
+    runs, parents = only_job_runs(mlflow_client)
+    assert len(runs) == 2 and len(parents) == 1
+    assert {r.data.tags["mlflow.parentRunId"] for r in runs} == {parents[0].info.run_id}
+
+
+def test_concurrent_jobs_agree_on_one_parent(sandbox, mlflow_client, script):
+    procs = []
+    for job_id, lr in (("5001", "0.01"), ("5002", "0.1")):
+        env = job_env(sandbox, ci_envs.matrix, CI_JOB_ID=job_id, LR=lr,
+                      CI_JOB_NAME=f"train: [{lr}, adam]")
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "mlflow_gitlab", "run", "--", sys.executable, str(script)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    runs, parents = only_job_runs(mlflow_client)
+    assert len(runs) == 2
+    assert len({r.data.tags["mlflow.parentRunId"] for r in runs}) == 1
+    assert runs[0].data.tags["mlflow.parentRunId"] in {p.info.run_id for p in parents}
+
+
+def test_failing_command_fails_the_run_with_its_exit_code(sandbox, mlflow_client, script):
+    result = mlflow_gitlab(job_env(sandbox, EXIT_CODE="3"), "run", "--", sys.executable,
+                           str(script))
+    assert result.returncode == 3
+    (run,), _ = only_job_runs(mlflow_client)
+    assert run.info.status == "FAILED"
+
+
+def test_sigterm_is_forwarded_and_the_run_is_killed(sandbox, mlflow_client, tmp_path):
+    marker = tmp_path / "started"
+    slow = tmp_path / "slow.py"
+    slow.write_text(textwrap.dedent(f"""
+        import pathlib, signal, sys, time
+        signal.signal(signal.SIGTERM, lambda *a: sys.exit(42))
+        pathlib.Path({str(marker)!r}).touch()
+        time.sleep(60)
+    """))
+    with subprocess.Popen([sys.executable, "-m", "mlflow_gitlab", "run", "--", sys.executable,
+                           str(slow)], env=job_env(sandbox), stderr=subprocess.PIPE,
+                          text=True) as proc:
+        deadline = time.monotonic() + 60
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 42
+    (run,), _ = only_job_runs(mlflow_client)
+    assert run.info.status == "KILLED"
+
+
+def test_child_killed_by_a_signal_exits_128_plus_n(sandbox, mlflow_client, tmp_path):
+    suicide = tmp_path / "kill9.py"
+    suicide.write_text("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    result = mlflow_gitlab(job_env(sandbox), "run", "--", sys.executable, str(suicide))
+    assert result.returncode == 128 + 9
+    (run,), _ = only_job_runs(mlflow_client)
+    assert run.info.status == "KILLED"
+
+
+def test_missing_command_is_one_line_and_creates_no_run(sandbox, mlflow_client):
+    result = mlflow_gitlab(job_env(sandbox), "run", "--", "no-such-command-xyz")
+    assert result.returncode == 127
+    assert result.stderr.splitlines()[0] == "error: command not found: no-such-command-xyz"
+    assert "Traceback" not in result.stderr
+    assert mlflow_client.get_experiment_by_name("demo-project") is None
+
+
+@pytest.mark.parametrize(("token", "message"), [
+    ("glpat-this-token-does-not-exist", "rejected MLFLOW_TRACKING_TOKEN (401)"),
+    ("read_api", "may not write"),
+    ("reporter", "rejected MLFLOW_TRACKING_TOKEN (401)"),  # GitLab: write without role -> 401
+    ("non_member", "was not found"),
+])
+def test_bad_tokens_get_one_clear_line(sandbox, script, token, message):
+    result = mlflow_gitlab(job_env(sandbox, token=token), "run", "--", sys.executable,
+                           str(script))
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr.splitlines()[0]
+    assert "Traceback" not in result.stderr
+    assert sandbox.tokens.get(token, token) not in result.stderr
+
+
+def test_job_token_as_tracking_token_is_refused_before_any_call(sandbox, script):
+    env = job_env(sandbox)
+    env["MLFLOW_TRACKING_TOKEN"] = env["CI_JOB_TOKEN"]
+    result = mlflow_gitlab(env, "run", "--", sys.executable, str(script))
+    assert result.returncode == 2
+    assert "job token" in result.stderr
+    assert env["CI_JOB_TOKEN"] not in result.stderr
+
+
+def test_missing_token_names_the_variable(sandbox, script):
+    env = job_env(sandbox)
+    del env["MLFLOW_TRACKING_TOKEN"]
+    result = mlflow_gitlab(env, "run", "--", sys.executable, str(script))
+    assert result.returncode == 2
+    assert "MLFLOW_TRACKING_TOKEN is not set" in result.stderr
+
+
+def test_unreachable_server_is_one_line(sandbox, script):
+    env = job_env(sandbox)
+    env["CI_API_V4_URL"] = "http://127.0.0.1:9/api/v4"  # nothing listens on port 9
+    result = mlflow_gitlab(env, "run", "--", sys.executable, str(script))
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0].startswith("error: cannot reach the tracking server")
+
+
+def test_outside_ci_runs_are_tagged_from_git(sandbox, mlflow_client, script, tmp_path):
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
+           "MLFLOW_TRACKING_URI": sandbox.tracking_uri,
+           "MLFLOW_TRACKING_TOKEN": sandbox.tokens["developer"], "USER": "me"}
+    result = mlflow_gitlab(env, "run", "--experiment", "local", "--", sys.executable,
+                           str(script), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (run,), parents = only_job_runs(mlflow_client, "local")
+    assert parents == []
+    assert run.data.tags["mlflow.user"] == "me"
+    assert "gitlab.CI_JOB_ID" not in run.data.tags
