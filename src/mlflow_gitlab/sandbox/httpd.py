@@ -37,6 +37,9 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, keep-alive clients wait
+    # ~40 ms for a delayed ACK on every request.
+    disable_nagle_algorithm = True
     server: SandboxHTTPServer
 
     def version_string(self) -> str:

@@ -12,7 +12,9 @@ MODULES = (
     "admin",
     "mlflow_experiments",
     "mlflow_runs",
+    "mlflow_run_data",
     "mlflow_models",
+    "mlflow_model_versions",
     "mlflow_artifacts",
     "ml_model_files",
     "generic_packages",
@@ -20,6 +22,9 @@ MODULES = (
     "projects",
     "merge_requests",
     "pipelines",
+    "jobs",
+    "notes",
+    "admin_ci",
 )
 
 

@@ -1,9 +1,149 @@
-"""TODO: endpoints of this family (see docs/sandbox.md)."""
+"""ML model package files: upload/download run and model-version artifacts (§13, §14).
+
+`PUT/GET /projects/:id/packages/ml_models/:model_version_id/files/(*path/):file_name`, where
+`:model_version_id` is a model-version id or `candidate:<run iid>`. A run's `ml_model` package
+is created lazily on its first upload.
+"""
 
 from __future__ import annotations
 
+import re
+import sqlite3
+from dataclasses import dataclass
+from urllib.parse import quote, unquote
+
+from mlflow_gitlab.sandbox import web
+from mlflow_gitlab.sandbox.api import package_files as pf
 from mlflow_gitlab.sandbox.app import Router
+from mlflow_gitlab.sandbox.auth import DEVELOPER, Family, access_level
+from mlflow_gitlab.sandbox.store import Store
+
+CANDIDATE_PREFIX = "candidate:"
+FILE_NAME = re.compile(r"[A-Za-z0-9._+ -]+")  # ml_model_file_name_regex: spaces allowed
+STATUSES = ("default", "hidden")
+ROUTE = "/projects/:id/packages/ml_models/:model_version_id/files/*file_path"
 
 
 def register(router: Router) -> None:
-    """Register this module's routes."""
+    """Register the upload and download routes."""
+    router.route("PUT", ROUTE, Family.ML_MODEL_FILES, stream_body=True)(upload)
+    router.route("GET", ROUTE, Family.ML_MODEL_FILES)(download)
+
+
+# --- names ---------------------------------------------------------------------------------
+
+
+def encode_uri_component(value: str) -> str:
+    """Ruby's `URI.encode_uri_component`: only `*-._` and alphanumerics stay; space -> %20."""
+    return quote(value, safe="*").replace("~", "%7E")
+
+
+def split_file_path(raw: str) -> tuple[str | None, str]:
+    """(path, file_name) from the raw `*file_path`, each validated as Grape would (400)."""
+    if pf.has_traversal(raw):
+        raise web.grape_error("file_name should be a valid file path")
+    *dirs, name = raw.split("/")
+    file_name = unquote(name)
+    if FILE_NAME.fullmatch(file_name) is None:
+        raise web.grape_error("file_name is invalid")
+    return ("/".join(unquote(d) for d in dirs) or None), file_name
+
+
+def stored_file_name(path: str | None, file_name: str) -> str:
+    """GitLab stores `encodeURIComponent("<path>/<file>")`: `my_dir%2Fmodel.pkl` (§14)."""
+    return encode_uri_component(f"{path}/{file_name}" if path else file_name)
+
+
+# --- targets: a model version or a run ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """What `:model_version_id` names; exactly one of the two rows is set."""
+
+    version: sqlite3.Row | None = None
+    candidate: sqlite3.Row | None = None
+
+
+def find_target(store: Store, project_id: int, ref: str) -> Target | None:
+    """A model version by id, or a run by `candidate:<iid>`, in this project."""
+    if ref.startswith(CANDIDATE_PREFIX):
+        iid = ref[len(CANDIDATE_PREFIX):]
+        row = store.one("SELECT * FROM candidates WHERE project_id = ? AND iid = ?",
+                        project_id, int(iid)) if iid.isdigit() else None
+        return Target(candidate=row) if row is not None else None
+    row = store.one("SELECT * FROM model_versions WHERE project_id = ? AND id = ?",
+                    project_id, int(ref)) if ref.isdigit() else None
+    return Target(version=row) if row is not None else None
+
+
+def existing_package_id(target: Target) -> int | None:
+    """The package files are read from (a run without uploads has none)."""
+    row = target.version if target.version is not None else target.candidate
+    assert row is not None
+    return row["package_id"]
+
+
+def candidate_package(db: sqlite3.Connection, candidate: sqlite3.Row) -> int:
+    """`PackageForCandidateService`: find or create the run's package and link it (§13)."""
+    experiment = db.execute("SELECT iid, model_id FROM experiments WHERE id = ?",
+                            (candidate["experiment_id"],)).fetchone()
+    name = f"ml_experiment_{experiment['iid']}"
+    if experiment["model_id"] is not None:  # a model's `[model]<name>` experiment
+        model = db.execute("SELECT name FROM models WHERE id = ?",
+                           (experiment["model_id"],)).fetchone()
+        name = model["name"]
+    package = pf.find_or_create_package(db, candidate["project_id"], "ml_model", name,
+                                        f"candidate_{candidate['iid']}")
+    db.execute("UPDATE candidates SET package_id = ? WHERE id = ?",
+               (package["id"], candidate["id"]))
+    return int(package["id"])
+
+
+# --- endpoints -----------------------------------------------------------------------------
+
+
+def upload(req: web.Request) -> web.Response:
+    """Stream the body into the target's package -> 201 `{"message":"201 Created"}`."""
+    path, file_name = split_file_path(req.path_params["file_path"])
+    status = req.query.get("status", [None])[-1]
+    if status is not None and status not in STATUSES:
+        raise web.grape_error("status does not have a valid value")
+    store = req.app.store
+    if access_level(store, req.project, req.principal) < DEVELOPER:
+        raise web.forbidden()  # `authorize_upload!`: Guest and Reporter get 403 (§2.4)
+    too_large = web.bad_request("Artifact file is too large")
+    max_size = req.app.settings.ml_model_max_file_size
+    if max_size and req.body.length is not None and req.body.length > max_size:
+        raise too_large
+    target = find_target(store, req.project["id"], req.path_param("model_version_id"))
+    if target is None:
+        raise web.not_found()
+    received = pf.receive(store, req.body, max_size, too_large)
+    try:
+        with store.tx() as db:
+            package_id = (candidate_package(db, target.candidate) if target.candidate
+                          else existing_package_id(target))
+            if package_id is None:
+                raise web.bad_request("Package creation failed")
+            if status is not None:
+                db.execute("UPDATE packages SET status = ? WHERE id = ?", (status, package_id))
+            pf.add_file(db, package_id, stored_file_name(path, file_name), received)
+    except BaseException:
+        pf.discard_blob(store, received)
+        raise
+    return web.Response(201, {"message": "201 Created"})
+
+
+def download(req: web.Request) -> web.Response:
+    """The newest file of that name; anonymous callers reach only public projects."""
+    path, file_name = split_file_path(req.path_params["file_path"])
+    store = req.app.store
+    target = find_target(store, req.project["id"], req.path_param("model_version_id"))
+    package_id = existing_package_id(target) if target is not None else None
+    row = None
+    if package_id is not None:
+        row = pf.newest_file(store, package_id, stored_file_name(path, file_name))
+    if row is None:
+        raise web.not_found()
+    return pf.file_response(store, row)

@@ -1,9 +1,210 @@
-"""TODO: endpoints of this family (see docs/sandbox.md)."""
+"""Registered models: GitLab's `Ml::Model` behind MLflow's `registered-models/*` (§8)."""
 
 from __future__ import annotations
 
+import re
+import sqlite3
+from typing import Any
+
+from mlflow_gitlab.sandbox import web
+from mlflow_gitlab.sandbox.api import ml_common as mc
+from mlflow_gitlab.sandbox.api import ml_registry as reg
 from mlflow_gitlab.sandbox.app import Router
+from mlflow_gitlab.sandbox.store import now
+
+_ORDER_COLUMNS = ("name", "created_at", "updated_at", "id")
+_OUTER_QUOTES = re.compile(r"^(\"|')|(\"|')?$")  # GitLab's OUTER_QUOTES_REGEXP
 
 
 def register(router: Router) -> None:
-    """Register this module's routes."""
+    """Register the registered-model endpoints."""
+    router.mlflow("POST", "registered-models/create")(create)
+    router.mlflow("GET", "registered-models/get")(get)
+    router.mlflow("PATCH", "registered-models/update")(update)
+    router.mlflow("POST", "registered-models/get-latest-versions")(get_latest_versions)
+    router.mlflow("DELETE", "registered-models/delete")(delete)
+    router.mlflow("GET", "registered-models/search")(search)
+    router.mlflow("GET", "registered-models/alias")(get_by_alias)
+
+
+def _model_response(req: web.Request, model: sqlite3.Row) -> web.Response:
+    return web.Response(200, {"registered_model": reg.registered_model_json(req, model)})
+
+
+# --- create --------------------------------------------------------------------------------
+
+
+def create(req: web.Request) -> web.Response:
+    """Create a model and its `[model]<name>` experiment; any failure -> RESOURCE_ALREADY_EXISTS."""
+    mc.require_read(req)
+    mc.require_write(req)
+    (name,) = mc.required(req, "name")
+    name = str(name)
+    tags = reg.tag_list(req)
+    description = req.params.get("description")
+    failed = web.mlflow_error("RESOURCE_ALREADY_EXISTS")
+    if not _valid_model(name, description):
+        raise failed
+    user_id = req.principal.user_id if req.principal else None
+    with req.app.store.tx() as db:
+        try:
+            model = _insert_model(db, req.project["id"], name, description, user_id)
+            mc.insert_experiment(db, req.project["id"], reg.MODEL_EXPERIMENT_PREFIX + name,
+                                 user_id, model_id=model["id"])
+        except sqlite3.IntegrityError:  # the name or the experiment name is taken
+            raise failed from None
+        if reg.insert_tags(db, "model_tags", "model_id", model["id"], tags) is not None:
+            raise failed
+    return _model_response(req, model)
+
+
+def _valid_model(name: str, description: Any) -> bool:
+    """`Ml::Model` validations: name format and length, description length."""
+    if not name or len(name) > reg.NAME_MAX or reg.MODEL_NAME.fullmatch(name) is None:
+        return False
+    return description is None or len(str(description)) <= reg.DESCRIPTION_MAX
+
+
+def _insert_model(db: sqlite3.Connection, project_id: int, name: str, description: Any,
+                  user_id: int | None) -> sqlite3.Row:
+    t = now()
+    cur = db.execute(
+        "INSERT INTO models (project_id, name, description, user_id, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (project_id, name, None if description is None else str(description), user_id, t, t))
+    return db.execute("SELECT * FROM models WHERE id = ?", (cur.lastrowid,)).fetchone()
+
+
+# --- read and update -----------------------------------------------------------------------
+
+
+def get(req: web.Request) -> web.Response:
+    mc.require_read(req)
+    return _model_response(req, reg.find_model(req, req.params.get("name")))
+
+
+def update(req: web.Request) -> web.Response:
+    """Set the description (absent -> cleared, as `update!(description: nil)` does)."""
+    mc.require_read(req)
+    mc.require_write(req)
+    model = reg.find_model(req, req.params.get("name"))
+    description = req.params.get("description")
+    if description is not None and len(str(description)) > reg.DESCRIPTION_MAX:
+        # `update!` raises inside an MLflow route: rescue_from ActiveRecordError (§3).
+        raise web.invalid_parameter("Validation failed: Description is too long "
+                                    f"(maximum is {reg.DESCRIPTION_MAX} characters)")
+    with req.app.store.tx() as db:
+        db.execute("UPDATE models SET description = ?, updated_at = ? WHERE id = ?",
+                   (None if description is None else str(description), now(), model["id"]))
+        model = db.execute("SELECT * FROM models WHERE id = ?", (model["id"],)).fetchone()
+    return _model_response(req, model)
+
+
+def get_latest_versions(req: web.Request) -> web.Response:
+    """Exactly one version, the highest semver (`stages` ignored); none yet -> `[]`."""
+    mc.require_read(req)
+    model = reg.find_model(req, req.params.get("name"))
+    latest = reg.latest_version(reg.versions_of(req.app.store, model["id"]))
+    versions = [reg.model_version_json(req, latest, model)] if latest is not None else []
+    return web.Response(200, {"model_versions": versions})
+
+
+def get_by_alias(req: web.Request) -> web.Response:
+    """GitLab's only alias is the semver itself (`models:/<name>@1.2.3`)."""
+    mc.require_read(req)
+    name = req.params.get("name")
+    version = reg.find_version(req, name, req.params.get("alias"))
+    if version is None:
+        raise web.not_found_mlflow()
+    model = reg.find_model(req, name)
+    return web.Response(200, {"model_version": reg.model_version_json(req, version, model)})
+
+
+# --- delete --------------------------------------------------------------------------------
+
+
+def delete(req: web.Request) -> web.Response:
+    """Destroy the model with its versions, their packages and its experiment's runs."""
+    mc.require_read(req)
+    mc.require_write(req)
+    model = reg.find_model(req, req.params.get("name"))
+    with req.app.store.tx() as db:
+        blobs = _delete_model(db, model["id"])
+    for blob in blobs:  # bytes go only once the rows are gone for good
+        req.app.store.blob_path(blob).unlink(missing_ok=True)
+    return web.Response(200, {})
+
+
+def _delete_model(db: sqlite3.Connection, model_id: int) -> list[str]:
+    """Delete the rows; return the blobs of the deleted package files."""
+    versions = "SELECT id FROM model_versions WHERE model_id = ?"
+    packages = "SELECT package_id FROM model_versions WHERE model_id = ?"
+    blobs = [r[0] for r in db.execute(
+        f"SELECT blob FROM package_files WHERE package_id IN ({packages})", (model_id,))]
+    db.execute(f"DELETE FROM package_files WHERE package_id IN ({packages})", (model_id,))
+    db.execute(f"DELETE FROM packages WHERE id IN ({packages})", (model_id,))
+    db.execute(f"DELETE FROM model_version_tags WHERE model_version_id IN ({versions})",
+               (model_id,))
+    db.execute("DELETE FROM model_versions WHERE model_id = ?", (model_id,))
+    db.execute("DELETE FROM model_tags WHERE model_id = ?", (model_id,))
+    experiments = "SELECT id FROM experiments WHERE model_id = ?"
+    candidates = f"SELECT id FROM candidates WHERE experiment_id IN ({experiments})"
+    for table in ("candidate_params", "candidate_tags", "candidate_metrics"):
+        db.execute(f"DELETE FROM {table} WHERE candidate_id IN ({candidates})", (model_id,))
+    db.execute(f"DELETE FROM candidates WHERE experiment_id IN ({experiments})", (model_id,))
+    db.execute(f"DELETE FROM experiment_tags WHERE experiment_id IN ({experiments})",
+               (model_id,))
+    db.execute("DELETE FROM experiments WHERE model_id = ?", (model_id,))
+    db.execute("DELETE FROM models WHERE id = ?", (model_id,))
+    return blobs
+
+
+# --- search --------------------------------------------------------------------------------
+
+
+def search(req: web.Request) -> web.Response:
+    """Models filtered by a name substring, ordered, paginated (§8 filter quirks)."""
+    mc.require_read(req)
+    name_filter = _name_filter(req.params.get("filter"))
+    rows = req.app.store.all("SELECT * FROM models WHERE project_id = ?", req.project["id"])
+    if name_filter:
+        rows = [r for r in rows if name_filter in r["name"]]  # LIKE %x%: a substring match
+    rows = _ordered(rows, req.params.get("order_by"))
+    page, token = mc.paginate(rows, req)
+    return web.Response(200, {
+        "registered_models": [reg.registered_model_json(req, m) for m in page],
+        "next_page_token": token,
+    })
+
+
+def _name_filter(raw: Any) -> str | None:
+    """`model_filter_params`: the name to match, or None for no filtering.
+
+    The filter is split on `=`, so `name = 'x'` has the key `"name "` and is rejected (400),
+    as is an empty filter, which has no key at all.
+    """
+    if raw is None:
+        return None
+    parts = str(raw).split("=")
+    while len(parts) > 1 and parts[-1] == "":
+        parts.pop()  # Ruby's String#split drops trailing empty fields
+    if not str(raw).strip() or parts[0] != "name":
+        raise web.invalid_parameter("Invalid attribute key specified. Valid keys are '{'name'}'")
+    if len(parts) < 2 or not parts[1].strip():
+        return None
+    return _OUTER_QUOTES.sub("", parts[1])
+
+
+def _ordered(rows: list[sqlite3.Row], order_by: Any) -> list[sqlite3.Row]:
+    """`model_order_params` + `ModelFinder#ordered`, with the `id desc` tie-break."""
+    column, direction = "name", "asc"
+    if order_by is not None and str(order_by).strip():
+        words = str(order_by).lower().split()
+        column = "updated_at" if words[0] == "last_updated_timestamp" else words[0]
+        direction = words[1] if len(words) > 1 else "asc"
+    if column not in _ORDER_COLUMNS:
+        column = "created_at"
+    if direction not in ("asc", "desc"):
+        direction = "desc"
+    rows = sorted(rows, key=lambda r: r["id"], reverse=True)
+    return sorted(rows, key=lambda r: r[column], reverse=direction == "desc")

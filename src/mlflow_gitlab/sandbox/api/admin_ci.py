@@ -1,0 +1,185 @@
+"""The sandbox's CI control routes: create pipelines, jobs and MRs; finish jobs.
+
+Not part of GitLab's API (GitLab creates these from pushes and runners). Tests and external
+CI runners use them to stage what a real pipeline would look like; each job gets its own
+job token, which lives only while the job is `running` (auth.py checks that). No token.
+
+    POST /-/sandbox/pipelines            {ref, sha, source, status, user, jobs: [{name,...}]}
+    PUT  /-/sandbox/pipelines/:id        {status}
+    PUT  /-/sandbox/jobs/:id             {status}
+    POST /-/sandbox/merge_requests       {title, source_branch, target_branch, labels, ...}
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from typing import Any
+
+from mlflow_gitlab.sandbox import web
+from mlflow_gitlab.sandbox.app import Router
+from mlflow_gitlab.sandbox.auth import Family, find_project
+from mlflow_gitlab.sandbox.store import now
+
+from .merge_requests import create_merge_request, merge_request_json
+from .ml_common import next_iid, required
+from .pipelines import FINISHED, SOURCES, STATUSES
+
+PREFIX = "/-/sandbox"
+STARTED = ("running", "success", "failed", "canceled", "canceling")  # have a started_at
+
+
+def register(router: Router) -> None:
+    """Register the CI control routes."""
+    route = router.route
+
+    @route("POST", "/pipelines", Family.ADMIN, prefix=PREFIX)
+    def create_pipeline(req: web.Request) -> web.Response:
+        return web.Response(201, _create_pipeline(req))
+
+    @route("PUT", "/pipelines/:pipeline_id", Family.ADMIN, prefix=PREFIX)
+    def set_pipeline_status(req: web.Request) -> web.Response:
+        return web.Response(200, _set_status(req, "pipelines", "pipeline_id"))
+
+    @route("PUT", "/jobs/:job_id", Family.ADMIN, prefix=PREFIX)
+    def set_job_status(req: web.Request) -> web.Response:
+        return web.Response(200, _set_status(req, "jobs", "job_id"))
+
+    @route("POST", "/merge_requests", Family.ADMIN, prefix=PREFIX)
+    def create_mr(req: web.Request) -> web.Response:
+        project = _project(req)
+        title, source = required(req, "title", "source_branch")
+        labels = req.params.get("labels") or []
+        if isinstance(labels, str):
+            labels = [label.strip() for label in labels.split(",") if label.strip()]
+        with req.app.store.tx() as db:
+            mr_id = create_merge_request(
+                db, project["id"], title=str(title), source_branch=str(source),
+                target_branch=str(req.params.get("target_branch") or project["default_branch"]),
+                labels=[str(label) for label in labels],
+                description=str(req.params.get("description") or ""),
+                sha=str(req.params.get("sha") or _sha()),
+                base_sha=str(req.params.get("base_sha") or _sha()),
+                author_id=_user_id(db, req.params.get("author")))
+        mr = req.app.store.one("SELECT * FROM merge_requests WHERE id = ?", mr_id)
+        return web.Response(201, merge_request_json(req, project, mr, detail=True))
+
+
+# --- pipelines and jobs ---------------------------------------------------------------------
+
+
+def _create_pipeline(req: web.Request) -> dict[str, Any]:
+    """Insert a pipeline, its jobs and their job tokens; answer ids and tokens."""
+    project = _project(req)
+    p = req.params
+    status = _vocabulary(p.get("status", "running"), STATUSES, "status")
+    source = _vocabulary(p.get("source", "push"), SOURCES, "source")
+    jobs = p.get("jobs") or []
+    if not isinstance(jobs, list) or not all(isinstance(j, dict) and j.get("name")
+                                             for j in jobs):
+        raise web.grape_error("jobs must be a list of objects with a name")
+    ref = str(p.get("ref") or project["default_branch"])
+    t = now()
+    with req.app.store.tx() as db:
+        user_id = _user_id(db, p.get("user"))
+        iid = next_iid(db, "pipelines", project["id"])
+        cur = db.execute(
+            "INSERT INTO pipelines (id, project_id, iid, sha, ref, tag, status, source, user_id, "
+            "name, created_at, updated_at, started_at, finished_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (_free_id(db, "pipelines", p.get("id")), project["id"], iid,
+             str(p.get("sha") or _sha()), ref, int(bool(p.get("tag"))), status, source,
+             user_id, p.get("name"), t, t, *_times(status, t)))
+        pipeline_id = int(cur.lastrowid)
+        created = [_create_job(db, project["id"], pipeline_id, ref, user_id, job)
+                   for job in jobs]
+    return {"pipeline_id": pipeline_id, "iid": iid, "jobs": created}
+
+
+def _create_job(db: sqlite3.Connection, project_id: int, pipeline_id: int, ref: str,
+                user_id: int, job: dict[str, Any]) -> dict[str, Any]:
+    status = _vocabulary(job.get("status", "created"), STATUSES, "jobs status")
+    t = now()
+    cur = db.execute(
+        "INSERT INTO jobs (id, project_id, pipeline_id, name, stage, status, ref, "
+        "allow_failure, user_id, created_at, started_at, finished_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (_free_id(db, "jobs", job.get("id")), project_id, pipeline_id, str(job["name"]),
+         str(job.get("stage") or "test"), status, ref, int(bool(job.get("allow_failure"))),
+         user_id, t, *_times(status, t)))
+    job_id = int(cur.lastrowid)
+    token = "glcbt-" + secrets.token_urlsafe(20)
+    db.execute("INSERT INTO tokens (value, user_id, kind, job_id, label) "
+               "VALUES (?, ?, 'job', ?, ?)", (token, user_id, job_id, str(job["name"])))
+    return {"id": job_id, "name": str(job["name"]), "token": token}
+
+
+def _set_status(req: web.Request, table: str, param: str) -> dict[str, Any]:
+    """Move a pipeline or job to `status`, stamping started/finished times as GitLab does."""
+    status = _vocabulary(req.params.get("status"), STATUSES, "status")
+    try:
+        row_id = int(req.path_param(param))
+    except ValueError:
+        raise web.grape_error(f"{param} is invalid") from None
+    thing = "Pipeline" if table == "pipelines" else "Job"
+    t = now()
+    with req.app.store.tx() as db:
+        row = db.execute(f"SELECT * FROM {table} WHERE id = ?", (row_id,)).fetchone()
+        if row is None:
+            raise web.not_found(thing)
+        started, finished = _times(status, t)
+        started = row["started_at"] or started
+        db.execute(f"UPDATE {table} SET status = ?, started_at = ?, finished_at = ? "
+                   "WHERE id = ?", (status, started, finished, row_id))
+        pipeline_id = row_id if table == "pipelines" else row["pipeline_id"]
+        db.execute("UPDATE pipelines SET updated_at = ? WHERE id = ?", (t, pipeline_id))
+    return {"id": row_id, "status": status}
+
+
+def _times(status: str, t: float) -> tuple[float | None, float | None]:
+    """(started_at, finished_at) for a pipeline or job entering `status` at `t`."""
+    return (t if status in STARTED else None), (t if status in FINISHED else None)
+
+
+# --- parameters -----------------------------------------------------------------------------
+
+
+def _project(req: web.Request) -> sqlite3.Row:
+    """`project_id` (id or full path), defaulting to the seed project."""
+    ref = req.params.get("project_id", req.app.info.get("project_id"))
+    project = find_project(req.app.store, str(ref))
+    if project is None:
+        raise web.not_found("Project")
+    return project
+
+
+def _user_id(db: sqlite3.Connection, who: Any) -> int:
+    """A seed key (`developer`, `maintainer`, ...) or a username; default the developer."""
+    key = str(who or "developer")
+    row = db.execute("SELECT user_id FROM tokens WHERE label = ? AND kind != 'job'",
+                     (key,)).fetchone()
+    row = row or db.execute("SELECT id FROM users WHERE username = ?", (key,)).fetchone()
+    if row is None:
+        raise web.grape_error(f"unknown user {key!r}")
+    return int(row[0])
+
+
+def _free_id(db: sqlite3.Connection, table: str, wanted: Any) -> int | None:
+    """The requested id if it is free (None lets SQLite pick the next one)."""
+    if wanted is None:
+        return None
+    if isinstance(wanted, bool) or not isinstance(wanted, int) or wanted < 1:
+        raise web.grape_error("id must be a positive integer")
+    if db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (wanted,)).fetchone():
+        raise web.grape_error(f"{table[:-1]} {wanted} already exists")
+    return wanted
+
+
+def _vocabulary(value: Any, allowed: tuple[str, ...], name: str) -> str:
+    if value not in allowed:
+        raise web.grape_error(f"{name} does not have a valid value")
+    return str(value)
+
+
+def _sha() -> str:
+    return secrets.token_hex(20)
