@@ -206,3 +206,19 @@ def test_outside_ci_runs_are_tagged_from_git(sandbox, mlflow_client, script, tmp
     assert parents == []
     assert run.data.tags["mlflow.user"] == "me"
     assert "gitlab.CI_JOB_ID" not in run.data.tags
+
+
+def test_works_against_a_plain_mlflow_server(plain_mlflow_server, script):
+    from mlflow.tracking import MlflowClient
+
+    env = ci_envs.merge_request(PATH=os.environ["PATH"], HOME=os.environ.get("HOME", "/tmp"),
+                                MLFLOW_TRACKING_URI=plain_mlflow_server,
+                                CI_PROJECT_NAME="plain-server-project")
+    result = mlflow_gitlab(env, "run", "--", sys.executable, str(script))
+    assert result.returncode == 0, result.stderr
+    client = MlflowClient(plain_mlflow_server)
+    runs, parents = only_job_runs(client, "plain-server-project")
+    assert len(runs) == 1 and len(parents) == 1
+    assert runs[0].data.tags["gitlab.CI_JOB_ID"] == "5001"
+    assert runs[0].data.metrics == {"loss": 0.25}
+    assert runs[0].info.status == "FINISHED"
