@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 import click
 
@@ -13,7 +14,8 @@ import click
 def context(fmt: str) -> None:
     """Print the CI context of this job (from GitLab's variables, or git outside CI).
 
-    `tags` prints the MLflow tags a run would get, as JSON; `env` prints KEY=VALUE lines.
+    `tags` prints the MLflow tags a run would get, as JSON; `env` prints shell-quoted
+    KEY=VALUE lines that `eval` can load.
 
     Example:
 
@@ -33,7 +35,7 @@ def context(fmt: str) -> None:
         click.echo(redactor.redact(json.dumps(ctx.as_dict(), indent=2)))
     elif fmt == "env":
         for key, value in flat.items():
-            click.echo(f"MLFLOW_GITLAB_CTX_{key.upper()}={redactor.redact(value)}")
+            click.echo(f"MLFLOW_GITLAB_CTX_{key.upper()}={shlex.quote(redactor.redact(value))}")
     else:
         width = max(map(len, flat), default=0)
         for key, value in flat.items():

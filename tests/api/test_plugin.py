@@ -1,0 +1,48 @@
+"""Zero-code tagging: with the package installed, plain `mlflow.start_run()` in a job is tagged."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+from tests import ci_envs
+
+SCRIPT = textwrap.dedent("""
+    import mlflow
+    mlflow.set_experiment("zero-code")
+    with mlflow.start_run() as run:
+        mlflow.log_metric("accuracy", 0.9)
+    print(run.info.run_id)
+""")
+
+
+def run_script(sandbox, env, tmp_path):
+    path = tmp_path / "script.py"
+    path.write_text(SCRIPT)
+    env = {**env, "PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
+           "MLFLOW_TRACKING_URI": sandbox.tracking_uri,
+           "MLFLOW_TRACKING_TOKEN": sandbox.tokens["developer"],
+           "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+    result = subprocess.run([sys.executable, str(path)], env=env, capture_output=True,
+                            text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()[-1]
+
+
+def test_plain_start_run_in_a_job_gets_the_ci_tags(sandbox, mlflow_client, tmp_path):
+    run_id = run_script(sandbox, ci_envs.merge_request(), tmp_path)
+    tags = mlflow_client.get_run(run_id).data.tags
+    assert tags["gitlab.CI_JOB_ID"] == "5001"
+    assert tags["gitlab.CI_PIPELINE_ID"] == "1001"
+    assert tags["gitlab.CI_MERGE_REQUEST_IID"] == "1"
+    assert tags["mlflow.source.type"] == "JOB"
+    assert tags["mlflow.user"] == "dev"
+    assert tags["mlflow.source.git.branch"] == "tune-learning-rate"
+
+
+def test_outside_gitlab_ci_the_plugin_adds_nothing(sandbox, mlflow_client, tmp_path):
+    run_id = run_script(sandbox, {"USER": "me"}, tmp_path)
+    tags = mlflow_client.get_run(run_id).data.tags
+    assert not any(key.startswith("gitlab.") for key in tags)
