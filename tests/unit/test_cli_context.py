@@ -47,4 +47,5 @@ def test_env_format_is_shell_quoted():
     output = invoke("context", "--format", "env", env=ci_envs.branch())
     values = dict(word.split("=", 1) for word in shlex.split(output))
     assert values["MLFLOW_GITLAB_CTX_JOB_ID"] == "5001"
-    assert values["MLFLOW_GITLAB_CTX_COMMIT_MESSAGE"] == "Tune the learning rate\n\nModel-Bump: minor"
+    message = values["MLFLOW_GITLAB_CTX_COMMIT_MESSAGE"]
+    assert message == "Tune the learning rate\n\nModel-Bump: minor"
