@@ -64,11 +64,16 @@ def run_tracked(options: RunOptions, env: Mapping[str, str] | None = None) -> in
     run = tracker.start_run(experiment_id, options.run_name or t.run_name(context), run_tags,
                             options.params, parent_id)
     log.info("run %s (%s) in experiment %r", run.run_name, run.run_id, name)
+    if settings.is_gitlab and context.project.url:
+        # GitLab's experiment ids are per-project iids, which its UI uses in URLs.
+        log.info("see %s/-/ml/experiments/%s", context.project.url, experiment_id)
     outputs = {"MLFLOW_RUN_ID": run.run_id, "MLFLOW_EXPERIMENT_ID": experiment_id}
     if options.dotenv is not None:
         write_dotenv(options.dotenv, outputs)
     child_env = {**env, **outputs, "MLFLOW_TRACKING_URI": settings.tracking_uri,
                  "MLFLOW_EXPERIMENT_NAME": name}
+    if settings.is_gitlab:  # MLflow's own UI links do not exist on GitLab
+        child_env.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     status = "FAILED"
     try:
         result = run_child(argv, child_env)

@@ -9,9 +9,11 @@ import click
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "env", "tags"]),
-              default="text", show_default=True, help="Output format.")
-def context(fmt: str) -> None:
+@click.option("--format", "output_format",
+              type=click.Choice(["text", "json", "env", "tags"]),
+              envvar="MLFLOW_GITLAB_CONTEXT_FORMAT", default="text", show_default=True,
+              help="Output format.")
+def context(output_format: str) -> None:
     """Print the CI context of this job (from GitLab's variables, or git outside CI).
 
     `tags` prints the MLflow tags a run would get, as JSON; `env` prints shell-quoted
@@ -27,13 +29,13 @@ def context(fmt: str) -> None:
 
     ctx = collect_context()
     redactor = Redactor.from_env()
-    if fmt == "tags":
+    if output_format == "tags":
         click.echo(json.dumps(t.tags_for(ctx, redactor), indent=2, sort_keys=True))
         return
     flat = dict(_flatten(ctx.as_dict()))
-    if fmt == "json":
+    if output_format == "json":
         click.echo(redactor.redact(json.dumps(ctx.as_dict(), indent=2)))
-    elif fmt == "env":
+    elif output_format == "env":
         for key, value in flat.items():
             click.echo(f"MLFLOW_GITLAB_CTX_{key.upper()}={shlex.quote(redactor.redact(value))}")
     else:
