@@ -44,9 +44,16 @@ def run_tracked(options: RunOptions, env: Mapping[str, str] | None = None) -> in
             that case no run is left RUNNING.
     """
     env = dict(os.environ if env is None else env)
-    settings = tracking_settings(env, options.tracking_uri)
     argv = resolve_command(options.command, env)
     context = collect_context(env)
+    if _fork_without_token(context, env):
+        log.warning("fork merge request pipeline: the parent project's MLFLOW_TRACKING_TOKEN "
+                    "does not reach forks; running the command without tracking")
+        return run_child(argv, env).returncode
+    settings = tracking_settings(env, options.tracking_uri)
+    if not settings.is_gitlab:
+        log.info("%s is not a GitLab MLflow endpoint: GitLab-only steps are skipped",
+                 settings.tracking_uri)
     redactor = Redactor.from_env(env)
     run_tags = t.tags_for(context, redactor)
     name = experiment_name(options, env, context)
@@ -82,6 +89,12 @@ def run_tracked(options: RunOptions, env: Mapping[str, str] | None = None) -> in
     finally:
         tracker.finish_run(run, status)
         log.info("run %s ended %s", run.run_id, status)
+
+
+def _fork_without_token(context: CIContext, env: Mapping[str, str]) -> bool:
+    """A fork's MR pipeline runs with the fork's variables: GitLab gives it no parent token."""
+    mr = context.merge_request
+    return bool(mr and mr.from_fork and not env.get("MLFLOW_TRACKING_TOKEN"))
 
 
 def _pipeline_tags(job_tags: Mapping[str, str]) -> dict[str, str]:

@@ -222,3 +222,34 @@ def test_works_against_a_plain_mlflow_server(plain_mlflow_server, script):
     assert runs[0].data.tags["gitlab.CI_JOB_ID"] == "5001"
     assert runs[0].data.metrics == {"loss": 0.25}
     assert runs[0].info.status == "FINISHED"
+
+
+def test_fork_pipeline_without_token_runs_the_command_untracked(sandbox, mlflow_client, tmp_path):
+    marker = tmp_path / "ran"
+    env = job_env(sandbox, ci_envs.fork_merge_request)
+    del env["MLFLOW_TRACKING_TOKEN"]
+    result = mlflow_gitlab(env, "run", "--", sys.executable, "-c",
+                           f"import pathlib; pathlib.Path({str(marker)!r}).touch()")
+    assert result.returncode == 0, result.stderr
+    assert marker.exists()
+    assert "running the command without tracking" in result.stderr
+    assert mlflow_client.get_experiment_by_name("demo-project") is None
+
+
+@pytest.mark.parametrize(("make", "kind", "branch"), [
+    (ci_envs.branch, "branch", "main"),
+    (ci_envs.tag, "tag", None),
+    (ci_envs.schedule, "schedule", "main"),
+    (lambda **kw: ci_envs.merge_request("merged_result", **kw), "merged_result",
+     "tune-learning-rate"),
+    (ci_envs.child, "parent_pipeline", "tune-learning-rate"),
+])
+def test_each_pipeline_kind_is_tagged(sandbox, mlflow_client, make, kind, branch):
+    result = mlflow_gitlab(job_env(sandbox, make), "run", "--", sys.executable, "-c", "pass")
+    assert result.returncode == 0, result.stderr
+    (run,), _ = only_job_runs(mlflow_client)
+    tags = run.data.tags
+    assert tags["gitlab.pipeline_kind"] == kind
+    assert tags.get("mlflow.source.git.branch") == branch
+    if kind == "merged_result":  # the source head, not GitLab's temporary merge commit
+        assert tags["mlflow.source.git.commit"] == ci_envs.SOURCE_SHA
