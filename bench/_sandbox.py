@@ -20,7 +20,7 @@ def sandbox_process(*extra_args: str) -> Iterator[dict]:
         with subprocess.Popen(
             [sys.executable, "-m", "mlflow_gitlab", "sandbox", "serve", "--port", "0",
              "--data", str(Path(tmp) / "data"), "--ready-file", str(ready), *extra_args],
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         ) as proc:
             try:
                 deadline = time.monotonic() + 30
