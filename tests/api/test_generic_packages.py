@@ -15,6 +15,7 @@ import pytest
 
 from mlflow_gitlab.sandbox import Settings
 from mlflow_gitlab.sandbox.auth import GUEST
+from tests import gitlab_errors as errors
 
 GENERIC = "/projects/7/packages/generic"
 MIB = 1 << 20
@@ -293,15 +294,10 @@ def test_python_gitlab_with_a_job_token(sandbox):
 
 # --- auth matrix ----------------------------------------------------------------------------
 
-UNAUTHORIZED = (401, {"message": "401 Unauthorized"})
-FORBIDDEN = (403, {"message": "403 Forbidden"})
-PROJECT_NOT_FOUND = (404, {"message": "404 Project Not Found"})
-INSUFFICIENT_SCOPE = (403, {
-    "error": "insufficient_scope",
-    "error_description": "The request requires higher privileges than provided by the "
-                         "access token.",
-    "scope": "api read_api",
-})
+UNAUTHORIZED = (401, errors.UNAUTHORIZED)
+FORBIDDEN = (403, errors.FORBIDDEN)
+PROJECT_NOT_FOUND = (404, errors.PROJECT_NOT_FOUND)
+INSUFFICIENT_SCOPE = (403, errors.INSUFFICIENT_SCOPE)
 
 
 def outcome(r) -> tuple[int, object]:

@@ -6,9 +6,9 @@ import gitlab
 import pytest
 
 from mlflow_gitlab.sandbox.seed import BASE_SHA, HEAD_SHA, SOURCE_BRANCH
+from tests.gitlab_errors import PROJECT_NOT_FOUND
 
 MRS = "/projects/7/merge_requests"
-PROJECT_NOT_FOUND = {"message": "404 Project Not Found"}
 
 
 def add_mr(api, **fields) -> dict:

@@ -9,18 +9,15 @@ import pytest
 
 from mlflow_gitlab.sandbox.api.ml_common import insert_candidate, insert_experiment
 from mlflow_gitlab.sandbox.auth import GUEST
+from tests.gitlab_errors import (
+    INSUFFICIENT_SCOPE,
+    NOT_EXIST,
+    NOT_FOUND,
+    PROJECT_NOT_FOUND,
+    UNAUTHORIZED,
+)
 
 FILES = "/projects/7/packages/ml_models"
-NOT_FOUND = {"message": "404 Not Found"}
-NOT_EXIST = {"error_code": "RESOURCE_DOES_NOT_EXIST"}
-UNAUTHORIZED = {"message": "401 Unauthorized"}
-PROJECT_NOT_FOUND = {"message": "404 Project Not Found"}
-INSUFFICIENT_SCOPE = {
-    "error": "insufficient_scope",
-    "error_description": (
-        "The request requires higher privileges than provided by the access token."),
-    "scope": "api read_api",
-}
 
 
 def new_run(sandbox, experiment: str = "exp") -> int:

@@ -6,15 +6,8 @@ import pytest
 from mlflow.exceptions import MlflowException
 
 from mlflow_gitlab.sandbox.api.ml_common import insert_experiment
-
-NOT_EXIST = {"error_code": "RESOURCE_DOES_NOT_EXIST"}
-ALREADY_EXISTS = {"error_code": "RESOURCE_ALREADY_EXISTS"}
-INSUFFICIENT_SCOPE = {
-    "error": "insufficient_scope",
-    "error_description": (
-        "The request requires higher privileges than provided by the access token."),
-    "scope": "api read_api",
-}
+from tests import gitlab_errors as errors
+from tests.gitlab_errors import ALREADY_EXISTS, INSUFFICIENT_SCOPE, NOT_EXIST
 
 
 def create(api, name: str, **body) -> str:
@@ -255,8 +248,8 @@ def test_unsupported_experiment_endpoints_are_404(api):
 
 # --- auth -----------------------------------------------------------------------------------------
 
-UNAUTHORIZED = (401, {"message": "401 Unauthorized"})
-PROJECT_NOT_FOUND = (404, {"message": "404 Project Not Found"})
+UNAUTHORIZED = (401, errors.UNAUTHORIZED)
+PROJECT_NOT_FOUND = (404, errors.PROJECT_NOT_FOUND)
 
 
 def check(response, expected) -> None:

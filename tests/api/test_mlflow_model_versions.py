@@ -9,14 +9,7 @@ import pytest
 from mlflow.exceptions import MlflowException
 
 from mlflow_gitlab.sandbox.api.ml_common import insert_candidate
-
-NOT_EXIST = {"error_code": "RESOURCE_DOES_NOT_EXIST"}
-INSUFFICIENT_SCOPE = {
-    "error": "insufficient_scope",
-    "error_description": (
-        "The request requires higher privileges than provided by the access token."),
-    "scope": "api read_api",
-}
+from tests.gitlab_errors import INSUFFICIENT_SCOPE, NOT_EXIST
 
 
 def create_model(api, name: str) -> None:

@@ -7,16 +7,10 @@ import time
 import pytest
 from mlflow.exceptions import MlflowException
 
-NOT_EXIST = {"error_code": "RESOURCE_DOES_NOT_EXIST"}
-ALREADY_EXISTS = {"error_code": "RESOURCE_ALREADY_EXISTS"}
+from tests.gitlab_errors import ALREADY_EXISTS, INSUFFICIENT_SCOPE, NOT_EXIST
+
 BAD_FILTER = {"error_code": "INVALID_PARAMETER_VALUE",
               "message": "Invalid attribute key specified. Valid keys are '{'name'}'"}
-INSUFFICIENT_SCOPE = {
-    "error": "insufficient_scope",
-    "error_description": (
-        "The request requires higher privileges than provided by the access token."),
-    "scope": "api read_api",
-}
 
 
 def create_model(api, name: str, **body) -> dict:

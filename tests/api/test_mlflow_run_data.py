@@ -6,8 +6,7 @@ import pytest
 from mlflow.entities import Param
 from mlflow.exceptions import MlflowException
 
-NOT_EXIST = {"error_code": "RESOURCE_DOES_NOT_EXIST"}
-SERVER_ERROR = {"message": "500 Internal Server Error"}
+from tests.gitlab_errors import NOT_EXIST, SERVER_ERROR
 
 
 def invalid(message: str) -> dict:

@@ -9,15 +9,12 @@ import pytest
 from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 
-NOT_EXIST = {"error_code": "RESOURCE_DOES_NOT_EXIST"}
-UNAUTHORIZED = (401, {"message": "401 Unauthorized"})
-PROJECT_NOT_FOUND = (404, {"message": "404 Project Not Found"})
-INSUFFICIENT_SCOPE = (403, {
-    "error": "insufficient_scope",
-    "error_description": (
-        "The request requires higher privileges than provided by the access token."),
-    "scope": "api read_api",
-})
+from tests import gitlab_errors as errors
+from tests.gitlab_errors import NOT_EXIST
+
+UNAUTHORIZED = (401, errors.UNAUTHORIZED)
+PROJECT_NOT_FOUND = (404, errors.PROJECT_NOT_FOUND)
+INSUFFICIENT_SCOPE = (403, errors.INSUFFICIENT_SCOPE)
 
 
 def new_experiment(api, name: str = "exp", project: int | None = None) -> str:

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from mlflow_gitlab.sandbox.api.package_files import find_or_create_package
 from mlflow_gitlab.sandbox.auth import GUEST
+from tests import gitlab_errors as errors
 
 PACKAGES = "/projects/7/packages"
-NOT_FOUND = (404, {"message": "404 Not found"})  # ActiveRecord::RecordNotFound
-FORBIDDEN = (403, {"message": "403 Forbidden"})
-PROJECT_NOT_FOUND = (404, {"message": "404 Project Not Found"})
-INSUFFICIENT_SCOPE = (403, {
-    "error": "insufficient_scope",
-    "error_description": "The request requires higher privileges than provided by the "
-                         "access token.",
-    "scope": "api read_api",
-})
+NOT_FOUND = (404, errors.RECORD_NOT_FOUND)  # ActiveRecord::RecordNotFound
+FORBIDDEN = (403, errors.FORBIDDEN)
+PROJECT_NOT_FOUND = (404, errors.PROJECT_NOT_FOUND)
+INSUFFICIENT_SCOPE = (403, errors.INSUFFICIENT_SCOPE)
 
 
 def upload(api, name: str, version: str = "1.0.0", file: str = "f.bin", data: bytes = b"x",

@@ -6,9 +6,9 @@ import gitlab
 import pytest
 
 from mlflow_gitlab.sandbox.seed import HEAD_SHA
+from tests.gitlab_errors import PROJECT_NOT_FOUND
 
 PIPELINES = "/projects/7/pipelines"
-PROJECT_NOT_FOUND = {"message": "404 Project Not Found"}
 
 
 def add_pipeline(api, **fields) -> dict:

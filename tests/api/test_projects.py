@@ -5,7 +5,7 @@ from __future__ import annotations
 import gitlab
 import pytest
 
-PROJECT_NOT_FOUND = {"message": "404 Project Not Found"}
+from tests.gitlab_errors import PROJECT_NOT_FOUND
 
 
 def test_python_gitlab_gets_the_project_by_id(sandbox, gl):
