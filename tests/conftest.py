@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from mlflow_gitlab.sandbox import Sandbox, Settings, running_sandbox
+from tests.secrets_scan import find_leaks
 
 # The stock clients retry 429/5xx for minutes by default; tests that want retries opt in.
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
@@ -25,9 +26,11 @@ def sandbox_settings() -> Settings:
 
 @pytest.fixture
 def sandbox(tmp_path, sandbox_settings: Settings) -> Iterator[Sandbox]:
-    """A fresh, seeded sandbox per test (it starts in a few milliseconds)."""
+    """A fresh, seeded sandbox per test; fails the test if a token value was stored anywhere."""
     with running_sandbox(tmp_path / "sandbox-data", sandbox_settings) as sb:
         yield sb
+        leaks = find_leaks(sb)
+        assert not leaks, f"token values were stored in: {', '.join(leaks)}"
 
 
 class Api:

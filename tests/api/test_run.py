@@ -47,8 +47,12 @@ def job_env(sandbox, make=ci_envs.merge_request, token: str = "developer", **ext
 
 
 def mlflow_gitlab(env, *args: str, **kwargs) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mlflow_gitlab", *args], env=env,
-                          capture_output=True, text=True, timeout=120, **kwargs)
+    """Run the CLI; whatever happens, no token it was given may appear in its output."""
+    result = subprocess.run([sys.executable, "-m", "mlflow_gitlab", *args], env=env,
+                            capture_output=True, text=True, timeout=120, **kwargs)
+    secrets = [v for k, v in env.items() if k.endswith("TOKEN") and len(v) > 8]
+    assert not [s for s in secrets if s in result.stdout + result.stderr]
+    return result
 
 
 def only_job_runs(client, experiment_name="demo-project"):
