@@ -36,3 +36,67 @@ class CommandNotFound(MlflowGitlabError):
     """Raised when the command to wrap does not exist or cannot be executed."""
 
     exit_code = 127  # what a shell answers for a missing command
+
+
+class InvalidVersion(ConfigError):
+    """Raised when a model version given or configured is not a semantic version."""
+
+
+class ReleaseError(MlflowGitlabError):
+    """Raised when a model version cannot be released (candidate, files or registry)."""
+
+
+class NothingToRelease(MlflowGitlabError):
+    """Raised when a release finds nothing to release; the CLI exits 0 unless `--strict`."""
+
+    exit_code = 3
+
+
+class RegressionGateFailed(MlflowGitlabError):
+    """Raised when the candidate's metric is worse than the latest version's beyond the gate."""
+
+    exit_code = 4
+
+
+class GitLabAPIError(MlflowGitlabError):
+    """Raised when a call to GitLab's REST API fails, after retries where they apply."""
+
+
+class InvalidPackageName(ConfigError):
+    """Raised when a package name, version or file name breaks GitLab's rules."""
+
+
+class PackageUploadError(MlflowGitlabError):
+    """Raised when files cannot be uploaded to a generic package."""
+
+
+class PackageDownloadError(MlflowGitlabError):
+    """Raised when a package cannot be downloaded or its files fail verification."""
+
+
+class VersionTaken(ReleaseError):
+    """Raised when the model version to create already exists (a concurrent release made it)."""
+
+
+class SearchSpaceError(ConfigError):
+    """Raised when a hyperparameter search space is malformed or cannot be fanned out."""
+
+
+class MatrixTooLarge(SearchSpaceError):
+    """Raised when a fan-out would exceed GitLab's 200 jobs per `parallel:matrix`."""
+
+
+class ScaffoldError(ConfigError):
+    """Raised when `init` cannot write a project's CI configuration (bad choice, file exists)."""
+
+
+class ReportError(MlflowGitlabError):
+    """Raised when a merge-request report cannot be gathered or published."""
+
+
+class ReportTemplateError(ConfigError):
+    """Raised when a report template cannot be found, parsed or rendered."""
+
+
+class NotesUnavailable(ReportError):
+    """Raised when GitLab refuses the token to write merge-request notes (401/403)."""

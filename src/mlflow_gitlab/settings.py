@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 from mlflow_gitlab.errors import ConfigError
+from mlflow_gitlab.redaction import strip_url_credentials
 
 _GITLAB_TRACKING = re.compile(r"\A(?P<api>https?://.+/api/v4)/projects/(?P<project>[^/]+)"
                               r"/ml/mlflow/?\Z")
@@ -73,3 +75,140 @@ def _default_gitlab_uri(env: Mapping[str, str]) -> str | None:
     if env.get("GITLAB_CI") == "true" and api and project:
         return f"{api.rstrip('/')}/projects/{project}/ml/mlflow"
     return None
+
+
+# --- GitLab's REST API (packages, and later MRs, notes, pipelines) ---------------------------
+
+_SIZE = re.compile(r"\A\s*(?P<n>\d+)\s*(?P<unit>[KMGT]i?B?|B)?\s*\Z", re.IGNORECASE)
+_UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+DEFAULT_MAX_FILE_SIZE = 5 * 1024**3  # GitLab's `generic_packages_max_file_size` (§15.2)
+
+
+@dataclass(frozen=True)
+class GitLabSettings:
+    """How to reach one GitLab project's REST API, and how patiently.
+
+    `token_variable` names where the token came from, so errors can say what to change;
+    a CI job token (`job_token`) is sent as `JOB-TOKEN`, any other token as `PRIVATE-TOKEN`.
+    """
+
+    api_url: str
+    project: str
+    token: str = field(repr=False)
+    token_variable: str
+    retry_attempts: int = 6
+    retry_seconds: float = 300.0
+
+    @property
+    def job_token(self) -> bool:
+        return self.token_variable == "CI_JOB_TOKEN"
+
+    @property
+    def server_url(self) -> str:
+        """The instance URL (what python-gitlab wants): `api_url` without `/api/v4`."""
+        return self.api_url.removesuffix("/api/v4")
+
+
+def gitlab_settings(env: Mapping[str, str] | None = None, *, url: str | None = None,
+                    project: str | None = None, required: bool = True
+                    ) -> GitLabSettings | None:
+    """Resolve GitLab's API URL, the project and the token for package and REST calls.
+
+    URL: `url`, else MLFLOW_GITLAB_URL, CI_API_V4_URL, CI_SERVER_URL, else the GitLab part
+    of a GitLab MLFLOW_TRACKING_URI. Project: `project`, else MLFLOW_GITLAB_PROJECT,
+    CI_PROJECT_ID, else the tracking URI's. Token: MLFLOW_GITLAB_TOKEN, else CI_JOB_TOKEN
+    (in a job: it may use generic packages and the packages API), else MLFLOW_TRACKING_TOKEN.
+
+    Args:
+        env: the environment (default: this process's).
+        url: an explicit GitLab URL (instance or `.../api/v4`).
+        project: an explicit project id or full path.
+        required: when False, return None if nothing says where GitLab is.
+
+    Raises:
+        ConfigError: a needed value is missing or malformed; the message names the variable.
+    """
+    env = os.environ if env is None else env
+    tracking = _GITLAB_TRACKING.match(env.get("MLFLOW_TRACKING_URI") or "")
+    base = (url or env.get("MLFLOW_GITLAB_URL") or env.get("CI_API_V4_URL")
+            or env.get("CI_SERVER_URL") or (tracking["api"] if tracking else None))
+    if not base:
+        if not required:
+            return None
+        raise ConfigError("no GitLab URL: MLFLOW_GITLAB_URL is not set and this is not a "
+                          "GitLab CI job", hint="set MLFLOW_GITLAB_URL=https://gitlab.example.com")
+    api_url = _api_url(base)
+    project = (project or env.get("MLFLOW_GITLAB_PROJECT") or env.get("CI_PROJECT_ID")
+               or (tracking["project"] if tracking else None))
+    if not project:
+        raise ConfigError("no GitLab project: MLFLOW_GITLAB_PROJECT is not set and this is not "
+                          "a GitLab CI job", hint="set MLFLOW_GITLAB_PROJECT to the project's "
+                          "id or full path (group/project)")
+    for variable in ("MLFLOW_GITLAB_TOKEN", "CI_JOB_TOKEN", "MLFLOW_TRACKING_TOKEN"):
+        if env.get(variable):
+            token, token_variable = env[variable], variable
+            break
+    else:
+        raise ConfigError("no GitLab token: MLFLOW_GITLAB_TOKEN is not set and this is not a "
+                          "GitLab CI job", hint="set MLFLOW_GITLAB_TOKEN to an access token with "
+                          "the `api` scope (Developer role), as a masked CI/CD variable")
+    return GitLabSettings(
+        api_url, unquote(project), token, token_variable,
+        retry_attempts=_positive_int(env, "MLFLOW_GITLAB_RETRY_ATTEMPTS", 6),
+        retry_seconds=float(_positive_int(env, "MLFLOW_GITLAB_RETRY_SECONDS", 300)))
+
+
+def parse_size(value: str, variable: str) -> int:
+    """`5368709120`, `5GiB`, `512M`, `64 MiB` -> bytes (binary units).
+
+    Raises:
+        ConfigError: the value is not a size; the message names `variable`.
+    """
+    match = _SIZE.match(str(value))
+    if match is None:
+        raise ConfigError(f"{variable}={value!r} is not a size",
+                          hint="use bytes or a binary unit: 5368709120, 5GiB, 512MiB")
+    unit = (match["unit"] or "").upper().removesuffix("B").removesuffix("I")
+    return int(match["n"]) * _UNITS[unit]
+
+
+def _api_url(base: str) -> str:
+    if not re.match(r"\Ahttps?://[^/]+", base):
+        raise ConfigError(f"GitLab URL {strip_url_credentials(base)!r} is not http(s)",
+                          hint="set MLFLOW_GITLAB_URL=https://gitlab.example.com")
+    base = base.rstrip("/")
+    return base if base.endswith("/api/v4") else base + "/api/v4"
+
+
+def _positive_int(env: Mapping[str, str], variable: str, default: int) -> int:
+    raw = env.get(variable)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{variable}={raw!r} is not a positive whole number")
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    """How package files move: files in flight at once, and the server's per-file limit."""
+
+    parallel: int = 4
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE  # 0: no limit, never split
+
+
+def transfer_settings(env: Mapping[str, str] | None = None, *, parallel: int | None = None,
+                      max_file_size: str | int | None = None) -> TransferSettings:
+    """MLFLOW_GITLAB_PARALLEL and MLFLOW_GITLAB_MAX_FILE_SIZE, unless given explicitly.
+
+    Raises:
+        ConfigError: a value is malformed; the message names the variable.
+    """
+    env = os.environ if env is None else env
+    if parallel is None:
+        parallel = _positive_int(env, "MLFLOW_GITLAB_PARALLEL", TransferSettings.parallel)
+    if max_file_size is None:
+        max_file_size = env.get("MLFLOW_GITLAB_MAX_FILE_SIZE") or DEFAULT_MAX_FILE_SIZE
+    if isinstance(max_file_size, str):
+        max_file_size = parse_size(max_file_size, "MLFLOW_GITLAB_MAX_FILE_SIZE")
+    return TransferSettings(parallel, max_file_size)

@@ -7,13 +7,20 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlflow_gitlab import tags as t
 from mlflow_gitlab.context import CIContext, collect_context
 from mlflow_gitlab.dotenv import write_dotenv
+from mlflow_gitlab.errors import MlflowGitlabError, PackageUploadError
 from mlflow_gitlab.process import resolve_command, run_child
 from mlflow_gitlab.redaction import Redactor
 from mlflow_gitlab.settings import tracking_settings
+
+if TYPE_CHECKING:
+    from mlflow_gitlab.gitlab_api import GitLabClient
+    from mlflow_gitlab.packages import Progress
+    from mlflow_gitlab.tracking import Tracker
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +33,9 @@ class RunOptions:
     params: Mapping[str, str] = field(default_factory=dict)
     tracking_uri: str | None = None
     dotenv: Path | None = None
+    artifacts: Sequence[Path] = ()  # uploaded to the run's package after the command
+    progress: Progress | None = None  # shows the artifacts' upload
+    relay: bool = True  # the command tracks through a local relay (batching, no token)
 
 
 def experiment_name(options: RunOptions, env: Mapping[str, str], context: CIContext) -> str:
@@ -54,6 +64,12 @@ def run_tracked(options: RunOptions, env: Mapping[str, str] | None = None) -> in
     if not settings.is_gitlab:
         log.info("%s is not a GitLab MLflow endpoint: GitLab-only steps are skipped",
                  settings.tracking_uri)
+    # Where artifacts go is settled before the command runs, so a bad setting fails fast.
+    gitlab = None
+    if options.artifacts:
+        from mlflow_gitlab.run_outputs import run_client
+
+        gitlab = run_client({**env, "MLFLOW_TRACKING_URI": settings.tracking_uri})
     redactor = Redactor.from_env(env)
     run_tags = t.tags_for(context, redactor)
     name = experiment_name(options, env, context)
@@ -82,13 +98,61 @@ def run_tracked(options: RunOptions, env: Mapping[str, str] | None = None) -> in
     if settings.is_gitlab:  # MLflow's own UI links do not exist on GitLab
         child_env.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     status = "FAILED"
+    relay = None
     try:
+        if options.relay:
+            from mlflow_gitlab.relay.session import start_for_child
+
+            relay, child_env = start_for_child(settings, run.run_id, env, child_env)
         result = run_child(argv, child_env)
         status = result.status
+        if options.artifacts and status == "KILLED":
+            log.warning("the command was stopped: artifacts not uploaded")
+        elif options.artifacts:
+            try:
+                _publish(options, gitlab, tracker, run.run_id, experiment_id,
+                         strict=result.returncode == 0)
+            except MlflowGitlabError as exc:
+                status = "FAILED"  # the run's outputs are incomplete
+                if result.returncode == 0:
+                    raise
+                log.error("outputs of the failed command were not uploaded: %s", exc)
         return result.returncode
     finally:
+        if relay is not None:  # every point the command logged is sent before the run ends
+            from mlflow_gitlab.relay.session import stop_after_child
+
+            stop_after_child(relay)
         tracker.finish_run(run, status)
         log.info("run %s ended %s", run.run_id, status)
+
+
+def _publish(options: RunOptions, gitlab: GitLabClient | None, tracker: Tracker, run_id: str,
+             experiment_id: str, *, strict: bool) -> None:
+    """Upload the declared artifacts to the run's package and tag the run with it.
+
+    With `strict` (the command succeeded) a missing path is an error; otherwise (it failed)
+    whatever exists is uploaded, to help find out why.
+    """
+    if gitlab is None:
+        log.info("artifacts not uploaded: no GitLab configured (set MLFLOW_GITLAB_URL, "
+                 "MLFLOW_GITLAB_PROJECT and MLFLOW_GITLAB_TOKEN)")
+        return
+    from mlflow_gitlab.run_outputs import publish_run_outputs
+
+    missing = [str(p) for p in options.artifacts if not Path(p).exists()]
+    if missing and strict:
+        raise PackageUploadError(f"artifact path {missing[0]} does not exist",
+                                 hint="check the paths the command writes its outputs to")
+    existing = [p for p in options.artifacts if str(p) not in missing]
+    if not existing:
+        log.warning("no artifact path exists: nothing uploaded")
+        return
+    result = publish_run_outputs(tracker, run_id, experiment_id, existing, client=gitlab,
+                                 progress=options.progress)
+    log.info("artifacts: %d file(s) in package %s %s (%d uploaded, %d already there)",
+             len(result.manifest.files), result.manifest.package, result.manifest.version,
+             result.uploaded, result.skipped)
 
 
 def _fork_without_token(context: CIContext, env: Mapping[str, str]) -> bool:

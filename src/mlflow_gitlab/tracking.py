@@ -93,6 +93,34 @@ class Tracker:
                 # The parent ends when its last job does: each job moves its end time on.
                 self.client.set_terminated(run.parent_run_id, "FINISHED")
 
+    def run_tags(self, run_id: str) -> tuple[str, dict[str, str]]:
+        """The experiment id and the tags of run `run_id`.
+
+        Raises:
+            TrackingError: there is no such run.
+        """
+        with translate_errors(self.settings):
+            try:
+                run = self.client.get_run(run_id)
+            except RestException as exc:
+                if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                    raise
+                raise TrackingError(f"run {run_id} was not found on "
+                                    f"{self.settings.tracking_uri}") from exc
+        return run.info.experiment_id, dict(run.data.tags)
+
+    def tag_once(self, run_id: str, tags: Mapping[str, str]) -> list[str]:
+        """Set the tags run `run_id` does not have yet; return the keys it has with another
+        value (left alone: GitLab refuses to set a tag twice, reference §20 #8)."""
+        _, current = self.run_tags(run_id)
+        new = {k: v for k, v in tags.items() if k not in current}
+        if new:
+            from mlflow.entities import RunTag
+
+            with translate_errors(self.settings):
+                self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in new.items()])
+        return [k for k, v in tags.items() if k in current and current[k] != v]
+
     def pipeline_run(self, experiment_id: str, pipeline_tags: Mapping[str, str],
                      pipeline_id: int, name: str, since_ms: int | None) -> str:
         """The parent run of pipeline `pipeline_id`, created by the first job to ask.

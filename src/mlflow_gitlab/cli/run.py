@@ -30,21 +30,36 @@ def _params(values: tuple[str, ...]) -> dict[str, str]:
               help="[default: MLFLOW_TRACKING_URI, else the project's GitLab MLflow endpoint]")
 @click.option("--dotenv", type=click.Path(dir_okay=False, path_type=Path),
               help="Write MLFLOW_RUN_ID and MLFLOW_EXPERIMENT_ID here for later jobs.")
+@click.option("--artifacts", multiple=True, type=click.Path(path_type=Path), metavar="PATH",
+              help="After COMMAND, upload this file or folder to the run's generic package "
+                   "and tag the run with it (repeatable).")
+@click.option("--no-relay", is_flag=True,
+              help="Let COMMAND talk to the tracking server directly, with the token, "
+                   "instead of through the local relay (docs/relay.md).")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(experiment: str | None, run_name: str | None, params: tuple[str, ...],
-        tracking_uri: str | None, dotenv: Path | None, command: tuple[str, ...]) -> None:
+        tracking_uri: str | None, dotenv: Path | None, artifacts: tuple[Path, ...],
+        no_relay: bool, command: tuple[str, ...]) -> None:
     """Run COMMAND inside a new MLflow run tagged with the GitLab CI context.
 
     The command gets MLFLOW_RUN_ID, MLFLOW_TRACKING_URI and MLFLOW_EXPERIMENT_ID, so plain
     `mlflow` calls in it log to that run. The run ends FINISHED, FAILED or KILLED, and this
-    command exits with COMMAND's exit code.
+    command exits with COMMAND's exit code. With --artifacts, the paths are uploaded to the
+    run's generic package after COMMAND; if that fails, the run ends FAILED.
+
+    COMMAND tracks through a local relay: its MLFLOW_TRACKING_URI points at the relay, which
+    holds the token, sends metrics in batches and lets MLflow 3 log models on GitLab; every
+    point is sent before the run ends.
 
     Example:
 
-        mlflow-gitlab run --param lr=0.1 --dotenv run.env -- python train.py
+        mlflow-gitlab run --param lr=0.1 --dotenv run.env --artifacts outputs -- python train.py
     """
+    from mlflow_gitlab.packages.progress import progress_for
     from mlflow_gitlab.tracked_run import RunOptions, run_tracked
 
     options = RunOptions(command=command, experiment=experiment, run_name=run_name,
-                         params=_params(params), tracking_uri=tracking_uri, dotenv=dotenv)
+                         params=_params(params), tracking_uri=tracking_uri, dotenv=dotenv,
+                         artifacts=artifacts, progress=progress_for(sys.stderr),
+                         relay=not no_relay)
     sys.exit(run_tracked(options))

@@ -1,0 +1,137 @@
+"""Download a generic package by its manifest: every path checked first, every byte verified.
+
+Nothing is written until the whole manifest has been checked, and nothing is written
+outside the destination folder. Each file arrives in a temporary file next to its target
+and replaces it only once its size and SHA-256 match; a file already present with the same
+SHA-256 is kept, so an interrupted download resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlflow_gitlab.errors import PackageDownloadError
+from mlflow_gitlab.gitlab_api import GitLabClient
+from mlflow_gitlab.packages.manifest import FileEntry, Manifest, destination
+from mlflow_gitlab.packages.naming import MANIFEST, check_package
+from mlflow_gitlab.packages.parallel import in_parallel
+from mlflow_gitlab.packages.progress import Progress
+from mlflow_gitlab.packages.transport import CHUNK, file_url, get_slice
+from mlflow_gitlab.settings import TransferSettings
+
+_PARTIAL = ".mlflow-gitlab-partial"
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    manifest: Manifest
+    dest: Path
+    downloaded: int
+    kept: int  # files already present with the right SHA-256
+
+
+def download_package(client: GitLabClient, package: str, version: str, dest: Path | str, *,
+                     transfer: TransferSettings | None = None,
+                     progress: Progress | None = None) -> DownloadResult:
+    """Download generic package `package` `version` into `dest`, as its manifest lists it.
+
+    Args:
+        client: the project's GitLab client.
+        package: the package name.
+        version: the package version.
+        dest: the folder to write into (created if missing).
+        transfer: how many files to fetch at once.
+        progress: told about files and bytes as they move.
+
+    Returns:
+        The manifest and how many files were fetched or already present.
+
+    Raises:
+        InvalidPackageName: the name or version is invalid.
+        PackageDownloadError: no manifest (an incomplete upload), an unsafe path, or bytes
+            that do not match the manifest.
+        GitLabAPIError, ConfigError: GitLab refused or stayed unavailable past the retries.
+    """
+    check_package(package, version)
+    transfer = transfer or TransferSettings()
+    progress = progress or Progress()
+    dest = Path(dest)
+    manifest = fetch_manifest(client, package, version)
+    targets = {entry.path: destination(dest, entry.path) for entry in manifest.files}
+    progress.start("downloading", len(manifest.files), manifest.total_size)
+
+    stop = threading.Event()
+
+    def fetch(entry: FileEntry) -> tuple[FileEntry, bool]:
+        kept = _fetch_file(client, manifest, entry, targets[entry.path], progress, stop)
+        progress.file_done(entry.path, entry.size, skipped=kept)
+        return entry, kept
+
+    try:
+        results = in_parallel(fetch, manifest.files, transfer.parallel, stop)
+    finally:
+        progress.finish()
+    kept = sum(1 for _, was_kept in results if was_kept)
+    return DownloadResult(manifest, dest, len(results) - kept, kept)
+
+
+def fetch_manifest(client: GitLabClient, package: str, version: str) -> Manifest:
+    """The package's manifest, parsed and checked.
+
+    Raises:
+        PackageDownloadError: there is none, or it is malformed or unsafe.
+    """
+    what = f"download {MANIFEST} of package {package} {version}"
+    response = client.session.get(file_url(client, package, version, MANIFEST))
+    if response.status_code == 404:
+        raise PackageDownloadError(
+            f"package {package} {version} has no {MANIFEST}",
+            hint="it does not exist, or its upload did not finish: upload it again")
+    manifest = Manifest.from_bytes(client.check(response, what).content)
+    if (manifest.package, manifest.version) != (package, version):
+        raise PackageDownloadError(f"{MANIFEST} of {package} {version} describes "
+                                   f"{manifest.package} {manifest.version}")
+    return manifest
+
+
+def _fetch_file(client: GitLabClient, manifest: Manifest, entry: FileEntry, target: Path,
+                progress: Progress, stop: threading.Event) -> bool:
+    """Fetch `entry` into `target`; True when `target` already held it."""
+    if _same_file(target, entry):
+        progress.advance(entry.size)
+        return True
+    partial = target.with_name(f".{target.name}{_PARTIAL}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(b"")
+        whole = hashlib.sha256() if entry.split else None
+        offset = 0
+        for part in entry.parts:
+            what = f"download {part.name} of package {manifest.package} {manifest.version}"
+            whole = get_slice(client, file_url(client, manifest.package, manifest.version,
+                                               part.name), partial, offset, part.size,
+                              part.sha256, whole, progress.advance, stop, what)
+            offset += part.size
+        if whole is not None and whole.hexdigest() != entry.sha256:
+            raise PackageDownloadError(f"{entry.path}: the reassembled parts do not match the "
+                                       "manifest's SHA-256")
+        os.replace(partial, target)
+    except OSError as exc:
+        raise PackageDownloadError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    finally:
+        partial.unlink(missing_ok=True)
+    return False
+
+
+def _same_file(target: Path, entry: FileEntry) -> bool:
+    if not target.is_file() or target.stat().st_size != entry.size:
+        return False
+    digest = hashlib.sha256()
+    with target.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest() == entry.sha256

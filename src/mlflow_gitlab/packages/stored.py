@@ -1,0 +1,57 @@
+"""What a generic package version already holds, from the packages API (reference §16.2).
+
+Used to resume: a file already stored under the same name with the same SHA-256 is not
+sent again. Only the newest package of a name and version counts, because that is the one
+GitLab's download route reads from (§15.2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from mlflow_gitlab.gitlab_api import GitLabClient
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    name: str  # `/`-separated, as in the manifest
+    size: int
+    sha256: str | None
+
+
+@dataclass(frozen=True)
+class StoredPackage:
+    """The newest package of a name and version; `id` is None when there is none yet."""
+
+    id: int | None = None
+    files: dict[str, StoredFile] = field(default_factory=dict)
+
+    @property
+    def exists(self) -> bool:
+        return self.id is not None
+
+
+def stored_package(client: GitLabClient, name: str, version: str) -> StoredPackage:
+    """The newest generic package `name`/`version` and its newest file of each name.
+
+    Raises:
+        GitLabAPIError, ConfigError: the packages API cannot be read.
+    """
+    what = f"list the files of package {name} {version}"
+    # `package_name` is a substring match on GitLab: keep exact matches only.
+    candidates = [p for p in client.pages(
+        "/packages", {"package_type": "generic", "package_name": name,
+                      "package_version": version}, what)
+        if p.get("name") == name and p.get("version") == version]
+    if not candidates:
+        return StoredPackage()
+    package_id = max(int(p["id"]) for p in candidates)
+    files: dict[str, StoredFile] = {}
+    # Files come oldest first (order_by=id): a later duplicate of a name replaces an earlier.
+    for item in client.pages(f"/packages/{package_id}/package_files",
+                             {"order_by": "id", "sort": "asc"}, what):
+        # A file under a path is stored URL-encoded (`dir%2Ffile`, §15.1).
+        stored_name = unquote(item["file_name"])
+        files[stored_name] = StoredFile(stored_name, int(item["size"]), item.get("file_sha256"))
+    return StoredPackage(package_id, files)
