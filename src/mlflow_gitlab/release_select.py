@@ -1,0 +1,199 @@
+"""Pick the release candidate: the best finished job run of this pipeline by a metric.
+
+GitLab's `runs/search` ignores filters and returns runs newest first (reference §6, §20), so
+candidates are found by paging through runs client-side: raw JSON, 1,000 runs a page (the
+cap), no MLflow entities built; paging stops at the first run that started before the
+pipeline was created.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlflow_gitlab import tags as t
+from mlflow_gitlab.errors import NothingToRelease, ReleaseError
+from mlflow_gitlab.settings import TrackingSettings
+
+log = logging.getLogger(__name__)
+PAGE = 1000  # GitLab caps max_results at 1,000 (§6)
+MODES = ("min", "max")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A run that may become a model version."""
+
+    run_id: str
+    experiment_id: str
+    status: str
+    start_time: int
+    name: str | None = None
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, run: Mapping[str, Any]) -> Candidate:
+        """From a `runs/search` or `runs/get` Run entity (only latest metric values, §6)."""
+        info, data = run["info"], run.get("data") or {}
+        return cls(
+            run_id=info["run_id"], experiment_id=str(info["experiment_id"]),
+            status=info.get("status", ""), start_time=int(info.get("start_time") or 0),
+            name=info.get("run_name"),
+            metrics={m["key"]: float(m["value"]) for m in data.get("metrics") or []},
+            tags={x["key"]: x["value"] for x in data.get("tags") or []})
+
+
+class RunSource:
+    """Runs of one tracking server, read with the raw REST call through MLflow's HTTP stack
+    (its retry policy and token), skipping MLflow's slow entity parsing."""
+
+    def __init__(self, settings: TrackingSettings) -> None:
+        from mlflow.utils.rest_utils import MlflowHostCreds
+
+        self.creds = MlflowHostCreds(settings.tracking_uri, token=settings.token)
+        self.settings = settings
+
+    def _call(self, method: str, endpoint: str, missing: str | None, **kwargs: Any
+              ) -> dict[str, Any] | None:
+        """The JSON answer. On RESOURCE_DOES_NOT_EXIST: a ReleaseError saying `missing`, or
+        None when `missing` is None."""
+        from mlflow.exceptions import MlflowException, RestException
+        from mlflow.utils.rest_utils import http_request
+
+        from mlflow_gitlab.tracking import describe
+
+        try:
+            response = http_request(self.creds, f"/api/2.0/mlflow/{endpoint}", method, **kwargs)
+        except MlflowException as exc:
+            raise describe(exc, self.settings) from exc
+        if response.ok:
+            return response.json()
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and body.get("error_code") == "RESOURCE_DOES_NOT_EXIST":
+            if missing is None:
+                return None
+            raise ReleaseError(missing, hint="check --run and --experiment: they must belong to "
+                                             "this project")
+        error = (RestException(body) if isinstance(body, dict)
+                 else MlflowException(f"{response.status_code} {response.text[:200]}"))
+        raise describe(error, self.settings)
+
+    def newest_first(self, experiment_id: str) -> Iterator[dict[str, Any]]:
+        """Every run of the experiment as raw JSON, newest first, page after page."""
+        token: str | None = None
+        while True:
+            body = {"experiment_ids": [experiment_id], "max_results": PAGE}
+            if token:
+                body["page_token"] = token
+            page = self._call("POST", "runs/search", f"experiment {experiment_id} was not found",
+                              json=body) or {}
+            yield from page.get("runs") or []
+            token = page.get("next_page_token")
+            if not token:
+                return
+
+    def get(self, run_id: str) -> Candidate:
+        """One run by id.
+
+        Raises:
+            ReleaseError: no such run in this project.
+        """
+        answer = self._call("GET", "runs/get", f"run {run_id} was not found",
+                            params={"run_id": run_id}) or {}
+        return Candidate.from_json(answer["run"])
+
+    def experiment_id(self, name: str) -> str | None:
+        """The id of experiment `name`, or None when there is none."""
+        answer = self._call("GET", "experiments/get-by-name", None,
+                            params={"experiment_name": name})
+        return None if answer is None else str(answer["experiment"]["experiment_id"])
+
+
+def select(source: RunSource, *, run_id: str | None, experiment: str, pipeline_id: int | None,
+           metric: str | None, mode: str, since_ms: int | None) -> tuple[Candidate, str]:
+    """The run to release and how it was chosen (`min loss`, `--run`, ...).
+
+    Args:
+        source: where runs are read.
+        run_id: the run to release, if given (`--run`).
+        experiment: the experiment to search for the pipeline's runs.
+        pipeline_id: this pipeline.
+        metric, mode: how to pick the best run.
+        since_ms: no run of this pipeline started before (to stop paging early).
+
+    Raises:
+        NothingToRelease: no candidate.
+        ReleaseError: the given run is missing or not finished, or no way to choose.
+    """
+    if run_id:
+        candidate = source.get(run_id)
+        if candidate.status != "FINISHED":
+            raise ReleaseError(f"run {run_id} is {candidate.status}, not FINISHED",
+                               hint="release a run that finished successfully")
+        return candidate, "--run"
+    experiment_id = source.experiment_id(experiment)
+    if experiment_id is None or pipeline_id is None:
+        raise NothingToRelease(f"experiment {experiment!r} does not exist, so no run to release")
+    found = pipeline_candidates(source.newest_first(experiment_id), pipeline_id, metric, since_ms)
+    chosen = best(found, metric, mode)
+    log.info("candidate: run %s of %d in this pipeline", chosen.run_id, len(found))
+    return chosen, (f"{mode} {metric}" if metric else "the pipeline's only run")
+
+
+def pipeline_candidates(runs: Iterable[Mapping[str, Any]], pipeline_id: int,
+                        metric: str | None, since_ms: int | None = None) -> list[Candidate]:
+    """The finished job runs (made by `mlflow-gitlab run`) of pipeline `pipeline_id`
+    that logged `metric`, when given.
+
+    Args:
+        runs: raw runs newest first; consumed only until one started before `since_ms`
+            (runs without a start time are skipped, not taken as the end).
+    """
+    wanted, seen, found = str(pipeline_id), set(), []
+    for run in runs:
+        info = run["info"]
+        start = int(info.get("start_time") or 0)
+        if since_ms is not None and 0 < start < since_ms:
+            break
+        if info.get("status") != "FINISHED" or info["run_id"] in seen:
+            continue  # offset page tokens may repeat a run when new ones arrive meanwhile
+        run_tags = {x["key"]: x["value"] for x in (run.get("data") or {}).get("tags") or []}
+        if run_tags.get(t.PIPELINE_ID) != wanted or run_tags.get(t.RUN_ROLE) != "job":
+            continue  # not this pipeline's, or its parent run, or a script's nested run
+        seen.add(info["run_id"])
+        candidate = Candidate.from_json(run)
+        if metric is None or _finite(candidate.metrics.get(metric)):
+            found.append(candidate)
+    return found
+
+
+def best(candidates: list[Candidate], metric: str | None, mode: str) -> Candidate:
+    """The best candidate by `metric` (`mode` min or max); the earliest run wins a tie.
+
+    Raises:
+        NothingToRelease: no candidates.
+        ReleaseError: several candidates and no metric to choose by.
+    """
+    if not candidates:
+        raise NothingToRelease(
+            "no finished job run of this pipeline" +
+            (f" logged the metric {metric!r}" if metric else ""),
+            hint="job runs are those `mlflow-gitlab run` made; pass --run to release another")
+    if metric is None:
+        if len(candidates) > 1:
+            raise ReleaseError(f"{len(candidates)} runs of this pipeline could be released",
+                               hint="pass --metric (and --mode) to pick the best, or --run")
+        return candidates[0]
+    sign = 1 if mode == "min" else -1
+    return min(candidates, key=lambda c: (sign * c.metrics[metric], c.start_time))
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
