@@ -1,0 +1,26 @@
+"""The current user: `GET /user`, which tells a client whose token it holds.
+
+GitLab answers the token's user (`lib/api/users.rb`, `resource :user`); a job token is not
+accepted (reference §2.3, `/user`: no), so the job-token header is ignored and the caller
+is anonymous -> 401. GitLab also lets `read_user` tokens read it; the sandbox applies its
+general scope rule (`api` or `read_api`) here as everywhere.
+"""
+
+from __future__ import annotations
+
+from mlflow_gitlab.sandbox import web
+from mlflow_gitlab.sandbox.app import Router
+from mlflow_gitlab.sandbox.auth import Family
+
+from .rest_common import user_full
+
+
+def register(router: Router) -> None:
+    """Register the current-user route."""
+
+    @router.route("GET", "/user", Family.REST)
+    def current_user(req: web.Request) -> web.Response:
+        if req.principal is None:
+            raise web.unauthorized()
+        user = user_full(req, req.principal.user_id)
+        return web.Response(200, {**user, "created_at": None, "is_admin": False})
