@@ -19,9 +19,10 @@ HEADER = """# CLI reference
 Generated from the commands' help by `python scripts/cli_docs.py`; do not edit by hand.
 
 Exit codes: 0 success; 1 an operation failed (`error: ...` on stderr, with a `hint:` line
-when there is something to do); 2 a usage or configuration error; 127 the command given to
-`run` does not exist; `run` otherwise exits with its command's code (128 + N when a signal N
-killed it); 130 interrupted. An option can also be set through the environment as
+when there is something to do); 2 a usage or configuration error; 3 `release --strict` found
+nothing to release; 4 `release` refused a candidate at the regression gate; 127 the command
+given to `run` does not exist; `run` otherwise exits with its command's code (128 + N when a
+signal N killed it); 130 interrupted. An option can also be set through the environment as
 `MLFLOW_GITLAB_<COMMAND>_<OPTION>` (for example `MLFLOW_GITLAB_RUN_RUN_NAME`), unless its help
 names another variable (such as `MLFLOW_TRACKING_URI`).
 """

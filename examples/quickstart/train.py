@@ -41,7 +41,10 @@ def main() -> None:
             mlflow.log_metric("loss", loss, step=step)
         mlflow.log_metric("final_loss", losses[-1])
         with tempfile.TemporaryDirectory() as tmp:
-            model = Path(tmp) / "model.json"
+            # OUTPUT_DIR: files for `mlflow-gitlab run --artifacts` to upload as a package.
+            out = Path(os.environ.get("OUTPUT_DIR") or tmp)
+            out.mkdir(parents=True, exist_ok=True)
+            model = out / "model.json"
             model.write_text(json.dumps({"slope": w, "intercept": b}))
             mlflow.log_artifact(str(model))
     print(f"trained: slope={w:.3f} intercept={b:.3f} final_loss={losses[-1]:.4f}")

@@ -5,17 +5,28 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import pytest
 
-from mlflow_gitlab import tags
+from mlflow_gitlab import release_record, tags
 from mlflow_gitlab.cli.main import cli
+from mlflow_gitlab.packages import runs as package_runs
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
-def test_every_tag_is_documented():
-    text = (DOCS / "tags.md").read_text()
-    names = [v for k, v in vars(tags).items() if k.isupper() and isinstance(v, str)
-             and v.startswith(("gitlab.", "mlflow.", "mlflow-gitlab."))]
+def _tag_names(module) -> list[str]:
+    return [v for k, v in vars(module).items() if k.isupper() and isinstance(v, str)
+            and v.startswith(("gitlab.", "mlflow.", "mlflow-gitlab."))]
+
+
+@pytest.mark.parametrize(("module", "page"), [
+    (tags, "tags.md"),  # run tags
+    (package_runs, "tags.md"),  # run tags pointing at the run's package
+    (release_record, "release.md"),  # model-version tags
+])
+def test_every_tag_is_documented(module, page):
+    text = (DOCS / page).read_text()
+    names = _tag_names(module)
     assert names
     missing = [name for name in names if f"`{name}" not in text]
     assert missing == []
