@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test e2e compat lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,12 +17,43 @@ demo: $(STAMP) ## run a tracked training job against the embedded sandbox
 test: $(STAMP) ## the whole test suite, against real sandboxes on 127.0.0.1
 	$(BIN)/python -m pytest -q
 
+# gitlab-ci-local 4.60.0 runs on Node 20 and copies job folders with rsync (Debian's).
+GITLAB_CI_LOCAL := .e2e-tools/node_modules/.bin/gitlab-ci-local
+
+$(GITLAB_CI_LOCAL):
+	@command -v npm >/dev/null || { echo "make e2e needs Node.js 20 and npm"; exit 1; }
+	npm install --prefix .e2e-tools --no-save --no-audit --no-fund --loglevel=error \
+		gitlab-ci-local@4.60.0
+
+e2e: $(STAMP) $(GITLAB_CI_LOCAL) ## the examples' pipelines under gitlab-ci-local, on the sandbox
+	@command -v rsync >/dev/null || { [ "$$(id -u)" = 0 ] && \
+		{ apt-get install -y -qq rsync >/dev/null 2>&1 || \
+		  { apt-get update -qq && apt-get install -y -qq rsync >/dev/null; }; }; } || \
+		{ echo "make e2e needs rsync (apt-get install rsync)"; exit 1; }
+	$(BIN)/python -m pytest -q -m e2e tests/e2e
+
+# A second environment with the newest MLflow 2.x client (issue 9): its scripts run under
+# `mlflow-gitlab run` from .venv and reach GitLab through the relay. Building it downloads
+# ~50 s of wheels, so it stays out of `make test`.
+VENV2 := .venv-mlflow2
+$(VENV2)/.installed-stamp:
+	test -x $(VENV2)/bin/python || $(PYTHON) -m venv $(VENV2)
+	$(VENV2)/bin/python -m pip install --quiet --disable-pip-version-check \
+		"mlflow-skinny<3" scikit-learn pandas
+	touch $@
+
+compat: $(STAMP) $(VENV2)/.installed-stamp ## the newest MLflow 2.x client through the relay (issue 9)
+	$(BIN)/python -m pytest -q -m compat tests/api/test_mlflow3.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts examples
 
 bench: $(STAMP) ## benchmarks; each prints ratios against a baseline measured in the same run
+	$(BIN)/python bench/context_startup.py
 	$(BIN)/python bench/sandbox_tracking.py
 	$(BIN)/python bench/sandbox_upload.py
+	$(BIN)/python bench/packages_upload.py --sizes-mib 256
+	$(BIN)/python bench/release_selection.py
 
 clean:
-	rm -rf $(VENV) .demo .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV2) .demo .pytest_cache .ruff_cache .e2e-tools

@@ -24,6 +24,7 @@ MODULES = (
     "pipelines",
     "jobs",
     "notes",
+    "users",
     "admin_ci",
 )
 

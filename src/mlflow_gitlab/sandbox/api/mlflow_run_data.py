@@ -101,9 +101,10 @@ def log_param(db: sqlite3.Connection, candidate_id: int, key: str, value: str) -
                (candidate_id, key, value))
 
 
-def set_tag(db: sqlite3.Connection, candidate_id: int, key: str, value: str) -> None:
+def set_tag(db: sqlite3.Connection, candidate_id: int, key: str, value: str,
+            register_jobs: bool = False) -> None:
     """`add_tag!`: the CI link (which may 500), then `metadata.create!` with validations."""
-    link_ci_job(db, candidate_id, [(key, value)])
+    link_ci_job(db, candidate_id, [(key, value)], register_jobs)
     taken = db.execute("SELECT 1 FROM candidate_tags WHERE candidate_id = ? AND key = ?",
                        (candidate_id, key)).fetchone() is not None
     validate_metadata(key, value, taken)
@@ -123,7 +124,7 @@ def log_batch(req: web.Request) -> None:
             check_row(RUN_METRICS, key, None)
         insert_metrics(db, candidate["id"], metrics)
         insert_key_values(db, RUN_PARAMS, candidate["id"], params)
-        add_tags(db, candidate["id"], tags)
+        add_tags(db, candidate["id"], tags, req.app.settings.register_unknown_jobs)
 
 
 def metric_history(req: web.Request) -> dict[str, Any]:
@@ -170,7 +171,7 @@ def register(router: Router) -> None:
         run_id, key, value = _strings(req, "run_id", "key", "value")
         candidate = find_candidate(req, run_id)
         with req.app.store.tx() as db:
-            set_tag(db, candidate["id"], key, value)
+            set_tag(db, candidate["id"], key, value, req.app.settings.register_unknown_jobs)
         return web.Response(200, {})
 
     @router.mlflow("POST", "runs/log-batch")

@@ -141,11 +141,12 @@ def find_candidate(req: web.Request, run_id: Any) -> sqlite3.Row:
 
 
 def link_ci_job(db: sqlite3.Connection, candidate_id: int,
-                tags: list[tuple[str | None, str | None]]) -> None:
+                tags: list[tuple[str | None, str | None]], register: bool = False) -> None:
     """`HandleCandidateGitlabMetadataService` (§12): tag `gitlab.CI_JOB_ID` links the run to a job.
 
     The last such tag wins; an id naming no job (on any project) raises ArgumentError in GitLab,
-    which surfaces as a 500.
+    which surfaces as a 500. With `register` (the e2e-only `Settings.register_unknown_jobs`),
+    an unknown job is created from the run's tags instead.
     """
     values = [value for key, value in tags if key == CI_JOB_TAG]
     if not values:
@@ -153,6 +154,11 @@ def link_ci_job(db: sqlite3.Connection, candidate_id: int,
     job_id = ar_integer(values[-1])
     job = None if job_id is None else db.execute(
         "SELECT id FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    if job is None and register and job_id is not None and job_id > 0:
+        from mlflow_gitlab.sandbox.api.admin_ci import register_unknown_job
+
+        register_unknown_job(db, candidate_id, job_id, tags)
+        job = {"id": job_id}
     if job is None:
         raise web.message_error(500, "500 Internal Server Error")
     db.execute("UPDATE candidates SET ci_build_id = ?, updated_at = ? WHERE id = ?",
@@ -160,9 +166,9 @@ def link_ci_job(db: sqlite3.Connection, candidate_id: int,
 
 
 def add_tags(db: sqlite3.Connection, candidate_id: int,
-             tags: list[tuple[str | None, str | None]]) -> None:
+             tags: list[tuple[str | None, str | None]], register_jobs: bool = False) -> None:
     """Bulk tags (`runs/create`, `log-batch`): CI link first, then `insert_all`."""
-    link_ci_job(db, candidate_id, tags)
+    link_ci_job(db, candidate_id, tags, register_jobs)
     insert_key_values(db, RUN_TAGS, candidate_id, tags)
 
 
@@ -217,7 +223,7 @@ def create_run(req: web.Request) -> sqlite3.Row:
     with req.app.store.tx() as db:
         candidate = insert_candidate(db, req.project["id"], experiment["id"], name=run_name,
                                      start_time=start_time, user_id=req.principal.user_id)
-        add_tags(db, candidate["id"], tags)
+        add_tags(db, candidate["id"], tags, req.app.settings.register_unknown_jobs)
         return db.execute("SELECT * FROM candidates WHERE id = ?", (candidate["id"],)).fetchone()
 
 

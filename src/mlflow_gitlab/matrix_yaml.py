@@ -1,0 +1,104 @@
+"""A tuning plan as GitLab YAML: a `parallel:matrix` block, tune inputs, or a child pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from mlflow_gitlab.errors import SearchSpaceError
+from mlflow_gitlab.tuning import Plan, load_space, plan
+
+FORMATS = ("matrix", "inputs", "child")
+
+
+def matrix_entries(plan: Plan) -> list[dict[str, Any]]:
+    """The `parallel:matrix` value.
+
+    A grid is one entry of lists (GitLab takes the cartesian product of each entry, §7);
+    sampled combinations are one entry of scalars each.
+    """
+    if plan.strategy == "grid":
+        columns = [list(dict.fromkeys(c[i] for c in plan.combinations))
+                   for i in range(len(plan.keys))]
+        return [dict(zip(plan.keys, columns, strict=True))]
+    return [dict(zip(plan.keys, combo, strict=True)) for combo in plan.combinations]
+
+
+def child_pipeline(plan: Plan, *, job_name: str, image: str | None,
+                   script: Sequence[str], variables: Mapping[str, str] | None = None
+                   ) -> dict[str, Any]:
+    """A child-pipeline configuration: one `parallel:matrix` job running `script`.
+
+    The job has no `rules`: in a child pipeline `CI_PIPELINE_SOURCE` is always
+    `parent_pipeline`, and the parent's trigger job already decided that it runs (§8).
+
+    Raises:
+        SearchSpaceError: `script` is empty.
+    """
+    if not script:
+        raise SearchSpaceError("a child pipeline needs at least one --script line")
+    job: dict[str, Any] = {}
+    if image:
+        job["image"] = image
+    job["variables"] = {**(variables or {}),
+                        "MLFLOW_GITLAB_MATRIX_KEYS": ",".join(plan.keys)}
+    job["parallel"] = {"matrix": matrix_entries(plan)}
+    job["script"] = list(script)
+    return {job_name: job}
+
+
+def render(plan: Plan, fmt: str = "matrix", *, job_name: str = "tune",
+           image: str | None = None, script: Sequence[str] = (),
+           variables: Mapping[str, str] | None = None) -> str:
+    """YAML text for `fmt`, headed by a comment saying what it holds.
+
+    `matrix` is a `parallel:` block to paste into a job; `inputs` is the `matrix` and
+    `matrix-keys` inputs of the `tune` component; `child` is a whole child pipeline.
+
+    Raises:
+        SearchSpaceError: unknown format, or a child pipeline without a script.
+    """
+    if fmt == "matrix":
+        document: dict[str, Any] = {"parallel": {"matrix": matrix_entries(plan)}}
+    elif fmt == "inputs":
+        document = {"matrix": matrix_entries(plan), "matrix-keys": ",".join(plan.keys)}
+    elif fmt == "child":
+        document = child_pipeline(plan, job_name=job_name, image=image, script=script,
+                                  variables=variables)
+    else:
+        raise SearchSpaceError(f"unknown format {fmt!r}; use {', '.join(FORMATS)}")
+    return f"# mlflow-gitlab tune matrix: {plan.describe()}\n" + dump(document)
+
+
+def dump(document: Any) -> str:
+    """Block-style YAML in definition order; strings that look like numbers stay quoted."""
+    import yaml  # PyYAML comes with mlflow-skinny
+
+    class Dumper(yaml.SafeDumper):
+        def represent_list(self, data: list[Any]) -> yaml.Node:
+            leaf = all(isinstance(item, str | int | float) for item in data)
+            return self.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=leaf)
+
+    Dumper.add_representer(list, Dumper.represent_list)
+    return yaml.dump(document, Dumper=Dumper, sort_keys=False, default_flow_style=False,
+                     width=100)
+
+
+def fan_out(text: str, *, source: str = "the search space", strategy: str | None = None,
+            max_jobs: int | None = None, seed: int | None = None, fmt: str = "matrix",
+            job_name: str = "tune", image: str | None = None, script: Sequence[str] = (),
+            variables: Mapping[str, str] | None = None) -> tuple[str, Plan]:
+    """Search-space YAML in, GitLab YAML out; options left None take the file's defaults.
+
+    Returns:
+        (the YAML text, the plan it holds).
+
+    Raises:
+        SearchSpaceError: the space is malformed; MatrixTooLarge past GitLab's limit.
+    """
+    space = load_space(text, source)
+    chosen = plan(space.parameters, strategy or space.strategy,
+                  space.max_jobs if max_jobs is None else max_jobs,
+                  space.seed if seed is None else seed)
+    return render(chosen, fmt, job_name=job_name, image=image, script=script,
+                  variables=variables), chosen

@@ -1,0 +1,142 @@
+"""Run an example's `.gitlab-ci.yml` under gitlab-ci-local, with the sandbox as its GitLab.
+
+The example is copied into a throwaway git repository whose `origin` is the sandbox's project
+URL, so gitlab-ci-local derives `CI_SERVER_URL`, `CI_API_V4_URL` and `CI_PROJECT_PATH` from it
+as GitLab would set them. Its `include: component:` entries resolve to this checkout's
+`ci-components/templates`: gitlab-ci-local reads a component from its include cache before
+fetching it (`.gitlab-ci-local/includes/<host>/<project>/<ref>/templates/<name>.yml`, version
+4.60.0), so the examples keep the exact lines users paste.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlflow_gitlab import __version__
+from mlflow_gitlab.sandbox import Sandbox
+
+ROOT = Path(__file__).resolve().parents[2]
+GITLAB_CI_LOCAL = Path(os.environ.get(
+    "GITLAB_CI_LOCAL", ROOT / ".e2e-tools" / "node_modules" / ".bin" / "gitlab-ci-local"))
+COMPONENTS_PROJECT = "mlflow-gitlab/components"  # the path the examples include
+FIRST_PIPELINE_IID = 11  # gitlab-ci-local's CI_PIPELINE_ID is 1000 + iid; the seed has 1001
+_RESULT = re.compile(r"^\s*(PASS|FAIL|WARN)\s+(.+?)\s*$")
+# Sourced by every bash gitlab-ci-local starts: records the job ids it assigned, so the test
+# compares run tags with an observation that owes nothing to mlflow-gitlab.
+_RECORD_JOB = '[ -n "$CI_JOB_ID" ] && echo "$CI_JOB_ID $CI_JOB_NAME" >> "$E2E_JOB_RECORD"\n'
+
+
+@dataclass
+class PipelineResult:
+    returncode: int
+    output: str
+    results: dict[str, str]  # job name -> PASS, FAIL or WARN (allowed failure)
+    job_ids: dict[str, int]  # job name -> the CI_JOB_ID gitlab-ci-local gave it
+    pipeline_id: int
+
+
+class Checkout:
+    """A git repository holding one example, set up for gitlab-ci-local and the sandbox."""
+
+    def __init__(self, example: str, workdir: Path, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.root = workdir / example
+        self.home = workdir / "gcl-home"
+        self.home.mkdir(exist_ok=True)
+        shutil.copytree(ROOT / "examples" / example, self.root,
+                        ignore=shutil.ignore_patterns("outputs", "__pycache__", "mlruns"))
+        self._git("init", "-q", "-b", "main")
+        self._git("add", "-A")
+        self._git("-c", "user.name=dev", "-c", "user.email=dev@example.com",
+                  "commit", "-q", "-m", "example")
+        self._git("config", "user.name", "dev")
+        self._git("config", "user.email", "dev@example.com")
+        self._git("remote", "add", "origin",
+                  f"{sandbox.url}/{sandbox.ready_info()['project_path']}.git")
+        state = self.root / ".gitlab-ci-local"
+        cache = state / "includes" / "127.0.0.1" / COMPONENTS_PROJECT / __version__ / "templates"
+        shutil.copytree(ROOT / "ci-components" / "templates", cache)
+        (state / "state.yml").write_text(f"---\npipelineIid: {FIRST_PIPELINE_IID - 1}\n")
+        self.record = workdir / "job-ids.txt"
+        self.bash_env = workdir / "record-job.sh"
+        self.bash_env.write_text(_RECORD_JOB)
+
+    def branch(self, name: str) -> None:
+        self._git("checkout", "-q", "-B", name)
+
+    def run(self, variables: dict[str, str], unset: tuple[str, ...] = (),
+            timeout: float = 240) -> PipelineResult:
+        """Run the whole pipeline with these CI/CD variables on top of GitLab's."""
+        iid = self._next_iid()
+        self.record.unlink(missing_ok=True)
+        proc = self._gitlab_ci_local(["--shell-isolation"], variables, unset, timeout)
+        output = proc.stdout + proc.stderr
+        results = {m[2]: m[1] for line in output.splitlines() if (m := _RESULT.match(line))}
+        return PipelineResult(proc.returncode, output, results, self._job_ids(), 1000 + iid)
+
+    def list_jobs(self, variables: dict[str, str], unset: tuple[str, ...] = ()
+                  ) -> PipelineResult:
+        """The jobs the pipeline would have (rules applied), after schema validation."""
+        proc = self._gitlab_ci_local(["--list-json"], variables, unset, 120)
+        # Warnings come first on stdout; the JSON list starts on a line of its own.
+        start = proc.stdout.find("\n[")
+        jobs = json.loads(proc.stdout[start:]) if proc.returncode == 0 and start >= 0 else []
+        results = {job["name"]: "LISTED" for job in jobs if job.get("when") != "never"}
+        return PipelineResult(proc.returncode, proc.stdout + proc.stderr, results, {}, 0)
+
+    def env(self) -> dict[str, str]:
+        """This machine's environment without CI or MLflow settings, the venv first on PATH.
+
+        The components `pip install mlflow-gitlab==<version>`: the venv's editable install
+        already satisfies it, and PIP_NO_INDEX keeps the run off the network.
+        """
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("CI_", "GITLAB_", "MLFLOW_")) and k not in ("CI", "BASH_ENV")}
+        venv_bin = str(Path(sys.executable).parent)
+        env.update({"PATH": f"{venv_bin}{os.pathsep}{env.get('PATH', '')}",
+                    "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+                    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "HOME": str(self.home)})
+        return env
+
+    def _gitlab_ci_local(self, args: list[str], variables: dict[str, str],
+                         unset: tuple[str, ...], timeout: float) -> subprocess.CompletedProcess:
+        argv = [str(GITLAB_CI_LOCAL), *args, "--force-shell-executor", "--no-color",
+                "--home", str(self.home)]
+        for key, value in {**self._base_variables(), **variables}.items():
+            argv += ["--variable", f"{key}={value}"]
+        for key in unset:
+            argv += ["--unset-variable", key]
+        return subprocess.run(argv, cwd=self.root, env=self.env(), capture_output=True,
+                              text=True, timeout=timeout, check=False)
+
+    def _base_variables(self) -> dict[str, str]:
+        """What GitLab sets and gitlab-ci-local does not, and the project's one CI variable."""
+        return {
+            "GITLAB_CI": "true",
+            "CI_PROJECT_ID": str(self.sandbox.project_id),
+            "CI_DEFAULT_BRANCH": "main",
+            "GITLAB_USER_LOGIN": "dev",
+            "MLFLOW_TRACKING_TOKEN": self.sandbox.tokens["developer"],  # the masked variable
+            "BASH_ENV": str(self.bash_env),
+            "E2E_JOB_RECORD": str(self.record),
+        }
+
+    def _job_ids(self) -> dict[str, int]:
+        if not self.record.exists():
+            return {}
+        pairs = (line.split(" ", 1) for line in self.record.read_text().splitlines() if line)
+        return {name: int(job_id) for job_id, name in pairs}
+
+    def _next_iid(self) -> int:
+        state = (self.root / ".gitlab-ci-local" / "state.yml").read_text()
+        return int(re.search(r"pipelineIid: (\d+)", state)[1]) + 1
+
+    def _git(self, *args: str) -> None:
+        subprocess.run(["git", *args], cwd=self.root, check=True, capture_output=True)

@@ -1,0 +1,160 @@
+"""The examples' pipelines, run for real by gitlab-ci-local against the sandbox (`make e2e`).
+
+Each job is a shell job on this machine: the components' scripts install mlflow-gitlab (the
+venv's, already there), track to the sandbox as to GitLab, upload outputs and release. The
+sandbox runs with `register_unknown_jobs`, because gitlab-ci-local picks random job ids.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlflow_gitlab.sandbox import Sandbox, Settings, running_sandbox
+from tests.e2e.harness import GITLAB_CI_LOCAL, ROOT, Checkout, PipelineResult
+
+pytestmark = pytest.mark.e2e
+
+TUNE_JOBS = {f"mlflow-tune: [{c},{w}]" for c in ("0.05", "1") for w in ("none", "balanced")}
+
+
+@pytest.fixture
+def e2e_sandbox(tmp_path: Path):
+    if not GITLAB_CI_LOCAL.exists():
+        pytest.fail(f"{GITLAB_CI_LOCAL} is missing: run `make e2e`, which installs it")
+    with running_sandbox(tmp_path / "sandbox-data", Settings(register_unknown_jobs=True)) as sb:
+        yield sb
+
+
+def merge_request_variables(sandbox: Sandbox, source_branch: str) -> dict[str, str]:
+    """What GitLab adds in a detached MR pipeline for the seeded MR !1 (gitlab-ci.md §1.2)."""
+    project = str(sandbox.project_id)
+    return {"CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_IID": "1",
+            "CI_MERGE_REQUEST_ID": "301", "CI_MERGE_REQUEST_PROJECT_ID": project,
+            "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": project,
+            "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": source_branch,
+            "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main",
+            "CI_MERGE_REQUEST_EVENT_TYPE": "detached"}
+
+
+def assert_jobs(result: PipelineResult, passed: set[str], allowed_to_fail: set[str] = frozenset()):
+    assert result.returncode == 0, result.output[-4000:]
+    jobs = {name: status for name, status in result.results.items() if name in result.job_ids}
+    assert set(jobs) == passed | allowed_to_fail, result.output[-4000:]
+    assert all(jobs[name] == "PASS" for name in passed), jobs
+
+
+def assert_runs_tagged_and_uploaded(sandbox: Sandbox, result: PipelineResult,
+                                    jobs: set[str]) -> None:
+    """One run per training job, tagged with the job id gitlab-ci-local gave that job, linked
+    to it as GitLab links runs (`ci_build_id`), with its outputs in the run's package."""
+    store = sandbox.app.store
+    for name in jobs:
+        job_id = result.job_ids[name]
+        runs = store.all("SELECT c.id, c.eid, c.status, c.ci_build_id, c.experiment_id "
+                         "FROM candidates c JOIN candidate_tags t ON t.candidate_id = c.id "
+                         "WHERE t.key = 'gitlab.CI_JOB_ID' AND t.value = ?", str(job_id))
+        assert len(runs) == 1, (name, job_id)
+        run = runs[0]
+        assert (run["status"], run["ci_build_id"]) == ("finished", job_id)
+        tags = {row["key"]: row["value"] for row in store.all(
+            "SELECT key, value FROM candidate_tags WHERE candidate_id = ?", run["id"])}
+        assert tags["gitlab.CI_JOB_NAME"] == name
+        assert tags["gitlab.CI_PIPELINE_ID"] == str(result.pipeline_id)
+        job = store.one("SELECT name, pipeline_id FROM jobs WHERE id = ?", job_id)
+        assert (job["name"], job["pipeline_id"]) == (name, result.pipeline_id)
+        files = {row["file_name"] for row in store.all(
+            "SELECT f.file_name FROM packages p JOIN package_files f ON f.package_id = p.id "
+            "WHERE p.package_type = 'generic' AND p.version = ?", run["eid"])}
+        assert {"manifest.json", "outputs%2Fmodel%2FMLmodel"} <= files, (name, files)
+
+
+def versions(sandbox: Sandbox, model: str) -> list[str]:
+    rows = sandbox.app.store.all(
+        "SELECT v.version FROM model_versions v JOIN models m ON m.id = v.model_id "
+        "WHERE m.name = ? ORDER BY v.id", model)
+    return [row["version"] for row in rows]
+
+
+def released(checkout: Checkout) -> dict[str, str]:
+    """The release job's dotenv report, as later jobs would receive it."""
+    path = (checkout.root / ".gitlab-ci-local" / "artifacts" / "mlflow-release"
+            / ".gitlab-ci-reports" / "dotenv" / "mlflow-release.env")
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if line)
+
+
+def test_mr_tuning_releases_on_main_and_prereleases_the_best_candidate_in_an_mr(
+        e2e_sandbox: Sandbox, tmp_path: Path):
+    checkout = Checkout("mr-tuning", tmp_path, e2e_sandbox)
+
+    branch = checkout.run({})
+    assert_jobs(branch, {"mlflow-train", "mlflow-release"})
+    assert_runs_tagged_and_uploaded(e2e_sandbox, branch, {"mlflow-train"})
+    assert versions(e2e_sandbox, "wine-classifier") == ["1.0.0"]
+    assert released(checkout)["MODEL_VERSION"] == "1.0.0"
+
+    checkout.branch("tune-wine")
+    mr = checkout.run(merge_request_variables(e2e_sandbox, "tune-wine"),
+                      unset=("CI_COMMIT_BRANCH",))
+    # The report job may fail without failing the pipeline (allow-failure defaults to true).
+    assert_jobs(mr, TUNE_JOBS | {"mlflow-release"}, allowed_to_fail={"mlflow-report"})
+    assert_runs_tagged_and_uploaded(e2e_sandbox, mr, TUNE_JOBS)
+    assert versions(e2e_sandbox, "wine-classifier") == ["1.0.0", "1.0.1-mr.1.1"]
+    assert released(checkout)["MODEL_VERSION"] == "1.0.1-mr.1.1"
+
+
+def test_scheduled_retrain_releases_a_patch_per_scheduled_pipeline(
+        e2e_sandbox: Sandbox, tmp_path: Path):
+    checkout = Checkout("scheduled-retrain", tmp_path, e2e_sandbox)
+
+    push = checkout.run({})
+    assert_jobs(push, {"mlflow-train"})  # a push trains; only schedules release
+    assert versions(e2e_sandbox, "diabetes-regressor") == []
+
+    for expected in (["1.0.0"], ["1.0.0", "1.0.1"]):
+        scheduled = checkout.run({"CI_PIPELINE_SOURCE": "schedule"})
+        assert_jobs(scheduled, {"mlflow-train", "mlflow-release"})
+        assert_runs_tagged_and_uploaded(e2e_sandbox, scheduled, {"mlflow-train"})
+        assert versions(e2e_sandbox, "diabetes-regressor") == expected
+        assert released(checkout)["MODEL_VERSION"] == expected[-1]
+
+
+@pytest.mark.parametrize("options", [
+    ["--model", "churn", "--metric", "val_auc", "--mode", "max", "--schedule",
+     "--space", "space.yml"],
+    ["--no-tune", "--no-release", "--schedule", "--model", "churn", "--metric", "rmse"],
+])
+def test_init_writes_a_configuration_gitlab_ci_local_accepts(
+        e2e_sandbox: Sandbox, tmp_path: Path, options: list[str]):
+    checkout = Checkout("mr-tuning", tmp_path, e2e_sandbox)
+    subprocess.run([sys.executable, "-m", "mlflow_gitlab", "init", "--force", *options],
+                   cwd=checkout.root,
+                   check=True, capture_output=True, env=checkout.env())
+    listing = checkout.list_jobs({"CI_PIPELINE_SOURCE": "merge_request_event"},
+                                 unset=("CI_COMMIT_BRANCH",))
+    assert listing.returncode == 0, listing.output[-3000:]
+    expected = {"--no-tune": {"mlflow-train"}}.get(options[0], TUNE_JOBS | {"mlflow-report",
+                                                                            "mlflow-release"})
+    assert expected <= set(listing.results), listing.output[-3000:]
+
+
+def test_component_project_validates_its_own_components(tmp_path: Path):
+    """The catalog project's `.gitlab-ci.yml` includes each component at $CI_COMMIT_SHA;
+    gitlab-ci-local resolves those from the checkout and checks GitLab's CI schema."""
+    project = tmp_path / "components"
+    subprocess.run(["cp", "-r", str(ROOT / "ci-components"), str(project)], check=True)
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"],
+                 ["-c", "user.name=dev", "-c", "user.email=dev@example.com", "commit", "-q",
+                  "-m", "components"],
+                 ["remote", "add", "origin", "https://gitlab.example.com/mlflow-gitlab/"
+                                             "components.git"]):
+        subprocess.run(["git", *args], cwd=project, check=True, capture_output=True)
+    result = subprocess.run([str(GITLAB_CI_LOCAL), "--list", "--no-color"], cwd=project,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for job in ("mlflow-selftest-train", "mlflow-selftest-tune: [0.1]", "mlflow-selftest-report",
+                "mlflow-selftest-release", "ensure-jobs-added"):
+        assert job in result.stdout, result.stdout
