@@ -100,3 +100,7 @@ class ReportTemplateError(ConfigError):
 
 class NotesUnavailable(ReportError):
     """Raised when GitLab refuses the token to write merge-request notes (401/403)."""
+
+
+class SpoolNotEmpty(MlflowGitlabError):
+    """Raised when `sync` could not send every metric point kept in the relay's spool."""

@@ -17,8 +17,16 @@ class _Group(click.Group):
 
     _lazy = {
         "context": "mlflow_gitlab.cli.context:context",
+        "download": "mlflow_gitlab.cli.download:download",
+        "init": "mlflow_gitlab.cli.init:init",
+        "relay": "mlflow_gitlab.cli.relay:relay",
+        "release": "mlflow_gitlab.cli.release:release",
+        "report": "mlflow_gitlab.cli.report:report",
         "run": "mlflow_gitlab.cli.run:run",
         "sandbox": "mlflow_gitlab.cli.sandbox:sandbox",
+        "sync": "mlflow_gitlab.cli.sync:sync",
+        "tune": "mlflow_gitlab.cli.tune:tune",
+        "upload": "mlflow_gitlab.cli.upload:upload",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -1,0 +1,41 @@
+"""`mlflow-gitlab sync`: send the metric points the relay kept in its spool."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+log = logging.getLogger("mlflow_gitlab.cli")
+
+
+@click.command()
+@click.option("--spool", type=click.Path(file_okay=False, path_type=Path),
+              envvar="MLFLOW_GITLAB_SPOOL",
+              help="The spool folder [default: MLFLOW_GITLAB_SPOOL, else .mlflow-gitlab/spool].")
+@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI",
+              help="[default: MLFLOW_TRACKING_URI, else the project's GitLab MLflow endpoint]")
+def sync(spool: Path | None, tracking_uri: str | None) -> None:
+    """Send the metric points the relay could not send in time, without duplicates.
+
+    When the tracking server stayed unreachable past the retry budget, `run` and `relay`
+    keep the points they could not send in a spool folder. This sends those the server
+    does not hold yet and deletes what was sent; it exits 1 if some are still left.
+
+    Example:
+
+        mlflow-gitlab sync --spool .mlflow-gitlab/spool
+    """
+    from mlflow_gitlab.errors import SpoolNotEmpty
+    from mlflow_gitlab.relay.config import relay_config
+    from mlflow_gitlab.relay.sync import sync_spool
+    from mlflow_gitlab.settings import tracking_settings
+
+    result = sync_spool(tracking_settings(tracking_uri=tracking_uri),
+                        relay_config(spool=spool))
+    log.info("sync: %d point(s) in %d file(s): %d sent, %d already stored, %d left",
+             result.points, result.files, result.sent, result.already_stored, result.left)
+    if result.left:
+        raise SpoolNotEmpty(f"{result.left} metric point(s) are still in the spool",
+                            hint="the tracking server is still unavailable; sync again later")

@@ -1,0 +1,123 @@
+"""Run artifacts through the relay on GitLab: upload, download and list with the token added.
+
+The child's MLflow client talks to `/api/2.0/mlflow-artifacts/artifacts/runs/<run_id>/...`
+(the run's `artifact_uri` as the relay rewrote it). Files go to and come from the run's
+`ml_model` package with Bearer auth (reference §14); listings come from GitLab's artifact
+proxy (§10) and are rebuilt into folders (`storage.listing`). GitLab's own UI and downloads
+show the same files, under their stored names (`model%2FMLmodel`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+import requests
+
+from mlflow_gitlab.errors import GitLabAPIError
+from mlflow_gitlab.relay.forward import BUFFERED, reply_from, unavailable
+from mlflow_gitlab.relay.http import Reply, Request, json_reply, mlflow_error
+from mlflow_gitlab.relay.storage import Storage, listing, split_relay_path, url_path
+
+if TYPE_CHECKING:
+    from mlflow_gitlab.relay.relay import Relay
+
+PREFIX = "/api/2.0/mlflow-artifacts/artifacts"
+
+
+class ArtifactRoutes:
+    """`GET|PUT <PREFIX>/runs/<run_id>/<path>` and `GET <PREFIX>?path=runs/<run_id>/<dir>`."""
+
+    def __init__(self, relay: Relay) -> None:
+        self.relay = relay
+
+    def handle(self, request: Request) -> Reply:
+        try:
+            return self._handle(request)
+        except (GitLabAPIError, requests.RequestException) as exc:
+            return unavailable(exc)
+        except ValueError as exc:
+            return mlflow_error(400, "INVALID_PARAMETER_VALUE", str(exc))
+
+    def _handle(self, request: Request) -> Reply:
+        rest = request.path[len(PREFIX):]
+        if rest in ("", "/") and request.method == "GET":
+            return self._list(request.params.get("path", ""))
+        target = split_relay_path(rest)
+        if target is None or not target[1]:
+            return mlflow_error(404, "RESOURCE_DOES_NOT_EXIST",
+                                f"no such artifact: {rest or '/'} (expected runs/<run_id>/<path>)")
+        run_id, path = target
+        storage = self._storage(run_id)
+        if isinstance(storage, Reply):
+            return storage
+        if request.method == "PUT":
+            return self._upload(request, storage, path)
+        if request.method in ("GET", "HEAD"):
+            return self._download(request, storage, run_id, path)
+        return mlflow_error(405, "BAD_REQUEST", f"{request.method} is not supported on "
+                            "run artifacts: GitLab's package files cannot be changed this way")
+
+    def folders(self, run_id: str) -> set[str]:
+        """The top-level folders in run `run_id`'s files (none if it cannot be listed)."""
+        reply = self._list(f"runs/{run_id}")
+        if reply.status != 200 or not isinstance(reply.body, bytes):
+            return set()
+        return {f["path"] for f in json.loads(reply.body)["files"] if f["is_dir"]}
+
+    def _list(self, path: str) -> Reply:
+        target = split_relay_path(path)
+        if target is None:
+            return json_reply({"files": []})
+        run_id, folder = target
+        storage = self._storage(run_id)
+        if isinstance(storage, Reply):
+            return storage
+        if storage.ref is None:  # a legacy generic package cannot be listed here
+            return json_reply({"files": []})
+        upstream = self.relay.upstream
+        response = upstream.call("GET", f"{upstream.base}/api/2.0/mlflow-artifacts/artifacts",
+                                 params={"path": storage.ref})
+        if response.status_code == 404:  # nothing uploaded yet: no package
+            return json_reply({"files": []})
+        if not response.ok:
+            return reply_from(response)
+        return json_reply({"files": listing(response.json().get("files") or [], folder)})
+
+    def _upload(self, request: Request, storage: Storage, path: str) -> Reply:
+        headers = {"Content-Type": request.headers.get("Content-Type",
+                                                       "application/octet-stream")}
+        small = request.length <= BUFFERED
+        # A re-sent upload stores the same file again; GitLab serves the newest copy.
+        response = self.relay.upstream.call(
+            "PUT", self._file_url(storage, path), idempotent=small,
+            data=request.body() if small else request.stream(), headers=headers,
+            attempts=None if small else 1)
+        if not response.ok:
+            return reply_from(response)
+        return json_reply({})
+
+    def _download(self, request: Request, storage: Storage, run_id: str, path: str) -> Reply:
+        response = self.relay.upstream.call(request.method, self._file_url(storage, path),
+                                            stream=True)
+        if response.status_code == 404:
+            response.close()
+            return mlflow_error(404, "RESOURCE_DOES_NOT_EXIST",
+                                f"run {run_id} has no artifact {path!r}")
+        return reply_from(response, stream=True)
+
+    def _storage(self, run_id: str) -> Storage | Reply:
+        found = self.relay.runs.storage(run_id)
+        if isinstance(found, requests.Response):
+            return reply_from(found)
+        if found is None:
+            return mlflow_error(501, "NOT_IMPLEMENTED", f"run {run_id} stores its artifacts "
+                                "somewhere the relay does not know")
+        return found
+
+    def _file_url(self, storage: Storage, path: str) -> str:
+        if storage.ref is not None:
+            ref = quote(storage.ref, safe=":")
+            return f"{self.relay.upstream.packages_url}/ml_models/{ref}/files/{url_path(path)}"
+        return f"{storage.generic_url}/{url_path(path)}"

@@ -1,0 +1,70 @@
+"""How the relay behaves: batching, timeouts, retries and where undeliverable points go."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlflow_gitlab.errors import ConfigError
+from mlflow_gitlab.retry import RetryPolicy
+
+SPOOL_DEFAULT = Path(".mlflow-gitlab") / "spool"
+# Sends in the background are bounded by time more than by attempts: under a rate limit
+# every attempt may get a 429 until the window resets, and nobody waits on the answer.
+RELAY_ATTEMPTS = 30
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    """The relay's knobs; the defaults suit GitLab.com.
+
+    Attributes:
+        host, port: where to listen (loopback; port 0 picks a free one).
+        linger: seconds a small batch waits for more points before it is sent.
+        queue_limit: points held at most before the child is slowed down.
+        connect_timeout, read_timeout: per request to the tracking server. The read timeout
+            exceeds GitLab's own 60 s request timeout, so a request that timed out here was
+            aborted there (and not stored).
+        verify_delay: seconds to wait before checking whether a batch whose answer was lost
+            was stored, so a server still working on it can finish first.
+        retry: the retry policy: MLFLOW_GITLAB_RETRY_SECONDS (300) bounds it, and
+            MLFLOW_GITLAB_RETRY_ATTEMPTS when set (else `RELAY_ATTEMPTS`).
+        spool: folder for points that could not be sent (replayed by `mlflow-gitlab sync`).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    linger: float = 0.5
+    queue_limit: int = 200_000
+    connect_timeout: float = 15.0
+    read_timeout: float = 90.0
+    verify_delay: float = 5.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    spool: Path = SPOOL_DEFAULT
+
+
+def relay_config(env: Mapping[str, str] | None = None, **overrides: object) -> RelayConfig:
+    """The config from MLFLOW_GITLAB_RETRY_ATTEMPTS, _RETRY_SECONDS and _SPOOL, then
+    `overrides` (field names of `RelayConfig`).
+
+    Raises:
+        ConfigError: a variable is malformed; the message names it.
+    """
+    env = os.environ if env is None else env
+    policy = RetryPolicy(attempts=_positive(env, "MLFLOW_GITLAB_RETRY_ATTEMPTS", RELAY_ATTEMPTS),
+                         budget=float(_positive(env, "MLFLOW_GITLAB_RETRY_SECONDS", 300)))
+    spool = Path(env.get("MLFLOW_GITLAB_SPOOL") or SPOOL_DEFAULT)
+    values: dict[str, object] = {"retry": policy, "spool": spool}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return RelayConfig(**values)  # type: ignore[arg-type]
+
+
+def _positive(env: Mapping[str, str], variable: str, default: int) -> int:
+    raw = env.get(variable) or ""
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{variable}={raw!r} is not a positive whole number")
+    return int(raw)

@@ -1,0 +1,61 @@
+"""Passing a child's request on to the tracking server, and its answer back, unchanged."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import requests
+
+from mlflow_gitlab.errors import GitLabAPIError
+from mlflow_gitlab.relay.http import Reply, Request, mlflow_error
+from mlflow_gitlab.relay.upstream import Upstream
+from mlflow_gitlab.retry import describe_error
+
+_CHUNK = 1 << 20
+BUFFERED = 16 << 20  # bodies up to this size are held in memory, so a failed send is retried
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length",
+               "content-encoding", "content-type", "server", "date"}
+
+
+def forward(upstream: Upstream, request: Request, *, stream: bool = False) -> Reply:
+    """Send `request` on as it came and relay the answer; a body over `BUFFERED` bytes is
+    streamed through and gets a single attempt."""
+    url = upstream.base + request.path + (f"?{request.query}" if request.query else "")
+    headers = {"Content-Type": request.headers.get("Content-Type", "application/json")}
+    small = request.length <= BUFFERED
+    try:
+        response = upstream.call(request.method, url, headers=headers, stream=stream,
+                                 data=(request.body() or None) if small else request.stream(),
+                                 attempts=None if small else 1)
+    except (GitLabAPIError, requests.RequestException) as exc:
+        return unavailable(exc)
+    return reply_from(response, stream=stream)
+
+
+def reply_from(response: requests.Response, *, stream: bool = False) -> Reply:
+    """The server's answer as a reply to the child: status, type and body (streamed when
+    `stream` and the length is known)."""
+    content_type = response.headers.get("Content-Type", "application/json")
+    headers = {k: v for k, v in response.headers.items()
+               if k.lower() not in _HOP_BY_HOP and k.lower() in ("retry-after",
+                                                                  "content-disposition")}
+    length = response.headers.get("Content-Length")
+    if stream and length is not None and length.isdigit():
+        return Reply(response.status_code, _chunks(response), content_type, int(length),
+                     headers)
+    return Reply(response.status_code, response.content, content_type, headers=headers)
+
+
+def unavailable(exc: BaseException) -> Reply:
+    """The tracking server could not be reached under the retry policy: a 503 the child's
+    MLflow client reports (and may retry)."""
+    text = str(exc) if isinstance(exc, GitLabAPIError) else describe_error(exc)
+    return mlflow_error(503, "TEMPORARILY_UNAVAILABLE",
+                        f"mlflow-gitlab relay: the tracking server is unavailable: {text}")
+
+
+def _chunks(response: requests.Response) -> Iterator[bytes]:
+    try:
+        yield from response.iter_content(_CHUNK)
+    finally:
+        response.close()

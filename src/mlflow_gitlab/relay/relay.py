@@ -1,0 +1,199 @@
+"""The relay: a local MLflow tracking endpoint between a child process and the real server.
+
+The child gets the relay's loopback URI as `MLFLOW_TRACKING_URI` and no token; the relay
+adds the token to what it forwards, batches metric points into `log-batch` requests, and
+on GitLab serves what MLflow 3 clients need and GitLab lacks (logged models, run inputs,
+artifact uploads to any run). Anything else is forwarded as it came.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from mlflow_gitlab.errors import GitLabAPIError
+from mlflow_gitlab.relay.artifact_routes import PREFIX as ARTIFACTS
+from mlflow_gitlab.relay.artifact_routes import ArtifactRoutes
+from mlflow_gitlab.relay.config import RelayConfig, relay_config
+from mlflow_gitlab.relay.forward import forward, reply_from, unavailable
+from mlflow_gitlab.relay.http import (
+    Handler,
+    RelayHTTPServer,
+    Reply,
+    Request,
+    json_reply,
+    mlflow_error,
+)
+from mlflow_gitlab.relay.inputs import input_tags, output_tags
+from mlflow_gitlab.relay.model_routes import ModelRoutes
+from mlflow_gitlab.relay.queue import MetricQueue
+from mlflow_gitlab.relay.runs import RunDirectory
+from mlflow_gitlab.relay.sender import BatchSender
+from mlflow_gitlab.relay.spool import Spool
+from mlflow_gitlab.relay.tracking_routes import TrackingRoutes
+from mlflow_gitlab.relay.upstream import Upstream
+from mlflow_gitlab.settings import TrackingSettings
+
+log = logging.getLogger(__name__)
+MLFLOW = "/api/2.0/mlflow/"
+
+
+@dataclass(frozen=True)
+class RelaySummary:
+    """What the relay did with the metric points it acknowledged."""
+
+    points: int
+    sent: int
+    requests: int
+    retries: int
+    checks: int
+    rejected: int
+    unconfirmed: int
+    unsent: int
+    spool: Path | None
+
+    def line(self) -> str:
+        text = (f"relay: {self.sent} of {self.points} metric point(s) sent in "
+                f"{self.requests} request(s), {self.retries} failed attempt(s) retried")
+        if self.checks:
+            text += f", {self.checks} lost answer(s) checked"
+        for count, what in ((self.rejected, "refused by the server"),
+                            (self.unconfirmed, "unconfirmed (answer lost, not re-sent)"),
+                            (self.unsent, f"kept in {self.spool} for `mlflow-gitlab sync`")):
+            if count:
+                text += f"; {count} {what}"
+        return text
+
+
+class Relay:
+    """Serve on loopback in threads; `close()` flushes and stops.
+
+    Args:
+        settings: the real tracking server and its token.
+        config: knobs (default: `relay_config()` from the environment).
+        default_run_id: the run a logged model goes to when the child names none (the run
+            `mlflow-gitlab run` made).
+    """
+
+    def __init__(self, settings: TrackingSettings, config: RelayConfig | None = None, *,
+                 default_run_id: str | None = None) -> None:
+        self.config = config or relay_config()
+        self.default_run_id = default_run_id
+        self.upstream = Upstream(settings, self.config)
+        self.queue = MetricQueue(self.config.queue_limit, self.config.linger)
+        self.sender = BatchSender(self.upstream, self.config.verify_delay)
+        self.spool = Spool(self.config.spool)
+        self.runs = RunDirectory(self.upstream)
+        self.artifacts = ArtifactRoutes(self)
+        self.models = ModelRoutes(self)
+        self._table: dict[str, Handler] = TrackingRoutes(self).table()
+        if self.upstream.gitlab:
+            self._table["runs/log-inputs"] = self._log_inputs
+            self._table["runs/outputs"] = self._log_outputs
+        self._server = RelayHTTPServer((self.config.host, self.config.port), self.dispatch)
+        self._threads: list[threading.Thread] = []
+        self._spooled: Path | None = None
+
+    @property
+    def uri(self) -> str:
+        """The tracking URI to give the child (`http://127.0.0.1:<port>`)."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> Relay:
+        for target, name in ((self._serve, "server"), (self._flush_loop, "flusher")):
+            thread = threading.Thread(target=target, name=f"mlflow-gitlab-relay-{name}",
+                                      daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every point acknowledged so far is sent or given up on."""
+        return self.queue.flush(timeout)
+
+    def close(self) -> RelaySummary:
+        """Send what is queued (under the retry policy), then stop serving."""
+        self.queue.close()
+        for thread in self._threads:
+            if thread.name.endswith("flusher"):
+                thread.join()
+        self._server.shutdown()
+        self._server.server_close()
+        self.upstream.close()
+        return self.summary()
+
+    def summary(self) -> RelaySummary:
+        counts, stats = self.queue.snapshot(), self.sender.stats
+        return RelaySummary(counts.queued, counts.sent, stats.requests, stats.retries,
+                            stats.checks, stats.rejected, stats.unconfirmed, stats.unsent,
+                            self._spooled)
+
+    def __enter__(self) -> Relay:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def dispatch(self, request: Request) -> Reply:
+        """Route one request of the child."""
+        path = request.path
+        if path.startswith(MLFLOW):
+            endpoint = path[len(MLFLOW):]
+            handler = self._table.get(endpoint)
+            if handler is not None:
+                return handler(request)
+            if self.upstream.gitlab and endpoint.split("/")[0] == "logged-models":
+                return self.models.handle(request, endpoint)
+        elif self.upstream.gitlab and path.startswith(ARTIFACTS):
+            return self.artifacts.handle(request)
+        return forward(self.upstream, request, stream=True)
+
+    def _log_inputs(self, request: Request) -> Reply:
+        return self._tag_run(request, input_tags)
+
+    def _log_outputs(self, request: Request) -> Reply:
+        return self._tag_run(request, output_tags)
+
+    def _tag_run(self, request: Request,
+                 to_tags: Callable[[Mapping[str, Any]], dict[str, str]]) -> Reply:
+        body = request.json()
+        run_id = body.get("run_id") or body.get("run_uuid")
+        try:
+            tags = to_tags(body)
+        except ValueError as exc:
+            return mlflow_error(400, "INVALID_PARAMETER_VALUE", str(exc))
+        if not run_id:
+            return mlflow_error(400, "INVALID_PARAMETER_VALUE",
+                                "Missing value for required parameter 'run_id'")
+        try:
+            failed = self.upstream.log_tags(run_id, tags)
+        except (GitLabAPIError, requests.RequestException) as exc:
+            return unavailable(exc)
+        return json_reply({}) if failed is None else reply_from(failed)
+
+    def _serve(self) -> None:
+        self._server.serve_forever(poll_interval=0.1)
+
+    def _flush_loop(self) -> None:
+        while (batch := self.queue.take()) is not None:
+            sent, unsent = 0, list(batch.points)
+            try:
+                sent, unsent = self.sender.send(batch.run_id, list(batch.points))
+            except Exception:  # a relay bug must not stop the flusher: keep the points
+                log.exception("relay: sending %d point(s) of run %s failed", len(unsent),
+                              batch.run_id)
+                self.sender.stats.unsent += len(unsent)
+            if unsent:
+                try:
+                    self._spooled = self.spool.add(batch.run_id, unsent).parent
+                except OSError as exc:
+                    log.error("relay: %d point(s) of run %s are lost: cannot write the "
+                              "spool (%s)", len(unsent), batch.run_id, exc)
+            self.queue.settle(batch, sent)

@@ -1,0 +1,123 @@
+"""MLflow 3 (and 2.x) clients log, autolog and load scikit-learn models on GitLab via the relay.
+
+The sandbox, like GitLab, has no `logged-models` or `runs/log-inputs` endpoints (reference
+§11); these tests pass only because the relay bridges them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mlflow_gitlab.signatures import parse_mlmodel
+from tests.api.relay_env import job_env, run_cli, standalone_relay
+
+MLFLOW2_PYTHON = Path(__file__).resolve().parents[2] / ".venv-mlflow2" / "bin" / "python"
+
+DATA = """
+import numpy as np, pandas as pd
+X = pd.DataFrame({"a": np.arange(20.0), "b": np.arange(20.0)[::-1]})
+y = (X.a > 9).astype(int)
+"""
+TRAIN = DATA + textwrap.dedent("""
+    import json, sys, mlflow
+    from mlflow.models import infer_signature
+    from sklearn.linear_model import LogisticRegression
+    MLFLOW3 = int(mlflow.__version__.split(".")[0]) >= 3
+    with mlflow.start_run() as run:
+        mlflow.sklearn.autolog()
+        model = LogisticRegression().fit(X, y)
+        mlflow.sklearn.autolog(disable=True)
+        mlflow.log_input(mlflow.data.from_pandas(X, name="train"), context="training")
+        info = mlflow.sklearn.log_model(
+            model, **({"name": "model"} if MLFLOW3 else {"artifact_path": "model"}),
+            signature=infer_signature(X, model.predict(X)), input_example=X.head(3))
+    json.dump({"uri": info.model_uri, "run_id": run.info.run_id,
+               "predictions": model.predict(X).tolist()}, open(sys.argv[1], "w"))
+""")
+LOAD = DATA + textwrap.dedent("""
+    import json, sys, mlflow
+    trained = json.load(open(sys.argv[1]))
+    by_uri = mlflow.sklearn.load_model(trained["uri"])
+    by_run = mlflow.sklearn.load_model(f"runs:/{trained['run_id']}/model")
+    inputs = mlflow.get_run(trained["run_id"]).inputs.dataset_inputs
+    json.dump({"by_uri": by_uri.predict(X).tolist(), "by_run": by_run.predict(X).tolist(),
+               "inputs": sorted(i.dataset.name for i in inputs)}, open(sys.argv[2], "w"))
+""")
+
+
+def train_and_load(sandbox, tmp_path: Path, python: str) -> tuple[dict, dict]:
+    """Train inside `mlflow-gitlab run`, load in another process through `mlflow-gitlab
+    relay`; return what each wrote."""
+    (tmp_path / "train.py").write_text(TRAIN)
+    (tmp_path / "load.py").write_text(LOAD)
+    trained_file, loaded_file = tmp_path / "trained.json", tmp_path / "loaded.json"
+    env = job_env(sandbox)
+    result = run_cli(env, "run", "--", python, "train.py", str(trained_file), cwd=tmp_path,
+                     timeout=180)
+    assert result.returncode == 0, result.stderr
+    relay_env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
+                 "MLFLOW_TRACKING_URI": sandbox.tracking_uri,
+                 "MLFLOW_TRACKING_TOKEN": sandbox.tokens["developer"]}
+    with standalone_relay(relay_env) as uri:
+        loader_env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
+                      "MLFLOW_TRACKING_URI": uri}
+        loaded = subprocess.run([python, "load.py", str(trained_file), str(loaded_file)],
+                                env=loader_env, cwd=tmp_path, capture_output=True, text=True,
+                                timeout=180)
+        assert loaded.returncode == 0, loaded.stderr
+    return json.loads(trained_file.read_text()), json.loads(loaded_file.read_text())
+
+
+def package_files(api, sandbox, run_id: str, mlflow_client) -> tuple[str, list[str]]:
+    ref = mlflow_client.get_run(run_id).info.artifact_uri.rpartition("/")[2]
+    listed = api.request("GET", sandbox.tracking_uri + "/api/2.0/mlflow-artifacts/artifacts",
+                         params={"path": ref}).json()["files"]
+    return ref, [f["path"] for f in listed]
+
+
+def test_mlflow3_logs_autologs_and_loads_a_model_with_its_signature(
+        sandbox, api, mlflow_client, tmp_path):
+    trained, loaded = train_and_load(sandbox, tmp_path, sys.executable)
+    assert trained["uri"].startswith("models:/m-")
+    assert loaded["by_uri"] == trained["predictions"] == loaded["by_run"]
+    assert loaded["inputs"] == ["dataset", "train"]  # autolog's and log_input's
+    run_id = trained["run_id"]
+    ref, names = package_files(api, sandbox, run_id, mlflow_client)
+    # autolog's model in model/, the explicit one next to it: each id keeps its own files
+    explicit = next(n.split("%2F")[0] for n in names if n.startswith("model-"))
+    assert {"model%2FMLmodel", f"{explicit}%2FMLmodel", f"{explicit}%2Finput_example.json",
+            f"{explicit}%2Frequirements.txt"} <= set(names)
+    mlmodel = api.request("GET", f"/projects/{sandbox.project_id}/packages/ml_models/{ref}/"
+                                 f"files/{explicit}/MLmodel").text
+    signature = parse_mlmodel(mlmodel)  # what `release` compares versions with
+    assert [c.name for c in signature.inputs.inputs] == ["a", "b"]
+    run = mlflow_client.get_run(run_id)
+    model_id = trained["uri"].removeprefix("models:/")
+    assert run.data.tags[f"mlflow-gitlab.model.{model_id}.status"] == "READY"
+    assert json.loads(run.data.tags[f"mlflow-gitlab.model.{model_id}"])["path"] == explicit
+    assert any(k.startswith("mlflow-gitlab.dataset.train.") for k in run.data.tags)
+    # autolog's points were logged again for the new model: GitLab holds them once
+    assert len(mlflow_client.get_metric_history(run_id, "training_score")) == 1
+
+
+@pytest.mark.compat
+def test_mlflow2_logs_autologs_and_loads_a_model_through_the_relay(
+        sandbox, api, mlflow_client, tmp_path):
+    if not MLFLOW2_PYTHON.exists():
+        pytest.fail(f"{MLFLOW2_PYTHON} is missing: build it with `make compat`")
+    trained, loaded = train_and_load(sandbox, tmp_path, str(MLFLOW2_PYTHON))
+    assert trained["uri"] == f"runs:/{trained['run_id']}/model"
+    assert loaded["by_uri"] == trained["predictions"] == loaded["by_run"]
+    assert loaded["inputs"] == ["dataset", "train"]
+    ref, names = package_files(api, sandbox, trained["run_id"], mlflow_client)
+    assert {"model%2FMLmodel", "model%2Finput_example.json"} <= set(names)
+    mlmodel = api.request("GET", f"/projects/{sandbox.project_id}/packages/ml_models/{ref}/"
+                                 "files/model/MLmodel").text
+    assert [c.name for c in parse_mlmodel(mlmodel).inputs.inputs] == ["a", "b"]
