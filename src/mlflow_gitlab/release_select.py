@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,7 +156,18 @@ def pipeline_candidates(runs: Iterable[Mapping[str, Any]], pipeline_id: int,
         runs: raw runs newest first; consumed only until one started before `since_ms`
             (runs without a start time are skipped, not taken as the end).
     """
-    wanted, seen, found = str(pipeline_id), set(), []
+    wanted = str(pipeline_id)
+    found = finished_runs(runs, lambda tags: tags.get(t.PIPELINE_ID) == wanted
+                          and tags.get(t.RUN_ROLE) == "job", since_ms)
+    # not this pipeline's, its parent run, or a script's nested run: all left out above
+    return [c for c in found if metric is None or _finite(c.metrics.get(metric))]
+
+
+def finished_runs(runs: Iterable[Mapping[str, Any]], accept: Callable[[dict[str, str]], bool],
+                  since_ms: int | None = None) -> list[Candidate]:
+    """The FINISHED runs whose tags `accept` takes, each once, scanning newest first and
+    stopping at the first run started before `since_ms`."""
+    seen, found = set(), []
     for run in runs:
         info = run["info"]
         start = int(info.get("start_time") or 0)
@@ -165,12 +176,9 @@ def pipeline_candidates(runs: Iterable[Mapping[str, Any]], pipeline_id: int,
         if info.get("status") != "FINISHED" or info["run_id"] in seen:
             continue  # offset page tokens may repeat a run when new ones arrive meanwhile
         run_tags = {x["key"]: x["value"] for x in (run.get("data") or {}).get("tags") or []}
-        if run_tags.get(t.PIPELINE_ID) != wanted or run_tags.get(t.RUN_ROLE) != "job":
-            continue  # not this pipeline's, or its parent run, or a script's nested run
-        seen.add(info["run_id"])
-        candidate = Candidate.from_json(run)
-        if metric is None or _finite(candidate.metrics.get(metric)):
-            found.append(candidate)
+        if accept(run_tags):
+            seen.add(info["run_id"])
+            found.append(Candidate.from_json(run))
     return found
 
 

@@ -13,7 +13,12 @@ from typing import Any
 from mlflow_gitlab import tags as t
 from mlflow_gitlab.gitlab_api import GitLabClient
 from mlflow_gitlab.packages import package_from_tags
-from mlflow_gitlab.release_select import Candidate, RunSource, pipeline_candidates
+from mlflow_gitlab.release_select import (
+    Candidate,
+    RunSource,
+    finished_runs,
+    pipeline_candidates,
+)
 from mlflow_gitlab.report.links import Links
 from mlflow_gitlab.report.model import Row
 
@@ -67,25 +72,11 @@ def raw_by_id(runs: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]
 
 def merge_request_candidates(runs: Iterable[Mapping[str, Any]], iid: int,
                              since_ms: int | None = None) -> list[Candidate]:
-    """The finished job runs of merge request `iid`, in any of its pipelines.
-
-    The same rules as `release_select.pipeline_candidates`, keyed on the MR instead of the
-    pipeline (child pipelines of MR pipelines carry the MR's iid too).
-    """
-    wanted, seen, found = str(iid), set(), []
-    for run in runs:
-        info = run["info"]
-        start = int(info.get("start_time") or 0)
-        if since_ms is not None and 0 < start < since_ms:
-            break
-        if info.get("status") != "FINISHED" or info["run_id"] in seen:
-            continue
-        tags = {x["key"]: x["value"] for x in (run.get("data") or {}).get("tags") or []}
-        if tags.get(t.MERGE_REQUEST_IID) != wanted or tags.get(t.RUN_ROLE) == "pipeline":
-            continue
-        seen.add(info["run_id"])
-        found.append(Candidate.from_json(run))
-    return found
+    """The finished runs of merge request `iid`, in any of its pipelines, parent runs
+    left out (child pipelines of MR pipelines carry the MR's iid too)."""
+    wanted = str(iid)
+    return finished_runs(runs, lambda tags: tags.get(t.MERGE_REQUEST_IID) == wanted
+                         and tags.get(t.RUN_ROLE) != "pipeline", since_ms)
 
 
 def candidate_rows(scan: RunScan, links: Links, client: GitLabClient | None, *,
