@@ -7,17 +7,7 @@ from pathlib import Path
 
 import click
 
-from mlflow_gitlab.errors import ConfigError
-
-
-def _params(values: tuple[str, ...]) -> dict[str, str]:
-    params = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--param {item!r} is not KEY=VALUE")
-        params[key] = value
-    return params
+from mlflow_gitlab.cli.key_values import key_values
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -59,7 +49,8 @@ def run(experiment: str | None, run_name: str | None, params: tuple[str, ...],
     from mlflow_gitlab.tracked_run import RunOptions, run_tracked
 
     options = RunOptions(command=command, experiment=experiment, run_name=run_name,
-                         params=_params(params), tracking_uri=tracking_uri, dotenv=dotenv,
+                         params=key_values("--param", params), tracking_uri=tracking_uri,
+                         dotenv=dotenv,
                          artifacts=artifacts, progress=progress_for(sys.stderr),
                          relay=not no_relay)
     sys.exit(run_tracked(options))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from mlflow_gitlab.errors import ConfigError
+from mlflow_gitlab.cli.key_values import key_values
 from mlflow_gitlab.matrix_yaml import FORMATS
 from mlflow_gitlab.tuning import STRATEGIES
 
@@ -14,16 +14,6 @@ from mlflow_gitlab.tuning import STRATEGIES
 @click.group()
 def tune() -> None:
     """Hyperparameter tuning in merge requests: search spaces to `parallel:matrix`."""
-
-
-def _variables(values: tuple[str, ...]) -> dict[str, str]:
-    pairs = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--variable {item!r} is not KEY=VALUE")
-        pairs[key] = value
-    return pairs
 
 
 @tune.command("matrix")
@@ -64,7 +54,7 @@ def matrix(space: Path, strategy: str | None, max_jobs: int | None, seed: int | 
     text, plan = fan_out(space.read_text(encoding="utf-8"), source=str(space),
                          strategy=strategy, max_jobs=max_jobs, seed=seed, fmt=fmt,
                          job_name=job_name, image=image, script=script,
-                         variables=_variables(variables))
+                         variables=key_values("--variable", variables))
     if output is None:
         click.echo(text, nl=False)
     else:
