@@ -18,8 +18,8 @@ from mlflow_gitlab.versioning import Bump, BumpDecision, SemVer
 
 SOURCE_RUN = "mlflow-gitlab.source.run_id"
 SOURCE_EXPERIMENT = "mlflow-gitlab.source.experiment_id"
-SOURCE_PACKAGE = "mlflow-gitlab.source.package"  # `<name>/<version>` of the run's outputs
-MODEL_PATH = "mlflow-gitlab.model_path"  # the MLmodel's folder inside those outputs
+SOURCE_PACKAGE = "mlflow-gitlab.source.package"  # outputs' `<name>/<version>` or `candidate:<iid>`
+MODEL_PATH = "mlflow-gitlab.model_path"  # the MLmodel's folder inside those files
 METRIC_PREFIX = "mlflow-gitlab.metric."  # one tag per metric of the source run
 SELECTED_BY = "mlflow-gitlab.selected_by"  # `min loss`, `max accuracy` or `--run`
 BUMP = "mlflow-gitlab.bump"
@@ -41,7 +41,7 @@ class Provenance:
     """Where a version's files come from: the run and its package, and the MLmodel folder."""
 
     candidate: Candidate
-    package: str | None  # `<name>/<version>`
+    package: str | None  # `<name>/<version>` of the outputs, or `candidate:<iid>`
     model_path: str | None  # None: the outputs hold no MLmodel; "": it is at the top
 
 

@@ -53,7 +53,8 @@ class Releaser:
         self.tracker = Tracker(settings)
         self.registry = Registry(self.tracker.client, settings)
         self.runs = RunSource(settings)
-        self.files = ReleaseFiles(gitlab_settings(env), transfer_settings(env))
+        self.files = ReleaseFiles(gitlab_settings(env), transfer_settings(env),
+                                  settings.token if settings.is_gitlab else None)
         self.gate = Gate.parse(options.max_regression) if options.max_regression else None
         self.initial = SemVer.parse(options.initial_version)
         if context.pipeline.id is not None:  # the versions this release owns (§10: per pipeline)

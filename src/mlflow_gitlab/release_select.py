@@ -34,6 +34,7 @@ class Candidate:
     name: str | None = None
     metrics: Mapping[str, float] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
+    artifact_uri: str = ""  # where GitLab keeps the run's own files (reference §6, §13)
 
     @classmethod
     def from_json(cls, run: Mapping[str, Any]) -> Candidate:
@@ -44,7 +45,8 @@ class Candidate:
             status=info.get("status", ""), start_time=int(info.get("start_time") or 0),
             name=info.get("run_name"),
             metrics={m["key"]: float(m["value"]) for m in data.get("metrics") or []},
-            tags={x["key"]: x["value"] for x in data.get("tags") or []})
+            tags={x["key"]: x["value"] for x in data.get("tags") or []},
+            artifact_uri=info.get("artifact_uri") or "")
 
 
 class RunSource:

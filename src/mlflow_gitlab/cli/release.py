@@ -34,7 +34,8 @@ log = logging.getLogger("mlflow_gitlab.release")
               help="Where the pipeline's runs are [default: MLFLOW_EXPERIMENT_NAME, else the "
                    "project name].")
 @click.option("--model-path", metavar="DIR",
-              help="The model's folder in the run's outputs [default: the one holding MLmodel].")
+              help="The model's folder in the run's outputs or files [default: the one holding "
+                   "MLmodel].")
 @click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI",
               help="[default: MLFLOW_TRACKING_URI, else the project's GitLab MLflow endpoint]")
 @click.option("--dotenv", type=click.Path(dir_okay=False, path_type=Path),

@@ -125,11 +125,12 @@ def put_slice(client: GitLabClient, url: str, path: Path, offset: int, length: i
 
 
 def get_slice(client: GitLabClient, url: str, target: Path, offset: int, length: int,
-              sha256: str, whole: Hash | None, on_bytes: OnBytes, stop: threading.Event,
+              sha256: str | None, whole: Hash | None, on_bytes: OnBytes, stop: threading.Event,
               what: str) -> Hash | None:
     """GET one package file into `target` at `offset`, verified; return the advanced `whole`.
 
-    `whole` is as for `put_slice`. A transfer cut short is retried from its first byte; a
+    `whole` is as for `put_slice`; `sha256` None takes the bytes unchecked (a file no
+    manifest describes). A transfer cut short is retried from its first byte; a
     file whose bytes differ from the manifest is an error, found from GitLab's
     `X-Checksum-SHA256` header (reference §15.2) before the body when it is sent.
 
@@ -170,8 +171,8 @@ def get_slice(client: GitLabClient, url: str, target: Path, offset: int, length:
     return client.retrier.call(attempt, what)
 
 
-def _check_digest(actual: str | None, expected: str, what: str) -> None:
-    if actual is not None and actual != expected:
+def _check_digest(actual: str | None, expected: str | None, what: str) -> None:
+    if actual is not None and expected is not None and actual != expected:
         raise PackageDownloadError(
             f"cannot {what}: its SHA-256 {actual} is not the manifest's {expected}",
             hint="the package changed after its manifest was uploaded; upload it again")

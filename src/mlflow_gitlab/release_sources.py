@@ -1,0 +1,174 @@
+"""Where a candidate's files are on GitLab: its outputs package, or the run's own files.
+
+- **Outputs package**: the generic package that `run --artifacts` or `upload` wrote, named
+  in the run's tags; its manifest verifies every file (docs/packages.md).
+- **Run files**: the run's `ml_model` candidate package (reference §13), where
+  `mlflow.<flavor>.log_model` puts a model through the relay (docs/relay.md) and
+  `log_artifact` puts files. GitLab's artifact proxy lists them by stored name, `%2F`-encoded
+  (§10); there is no manifest, so each file's SHA-256 is taken as it downloads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import quote, unquote
+
+from mlflow_gitlab.errors import PackageDownloadError
+from mlflow_gitlab.gitlab_api import GitLabClient
+from mlflow_gitlab.packages import (
+    FileEntry,
+    Manifest,
+    Part,
+    download_package,
+    file_url,
+)
+from mlflow_gitlab.packages.manifest import destination
+from mlflow_gitlab.packages.naming import url_path
+from mlflow_gitlab.packages.parallel import in_parallel
+from mlflow_gitlab.packages.transport import get_slice
+from mlflow_gitlab.settings import TransferSettings
+
+RUN_FILES_PREFIX = "candidate:"  # how a run's own package is named, as a version's source
+
+
+class SourceFiles(Protocol):
+    """Files a release can copy from."""
+
+    @property
+    def label(self) -> str:
+        """Recorded on the version: `<name>/<version>`, or `candidate:<iid>` for run files."""
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Every file's path (`/`-separated)."""
+
+    def read_text(self, path: str) -> str:
+        """One small file (an `MLmodel`) as text.
+
+        Raises:
+            PackageDownloadError, GitLabAPIError, ConfigError: it cannot be read.
+        """
+
+    def fetch(self, paths: Iterable[str], dest: Path) -> list[FileEntry]:
+        """Download `paths` under `dest` (`dest/<path>`); their entries, SHA-256 included.
+
+        Raises:
+            PackageDownloadError, GitLabAPIError, ConfigError: a file could not be fetched.
+        """
+
+
+@dataclass(frozen=True)
+class OutputsPackage:
+    """A run's generic outputs package, read through its manifest."""
+
+    client: GitLabClient
+    manifest: Manifest
+    transfer: TransferSettings
+
+    @property
+    def label(self) -> str:
+        return f"{self.manifest.package}/{self.manifest.version}"
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return tuple(entry.path for entry in self.manifest.files)
+
+    def read_text(self, path: str) -> str:
+        entry = next(e for e in self.manifest.files if e.path == path)
+        what = f"download {path} of package {self.manifest.package} {self.manifest.version}"
+        body = b""
+        for part in entry.parts:
+            url = file_url(self.client, self.manifest.package, self.manifest.version,
+                           part.name)
+            body += self.client.check(self.client.session.get(url), what).content
+        if hashlib.sha256(body).hexdigest() != entry.sha256:
+            raise PackageDownloadError(f"cannot {what}: its bytes do not match the manifest")
+        return _text(body)
+
+    def fetch(self, paths: Iterable[str], dest: Path) -> list[FileEntry]:
+        wanted = set(paths)
+        download_package(self.client, self.manifest.package, self.manifest.version, dest,
+                         transfer=self.transfer)
+        return [entry for entry in self.manifest.files if entry.path in wanted]
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """A run's own `ml_model` candidate package; `client` sends `Authorization: Bearer`."""
+
+    client: GitLabClient
+    ref: str  # `candidate:<iid>`
+    sizes: Mapping[str, int]  # path -> size in bytes
+    transfer: TransferSettings
+
+    @property
+    def label(self) -> str:
+        return self.ref
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return tuple(sorted(self.sizes))
+
+    def read_text(self, path: str) -> str:
+        what = f"download {path} of the files of run {self.ref}"
+        return _text(self.client.check(self.client.session.get(self._url(path)), what).content)
+
+    def fetch(self, paths: Iterable[str], dest: Path) -> list[FileEntry]:
+        stop = threading.Event()
+
+        def one(path: str) -> FileEntry:
+            target = destination(dest, path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(b"")
+            size = self.sizes[path]
+            digest = get_slice(self.client, self._url(path), target, 0, size, None,
+                               hashlib.sha256(), _ignore, stop,
+                               f"download {path} of the files of run {self.ref}")
+            sha256 = digest.hexdigest() if digest is not None else ""
+            return FileEntry(path, size, sha256, (Part(path, size, sha256),))
+
+        return in_parallel(one, list(paths), self.transfer.parallel, stop)
+
+    def _url(self, path: str) -> str:
+        ref = quote(self.ref, safe=":")
+        return f"{self.client.project_url}/packages/ml_models/{ref}/files/{url_path(path)}"
+
+
+def list_run_files(client: GitLabClient, ref: str) -> dict[str, int]:
+    """Path -> size of the files in run package `ref` (empty when nothing was uploaded).
+
+    Raises:
+        GitLabAPIError, ConfigError: GitLab refused the listing.
+    """
+    url = f"{client.project_url}/ml/mlflow/api/2.0/mlflow-artifacts/artifacts"
+    response = client.session.get(url, params={"path": ref})
+    if response.status_code == 404:  # no package yet: GitLab creates it on first upload
+        return {}
+    client.check(response, f"list the files of run {ref}")
+    return stored_sizes(response.json().get("files") or [])
+
+
+def stored_sizes(listed: Iterable[Mapping[str, object]]) -> dict[str, int]:
+    """Path -> size from the artifact proxy's flat list of stored names (`model%2FMLmodel`).
+
+    A name listed twice (uploaded again) keeps its last size, as GitLab serves the newest.
+    """
+    sizes: dict[str, int] = {}
+    for item in listed:
+        if item.get("is_dir"):
+            continue
+        sizes[unquote(str(item.get("path", "")))] = int(str(item.get("file_size") or 0))
+    return sizes
+
+
+def _text(body: bytes) -> str:
+    return body.decode("utf-8", errors="replace")  # not UTF-8: the YAML parse says so
+
+
+def _ignore(_: int) -> None:
+    """Progress callback: release transfers show no byte progress of their own."""
