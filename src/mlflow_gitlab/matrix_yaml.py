@@ -8,6 +8,8 @@ from typing import Any
 from mlflow_gitlab.errors import SearchSpaceError
 from mlflow_gitlab.tuning import Plan, load_space, plan
 
+SPOOL_ARTIFACT = ".mlflow-gitlab/spool/"  # the relay's default spool (relay.config)
+
 FORMATS = ("matrix", "inputs", "child")
 
 
@@ -27,7 +29,8 @@ def matrix_entries(plan: Plan) -> list[dict[str, Any]]:
 def child_pipeline(plan: Plan, *, job_name: str, image: str | None,
                    script: Sequence[str], variables: Mapping[str, str] | None = None
                    ) -> dict[str, Any]:
-    """A child-pipeline configuration: one `parallel:matrix` job running `script`.
+    """A child-pipeline configuration: one `parallel:matrix` job running `script`, keeping
+    the relay's spool as an artifact whatever the result (docs/relay.md).
 
     The job has no `rules`: in a child pipeline `CI_PIPELINE_SOURCE` is always
     `parent_pipeline`, and the parent's trigger job already decided that it runs (§8).
@@ -44,6 +47,7 @@ def child_pipeline(plan: Plan, *, job_name: str, image: str | None,
                         "MLFLOW_GITLAB_MATRIX_KEYS": ",".join(plan.keys)}
     job["parallel"] = {"matrix": matrix_entries(plan)}
     job["script"] = list(script)
+    job["artifacts"] = {"when": "always", "paths": [SPOOL_ARTIFACT]}
     return {job_name: job}
 
 

@@ -103,3 +103,18 @@ def test_docs_show_every_component_input():
         section = text.split(f"## `{path.stem}`", 1)[1].split("\n## ", 1)[0]
         for name in inputs:
             assert f"`{name}`" in section, (path.stem, name)
+
+
+@pytest.mark.parametrize("name", ["train", "tune"])
+def test_tracked_jobs_keep_the_relay_spool_whatever_the_result(name: str):
+    _, jobs = spec_and_jobs(ROOT / "ci-components" / "templates" / f"{name}.yml")
+    (job,) = jobs.values()
+    assert job["artifacts"]["when"] == "always"  # a failed job's unsent points matter most
+    assert ".mlflow-gitlab/spool/" in job["artifacts"]["paths"]
+
+
+def test_the_spool_artifact_is_where_the_relay_spools():
+    from mlflow_gitlab.matrix_yaml import SPOOL_ARTIFACT
+    from mlflow_gitlab.relay.config import SPOOL_DEFAULT
+
+    assert f"{SPOOL_DEFAULT.as_posix()}/" == SPOOL_ARTIFACT
