@@ -11,11 +11,25 @@ import pytest
 import requests
 
 from mlflow_gitlab.sandbox import Sandbox, Settings, running_sandbox
-from tests.secrets_scan import find_leaks
+from tests import cli, secrets_scan
 
 # The stock clients retry 429/5xx for minutes by default; tests that want retries opt in.
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+
+
+@pytest.fixture(autouse=True)
+def _no_token_leaks(tmp_path) -> Iterator[None]:
+    """After each test: no known token value in what the tool printed (`tests.cli`), in a
+    file under tmp_path, or in what a sandbox there stored. Fails naming where, not what."""
+    yield
+    try:
+        leaks = secrets_scan.scan(tmp_path, cli.printed)
+    finally:
+        cli.printed.clear()
+        secrets_scan.allowed.clear()
+    if leaks:
+        pytest.fail("a token value leaked into: " + "; ".join(leaks), pytrace=False)
 
 
 @pytest.fixture
@@ -26,11 +40,10 @@ def sandbox_settings() -> Settings:
 
 @pytest.fixture
 def sandbox(tmp_path, sandbox_settings: Settings) -> Iterator[Sandbox]:
-    """A fresh, seeded sandbox per test; fails the test if a token value was stored anywhere."""
+    """A fresh, seeded sandbox per test (its tokens known to the secrets scan)."""
     with running_sandbox(tmp_path / "sandbox-data", sandbox_settings) as sb:
+        secrets_scan.remember(secrets_scan.token_values(sb))
         yield sb
-        leaks = find_leaks(sb)
-        assert not leaks, f"token values were stored in: {', '.join(leaks)}"
 
 
 class Api:

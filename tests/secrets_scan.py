@@ -1,26 +1,126 @@
-"""Find token values in everything a sandbox stored: tags, params, notes, names, files.
+"""Find token values wherever the tool could have put them: what it printed, the files it
+wrote, and what a sandbox stored (tags, params, notes, names, package files).
 
-The `sandbox` fixture runs this after every test, so a leak anywhere in the suite (a token
-copied into a run tag, a note, a package, a manifest) fails the test that caused it.
+`conftest.py` scans after every test, so a leak anywhere in the suite fails the test that
+caused it. Reports name where a token was (a command, a file, a column), never the token.
 """
 
 from __future__ import annotations
 
-from mlflow_gitlab.sandbox import Sandbox
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:
+    from mlflow_gitlab.sandbox import Sandbox
+    from mlflow_gitlab.sandbox.store import Store
+
+MIN_LENGTH = 9  # shorter values (placeholders like "x") would match everywhere
+MAX_FILE_BYTES = 64 << 20  # larger files are benchmark data, not tool output
+SANDBOX_DB = "sandbox.db"  # marks a sandbox's data directory, where tokens live by design
+_SANDBOX_DIRS = {"files", "tmp"}  # its blobs and uploads in progress, next to SANDBOX_DB
 _SKIP_TABLES = {"tokens", "meta"}  # where the sandbox itself keeps the tokens
-_MAX_BLOB_BYTES = 64 << 20  # larger uploads are benchmark data, not tool output
+_START = 6  # bytes of a token's beginning that are searched for first
+
+known: set[str] = set()  # every token value seen this session: issued by a sandbox or given
+allowed: set[Path] = set()  # files a test wrote with tokens in them on purpose
 
 
-def token_values(sandbox: Sandbox) -> set[str]:
-    rows = sandbox.app.store.all("SELECT value FROM tokens")
-    return {row["value"] for row in rows} | set(sandbox.tokens.values())
+def remember(values: Iterable[str]) -> None:
+    """Add token values to the ones every later scan looks for."""
+    new = {v for v in values if len(v) >= MIN_LENGTH} - known
+    known.update(new)
+    _known_needles.add(new)
 
 
-def find_leaks(sandbox: Sandbox) -> list[str]:
-    """Where a token value appears, as `table.column` or `file <name>`."""
-    store = sandbox.app.store
-    tokens = token_values(sandbox)
+def allow(path: Path) -> None:
+    """Skip a file this test wrote holding tokens by design (a child's env dump, a ready file)."""
+    allowed.add(Path(path).resolve())
+
+
+class Needles:
+    """Token values, searchable in many bytes at once: one `in` per token is too slow for the
+    thousands a session issues, but they share few beginnings ("glpat-", "glcbt-"), so each
+    beginning is found at C speed and only its hits are looked up."""
+
+    def __init__(self, tokens: Iterable[str] = ()) -> None:
+        self.tokens: set[bytes] = set()
+        self.by_start: dict[bytes, dict[int, set[bytes]]] = {}
+        self.add(tokens)
+
+    def add(self, tokens: Iterable[str]) -> None:
+        for token in (t.encode() for t in tokens if len(t) >= MIN_LENGTH):
+            self.tokens.add(token)
+            sizes = self.by_start.setdefault(token[:_START], {})
+            sizes.setdefault(len(token), set()).add(token)
+
+    def found_in(self, data: bytes | str) -> bool:
+        if isinstance(data, str):
+            data = data.encode(errors="replace")
+        for start, sizes in self.by_start.items():
+            at = data.find(start)
+            while at >= 0:
+                if any(data[at:at + size] in same for size, same in sizes.items()):
+                    return True
+                at = data.find(start, at + 1)
+        return False
+
+    def mask(self, text: str) -> str:
+        """`text` with every token replaced, safe to show in a failure message."""
+        for token in sorted(self.tokens, key=len, reverse=True):
+            text = text.replace(token.decode(errors="replace"), "[MASKED]")
+        return text
+
+
+_known_needles = Needles()  # `known`, kept searchable as it grows
+
+
+def leaks_in_output(printed: Sequence[tuple[str, str]], needles: Needles) -> list[str]:
+    """`output of <command>` for each recorded output holding a token."""
+    return [f"output of `{needles.mask(what)}`" for what, text in printed
+            if needles.found_in(text)]
+
+
+def sandbox_dirs(root: Path) -> list[Path]:
+    """The sandbox data directories under `root`."""
+    return sorted(p.parent for p in root.rglob(SANDBOX_DB))
+
+
+def written_files(root: Path) -> Iterator[Path]:
+    """Regular files under `root`, outside sandbox data directories, not allowed, not huge."""
+    for folder, dirs, files in os.walk(root):
+        if SANDBOX_DB in files:  # skip what the sandbox keeps: its database and blobs
+            dirs[:] = [d for d in dirs if d not in _SANDBOX_DIRS]
+            files = [f for f in files if not f.startswith(SANDBOX_DB)]
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(folder) / name
+            if path.is_symlink() or not path.is_file() or path.resolve() in allowed:
+                continue
+            if path.stat().st_size <= MAX_FILE_BYTES:
+                yield path
+
+
+def leaks_in_files(root: Path, needles: Needles) -> list[str]:
+    """`file <path relative to root>` for each written file holding a token."""
+    leaks = []
+    for path in written_files(root):
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if needles.found_in(data):
+            leaks.append(f"file {needles.mask(path.relative_to(root).as_posix())}")
+    return leaks
+
+
+def issued_tokens(store: Store) -> set[str]:
+    return {row["value"] for row in store.all("SELECT value FROM tokens")}
+
+
+def stored_leaks(store: Store, needles: Needles) -> list[str]:
+    """Where a sandbox stored a token, as `table.column` or `file <name>`."""
     leaks = []
     tables = [r["name"] for r in store.all("SELECT name FROM sqlite_master WHERE type='table'")]
     for table in tables:
@@ -29,14 +129,43 @@ def find_leaks(sandbox: Sandbox) -> list[str]:
         columns = [c["name"] for c in store.all(f"PRAGMA table_info({table})")
                    if c["type"].upper() == "TEXT"]
         for column in columns:
-            for row in store.all(f"SELECT {column} AS v FROM {table} WHERE {column} IS NOT NULL"):
-                if any(token in row["v"] for token in tokens):
-                    leaks.append(f"{table}.{column}")
-    encoded = [token.encode() for token in tokens]
+            rows = store.all(f"SELECT {column} AS v FROM {table} WHERE {column} IS NOT NULL")
+            if needles.found_in("\n".join(row["v"] for row in rows)):
+                leaks.append(f"{table}.{column}")
     for row in store.all("SELECT file_name, blob, size FROM package_files"):
-        if row["size"] > _MAX_BLOB_BYTES:
+        if row["size"] > MAX_FILE_BYTES:
             continue
         path = store.blob_path(row["blob"])
-        if path.exists() and any(token in path.read_bytes() for token in encoded):
-            leaks.append(f"file {row['file_name']}")
+        if path.exists() and needles.found_in(path.read_bytes()):
+            leaks.append(f"file {needles.mask(row['file_name'])}")
     return sorted(set(leaks))
+
+
+def token_values(sandbox: Sandbox) -> set[str]:
+    return issued_tokens(sandbox.app.store) | set(sandbox.tokens.values())
+
+
+def find_leaks(sandbox: Sandbox) -> list[str]:
+    """Where a running sandbox stored one of its own (or any known) token values."""
+    remember(token_values(sandbox))
+    return stored_leaks(sandbox.app.store, _known_needles)
+
+
+def scan(root: Path, printed: Sequence[tuple[str, str]]) -> list[str]:
+    """Everything one test left: recorded output, files under `root` (its tmp_path) and the
+    stores of the sandboxes that ran there. Their tokens join the known ones first."""
+    from mlflow_gitlab.sandbox.store import Store
+
+    stores = [(d, Store(d)) for d in sandbox_dirs(root)]
+    try:
+        for _, store in stores:
+            remember(issued_tokens(store))
+        needles = _known_needles
+        leaks = leaks_in_output(printed, needles)
+        for data_dir, store in stores:
+            where = data_dir.relative_to(root).as_posix()
+            leaks += [f"sandbox {where}: {leak}" for leak in stored_leaks(store, needles)]
+        return leaks + leaks_in_files(root, needles)
+    finally:
+        for _, store in stores:
+            store.close()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from tests import ci_envs
+from tests.cli import mlflow_gitlab, popen, record
 
 
 def job_env(sandbox, **extra: str) -> dict[str, str]:
@@ -27,12 +27,8 @@ def job_env(sandbox, **extra: str) -> dict[str, str]:
 
 def run_cli(env: dict[str, str], *args: str, timeout: float = 120,
             **kwargs) -> subprocess.CompletedProcess[str]:
-    """Run the CLI; no token it was given may appear in its output."""
-    result = subprocess.run([sys.executable, "-m", "mlflow_gitlab", *args], env=env,
-                            capture_output=True, text=True, timeout=timeout, **kwargs)
-    secrets = [v for k, v in env.items() if k.endswith("TOKEN") and len(v) > 8]
-    assert not [s for s in secrets if s in result.stdout + result.stderr]
-    return result
+    """`tests.cli.mlflow_gitlab` with `env` first, for older callers; prefer that one."""
+    return mlflow_gitlab(*args, env=env, timeout=timeout, **kwargs)
 
 
 def relay_counts(stderr: str) -> tuple[int, int, int]:
@@ -45,13 +41,16 @@ def relay_counts(stderr: str) -> tuple[int, int, int]:
 @contextmanager
 def standalone_relay(env: dict[str, str]) -> Iterator[str]:
     """`mlflow-gitlab relay` in the background; yields the URI it prints."""
-    with subprocess.Popen([sys.executable, "-m", "mlflow_gitlab", "relay"], env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+    with popen("relay", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+               text=True) as proc:
+        first = ""
         try:
             assert proc.stdout is not None
-            uri = proc.stdout.readline().strip()
+            first = proc.stdout.readline()
+            uri = first.strip()
             assert uri.startswith("http://127.0.0.1:"), proc.stderr.read() if proc.stderr else ""
             yield uri
         finally:
             proc.terminate()
             proc.wait(timeout=60)
+            record(("relay",), first, proc.stdout.read(), proc.stderr.read())

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
-import sys
 import time
 
 import pytest
 import requests
 
 from mlflow_gitlab.sandbox import running_sandbox
+from tests.cli import popen
+from tests.secrets_scan import allow
 
 
 def test_unknown_route_is_grape_404(api):
@@ -98,11 +100,10 @@ def test_data_survives_restart(tmp_path):
 
 def test_serve_command_writes_ready_file(tmp_path):
     ready = tmp_path / "ready.json"
-    with subprocess.Popen(
-        [sys.executable, "-m", "mlflow_gitlab", "sandbox", "serve", "--port", "0",
-         "--data", str(tmp_path / "d"), "--ready-file", str(ready)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    ) as proc:
+    allow(ready)  # the sandbox hands out its tokens there (and on stdout) by design
+    with popen("sandbox", "serve", "--port", "0", "--data", str(tmp_path / "d"),
+               "--ready-file", str(ready), env=os.environ,
+               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
         try:
             deadline = time.monotonic() + 20
             while not ready.exists() and time.monotonic() < deadline:

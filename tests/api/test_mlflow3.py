@@ -6,6 +6,7 @@ The sandbox, like GitLab, has no `logged-models` or `runs/log-inputs` endpoints 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -16,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from mlflow_gitlab.signatures import parse_mlmodel
-from tests.api.relay_env import job_env, run_cli, standalone_relay
+from tests import ci_envs
+from tests.api.relay_env import job_env, standalone_relay
+from tests.cli import mlflow_gitlab
 
 MLFLOW2_PYTHON = Path(__file__).resolve().parents[2] / ".venv-mlflow2" / "bin" / "python"
 
@@ -59,8 +62,8 @@ def train_and_load(sandbox, tmp_path: Path, python: str) -> tuple[dict, dict]:
     (tmp_path / "load.py").write_text(LOAD)
     trained_file, loaded_file = tmp_path / "trained.json", tmp_path / "loaded.json"
     env = job_env(sandbox)
-    result = run_cli(env, "run", "--", python, "train.py", str(trained_file), cwd=tmp_path,
-                     timeout=180)
+    result = mlflow_gitlab("run", "--", python, "train.py", str(trained_file), cwd=tmp_path,
+                           timeout=180, env=env)
     assert result.returncode == 0, result.stderr
     relay_env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
                  "MLFLOW_TRACKING_URI": sandbox.tracking_uri,
@@ -121,3 +124,95 @@ def test_mlflow2_logs_autologs_and_loads_a_model_through_the_relay(
     mlmodel = api.request("GET", f"/projects/{sandbox.project_id}/packages/ml_models/{ref}/"
                                  "files/model/MLmodel").text
     assert [c.name for c in parse_mlmodel(mlmodel).inputs.inputs] == ["a", "b"]
+
+
+# --- `release` reads what `log_model` stored -----------------------------------------------
+
+RETRAIN = textwrap.dedent("""
+    import sys, mlflow, numpy as np, pandas as pd
+    from mlflow.models import infer_signature
+    from sklearn.linear_model import LogisticRegression
+    columns = sys.argv[1].split(",")
+    X = pd.DataFrame({c: np.arange(20.0) * (i + 1) for i, c in enumerate(columns)})
+    y = (X[columns[0]] > 9).astype(int)
+    with mlflow.start_run():
+        model = LogisticRegression().fit(X, y)
+        mlflow.log_metric("loss", 0.25)
+        name = {"name": "model"} if int(mlflow.__version__[0]) >= 3 else {"artifact_path": "model"}
+        mlflow.sklearn.log_model(model, signature=infer_signature(X, model.predict(X)), **name)
+""")
+
+
+def train_then_release(sandbox, api, tmp_path: Path, python: str, columns: str):
+    """One branch pipeline: `run` trains and logs a model with these input columns through
+    the relay (no outputs package), then `release` runs in the next job."""
+    pipeline = api.request("POST", "/-/sandbox/pipelines", token=None, json={
+        "jobs": [{"name": "train", "status": "running"},
+                 {"name": "release", "status": "running"}]}).json()
+    train, release_job = pipeline["jobs"]
+    (tmp_path / "retrain.py").write_text(RETRAIN)
+
+    def env(job: dict) -> dict[str, str]:
+        return {**ci_envs.branch(), **{
+            "PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
+            "MLFLOW_TRACKING_TOKEN": sandbox.tokens["developer"],
+            "CI_SERVER_URL": sandbox.url, "CI_API_V4_URL": sandbox.api_url,
+            "CI_PIPELINE_ID": str(pipeline["pipeline_id"]),
+            "CI_PIPELINE_IID": str(pipeline["iid"]), "CI_JOB_ID": str(job["id"]),
+            "CI_JOB_NAME": job["name"], "CI_JOB_TOKEN": job["token"],
+            "CI_COMMIT_MESSAGE": "Retrain", "CI_PROJECT_NAME": "demo-project"}}
+
+    trained = mlflow_gitlab("run", "--", python, "retrain.py", columns, cwd=tmp_path,
+                            timeout=180, env=env(train))
+    assert trained.returncode == 0, trained.stderr
+    return mlflow_gitlab("release", "--model", "churn", "--metric", "loss",
+                         "--mode", "min", cwd=tmp_path, env=env(release_job))
+
+
+def released_versions(api) -> dict[str, dict]:
+    body = api.mlflow("GET", "registered-models/get", params={"name": "churn"}).json()
+    return {v["aliases"][0]: {**v, "tags": {t["key"]: t["value"] for t in v["tags"]}}
+            for v in body["registered_model"]["latest_versions"]}
+
+
+def check_release_reads_logged_models(sandbox, api, tmp_path: Path, python: str) -> None:
+    first = train_then_release(sandbox, api, tmp_path, python, "a,b")
+    assert first.returncode == 0, first.stderr
+    version = released_versions(api)["1.0.0"]
+    assert version["tags"]["mlflow-gitlab.source.package"].startswith("candidate:")
+    assert version["tags"]["mlflow-gitlab.model_path"] == "model"
+    files = f"/projects/{sandbox.project_id}/packages/ml_models/{version['version']}/files/"
+    copied = parse_mlmodel(api.request("GET", files + "MLmodel").text)
+    assert [c.name for c in copied.inputs.inputs] == ["a", "b"]
+    # Every file of the logged model, byte for byte, with MLmodel at the top.
+    manifest = json.loads(api.request("GET", files + "manifest.json").text)
+    run_files = f"/projects/{sandbox.project_id}/packages/ml_models/" \
+                f"{version['tags']['mlflow-gitlab.source.package']}/files/model/"
+    assert {"MLmodel", "requirements.txt", "python_env.yaml"} <= {
+        f["path"] for f in manifest["files"]}
+    for entry in manifest["files"]:
+        copied, source = (api.request("GET", where + entry["path"]).content
+                          for where in (files, run_files))
+        assert copied == source
+        assert hashlib.sha256(copied).hexdigest() == entry["sha256"]
+
+    # A new required input column breaks callers: `release` reads both signatures, the
+    # released version's and the new run's, and bumps the major version.
+    second = train_then_release(sandbox, api, tmp_path, python, "a,b,c")
+    assert second.returncode == 0, second.stderr
+    newest = released_versions(api)["2.0.0"]["tags"]
+    assert newest["mlflow-gitlab.bump"] == "major"
+    assert newest["mlflow-gitlab.bump_source"] == "signature"
+    assert "c" in newest["mlflow-gitlab.bump_reasons"]
+
+
+@pytest.mark.slow
+def test_release_reads_the_signature_mlflow3_logged(sandbox, api, tmp_path):
+    check_release_reads_logged_models(sandbox, api, tmp_path, sys.executable)
+
+
+@pytest.mark.compat
+def test_release_reads_the_signature_mlflow2_logged(sandbox, api, tmp_path):
+    if not MLFLOW2_PYTHON.exists():
+        pytest.fail(f"{MLFLOW2_PYTHON} is missing: build it with `make compat`")
+    check_release_reads_logged_models(sandbox, api, tmp_path, str(MLFLOW2_PYTHON))

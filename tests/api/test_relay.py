@@ -13,7 +13,9 @@ from mlflow.exceptions import MlflowException
 from mlflow_gitlab.relay import Relay, relay_config
 from mlflow_gitlab.retry import RetryPolicy
 from mlflow_gitlab.settings import tracking_settings
-from tests.api.relay_env import job_env, relay_counts, run_cli
+from tests.api.relay_env import job_env, relay_counts
+from tests.cli import mlflow_gitlab
+from tests.secrets_scan import allow
 
 TRAIN = textwrap.dedent("""
     import json, os, sys, mlflow
@@ -35,11 +37,12 @@ def test_5000_points_arrive_once_through_429_and_503_and_the_child_has_no_token(
         sandbox, mlflow_client, api, tmp_path):
     script, env_dump = tmp_path / "train.py", tmp_path / "env.json"
     script.write_text(TRAIN)
+    allow(env_dump)  # the child's whole environment: CI_JOB_TOKEN is in it, as in GitLab
     sandbox.inject("POST", r"/runs/log-batch$", status=429, retry_after=1, times=2)
     sandbox.inject("POST", r"/runs/log-batch$", status=503, times=2)
     env = job_env(sandbox)
-    result = run_cli(env, "run", "--", sys.executable, str(script), str(env_dump),
-                     cwd=tmp_path)
+    result = mlflow_gitlab("run", "--", sys.executable, str(script), str(env_dump),
+                           cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     experiment = mlflow_client.get_experiment_by_name("demo-project")
     (run,) = [r for r in mlflow_client.search_runs([experiment.experiment_id])
@@ -68,9 +71,10 @@ def test_5000_points_arrive_once_through_429_and_503_and_the_child_has_no_token(
 
 def test_without_the_relay_the_command_talks_to_gitlab_with_the_token(sandbox, tmp_path):
     env_dump = tmp_path / "env.json"
+    allow(env_dump)  # the child's whole environment, tokens included by design
     code = f"import json, os; open({str(env_dump)!r}, 'w').write(json.dumps(dict(os.environ)))"
     env = job_env(sandbox)
-    result = run_cli(env, "run", "--no-relay", "--", sys.executable, "-c", code)
+    result = mlflow_gitlab("run", "--no-relay", "--", sys.executable, "-c", code, env=env)
     assert result.returncode == 0, result.stderr
     child_env = json.loads(env_dump.read_text())
     assert child_env["MLFLOW_TRACKING_URI"] == sandbox.tracking_uri
@@ -167,7 +171,7 @@ def test_points_gitlab_does_not_take_in_time_are_kept_then_synced_once(
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
            "MLFLOW_TRACKING_URI": sandbox.tracking_uri,
            "MLFLOW_TRACKING_TOKEN": sandbox.tokens["developer"]}
-    result = run_cli(env, "sync", "--spool", str(tmp_path / "spool"))
+    result = mlflow_gitlab("sync", "--spool", str(tmp_path / "spool"), env=env)
     assert result.returncode == 0, result.stderr
     assert "30 point(s) in 1 file(s): 20 sent, 10 already stored, 0 left" in result.stderr
     assert sorted(p.step for p in mlflow_client.get_metric_history(run_id, "acc")) == list(

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from mlflow_gitlab import __version__
 from mlflow_gitlab.sandbox import Sandbox
+from tests.cli import record
 
 ROOT = Path(__file__).resolve().parents[2]
 GITLAB_CI_LOCAL = Path(os.environ.get(
@@ -113,8 +114,13 @@ class Checkout:
             argv += ["--variable", f"{key}={value}"]
         for key in unset:
             argv += ["--unset-variable", key]
-        return subprocess.run(argv, cwd=self.root, env=self.env(), capture_output=True,
+        proc = subprocess.run(argv, cwd=self.root, env=self.env(), capture_output=True,
                               text=True, timeout=timeout, check=False)
+        # the jobs' logs: the same secrets scan as the tool's own output (no --variable values
+        # in the label: the masked tracking token is one of them)
+        record(("gitlab-ci-local", *args), proc.stdout, proc.stderr,
+               env=self._base_variables())
+        return proc
 
     def _base_variables(self) -> dict[str, str]:
         """What GitLab sets and gitlab-ci-local does not, and the project's one CI variable."""

@@ -8,12 +8,12 @@ sandbox runs with `register_unknown_jobs`, because gitlab-ci-local picks random 
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from mlflow_gitlab.sandbox import Sandbox, Settings, running_sandbox
+from tests.cli import mlflow_gitlab
 from tests.e2e.harness import GITLAB_CI_LOCAL, ROOT, Checkout, PipelineResult
 
 pytestmark = pytest.mark.e2e
@@ -130,9 +130,8 @@ def test_scheduled_retrain_releases_a_patch_per_scheduled_pipeline(
 def test_init_writes_a_configuration_gitlab_ci_local_accepts(
         e2e_sandbox: Sandbox, tmp_path: Path, options: list[str]):
     checkout = Checkout("mr-tuning", tmp_path, e2e_sandbox)
-    subprocess.run([sys.executable, "-m", "mlflow_gitlab", "init", "--force", *options],
-                   cwd=checkout.root,
-                   check=True, capture_output=True, env=checkout.env())
+    mlflow_gitlab("init", "--force", *options, env=checkout.env(), cwd=checkout.root,
+                  check=True)
     listing = checkout.list_jobs({"CI_PIPELINE_SOURCE": "merge_request_event"},
                                  unset=("CI_COMMIT_BRANCH",))
     assert listing.returncode == 0, listing.output[-3000:]

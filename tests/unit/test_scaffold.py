@@ -4,8 +4,7 @@ creates no duplicate pipelines and documents the variable it needs."""
 from __future__ import annotations
 
 import itertools
-import subprocess
-import sys
+import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import yaml
 from mlflow_gitlab import __version__
 from mlflow_gitlab.errors import ScaffoldError
 from mlflow_gitlab.scaffold import Choices, render
+from tests.cli import mlflow_gitlab
 
 ROOT = Path(__file__).resolve().parents[2]
 COMBINATIONS = [dict(zip(("tune", "release", "schedule"), flags, strict=True))
@@ -100,14 +100,13 @@ def test_missing_choices_are_named(choices, message):
 
 def test_cli_writes_the_file_with_the_matrix_of_a_space_and_refuses_to_overwrite(tmp_path):
     (tmp_path / "space.yml").write_text("parameters:\n  DEPTH: [3, 5]\n  LR: [0.1]\n")
-    argv = [sys.executable, "-m", "mlflow_gitlab", "init", "--model", "churn", "--metric",
-            "val_auc", "--space", "space.yml"]
-    first = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    argv = ["init", "--model", "churn", "--metric", "val_auc", "--space", "space.yml"]
+    first = mlflow_gitlab(*argv, env=os.environ, cwd=tmp_path, timeout=60)
     assert first.returncode == 0, first.stderr
     assert "MLFLOW_TRACKING_TOKEN" in first.stderr
     tune = includes(yaml.safe_load((tmp_path / ".gitlab-ci.yml").read_text()))["tune"]
     assert tune["matrix"] == [{"DEPTH": ["3", "5"], "LR": ["0.1"]}]
     assert tune["matrix-keys"] == "DEPTH,LR"
-    again = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    again = mlflow_gitlab(*argv, env=os.environ, cwd=tmp_path, timeout=60)
     assert again.returncode == 2
     assert again.stderr.startswith("error: .gitlab-ci.yml already exists")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import os
 
 import pytest
 import yaml
@@ -11,6 +10,7 @@ import yaml
 from mlflow_gitlab.errors import MatrixTooLarge, SearchSpaceError
 from mlflow_gitlab.matrix_yaml import fan_out, matrix_entries, render
 from mlflow_gitlab.tuning import load_space, plan
+from tests.cli import mlflow_gitlab
 
 SPACE = """
 parameters:
@@ -117,14 +117,12 @@ def test_inputs_format_feeds_the_tune_component():
 def test_cli_prints_the_block_and_fails_in_one_line_past_the_limit(tmp_path):
     space = tmp_path / "space.yml"
     space.write_text(SPACE)
-    ok = subprocess.run([sys.executable, "-m", "mlflow_gitlab", "tune", "matrix", "--space",
-                         str(space)], capture_output=True, text=True, timeout=60)
+    ok = mlflow_gitlab("tune", "matrix", "--space", str(space), env=os.environ, timeout=60)
     assert ok.returncode == 0, ok.stderr
     assert yaml.safe_load(ok.stdout)["parallel"]["matrix"][0]["OPTIMIZER"] == ["adam", "sgd"]
     assert "12 jobs" in ok.stderr
-    too_many = subprocess.run([sys.executable, "-m", "mlflow_gitlab", "tune", "matrix",
-                               "--space", str(space), "--max-jobs", "5"],
-                              capture_output=True, text=True, timeout=60)
+    too_many = mlflow_gitlab("tune", "matrix", "--space", str(space), "--max-jobs", "5",
+                             env=os.environ, timeout=60)
     assert too_many.returncode == 2 and too_many.stdout == ""
     assert too_many.stderr.startswith("error: the grid has 12 combinations")
     assert "Traceback" not in too_many.stderr
