@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlflow_gitlab.context import collect_context
-from mlflow_gitlab.dotenv import write_dotenv
+from mlflow_gitlab.dotenv import prepare_dotenv, write_dotenv
 from mlflow_gitlab.errors import ConfigError, NothingToRelease
+from mlflow_gitlab.packages.naming import check_model_name
 from mlflow_gitlab.release_gate import Gate
 from mlflow_gitlab.release_select import MODES
 from mlflow_gitlab.settings import tracking_settings
@@ -108,6 +109,7 @@ def release(options: ReleaseOptions, env: Mapping[str, str] | None = None) -> Re
 
 def _check(options: ReleaseOptions) -> None:
     """Refuse bad options before any network call."""
+    check_model_name(options.model)
     if SemVer.parse(options.initial_version).is_prerelease:
         raise ConfigError("--initial-version must not be a prerelease")
     if options.bump.lower() != "auto":
@@ -118,3 +120,5 @@ def _check(options: ReleaseOptions) -> None:
         Gate.parse(options.max_regression)
         if not options.metric:
             raise ConfigError("--max-regression needs --metric: the metric to compare")
+    if options.dotenv is not None:
+        prepare_dotenv(options.dotenv)

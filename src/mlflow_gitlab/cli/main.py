@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 import traceback
+from typing import Any, NoReturn
 
 import click
 
 from mlflow_gitlab import __version__
 from mlflow_gitlab.errors import MlflowGitlabError
 from mlflow_gitlab.log import configure_logging
+
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2
 
 
 class _Group(click.Group):
@@ -39,6 +42,13 @@ class _Group(click.Group):
             return getattr(module, attr)
         return super().get_command(ctx, name)
 
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            _usage_error(exc, info_name or "mlflow-gitlab")
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -50,9 +60,22 @@ class _Group(click.Group):
             if exc.hint:
                 click.echo(f"hint: {exc.hint}", err=True)
             sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            _usage_error(exc, ctx.command_path)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+
+
+def _usage_error(exc: click.UsageError, command_path: str) -> NoReturn:
+    """Print a usage error as our one `error:` line and a `hint:`, rather than click's block."""
+    if isinstance(exc, _NO_ARGS_IS_HELP):  # a bare group: its help is the answer
+        exc.show()
+        sys.exit(exc.exit_code)
+    command = exc.ctx.command_path if exc.ctx is not None else command_path
+    click.echo(f"error: {exc.format_message()}", err=True)
+    click.echo(f"hint: see '{command} --help'", err=True)
+    sys.exit(exc.exit_code)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

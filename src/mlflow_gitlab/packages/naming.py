@@ -1,4 +1,4 @@
-"""GitLab's naming rules for generic packages: check names, map file paths, refuse the rest.
+"""GitLab's naming rules for packages: check names, map file paths, refuse the rest.
 
 Package names and versions are the user's choice, so a bad one is refused with a message,
 never silently changed. File paths come from a folder and may hold any character, so each
@@ -11,14 +11,18 @@ import re
 from collections.abc import Iterable
 from urllib.parse import quote
 
-from mlflow_gitlab.errors import InvalidPackageName
+from mlflow_gitlab.errors import ConfigError, InvalidPackageName
 
 # Reference §15.1 / §16.1 (`generic_package_name_regex`, `maven_version_regex`); Ruby's \w
 # is ASCII and \z is the end of the string: hence re.ASCII and fullmatch.
 NAME = re.compile(r"[A-Za-z0-9._+-]+")
 VERSION = re.compile(r"(?!.*\.\.)[\w+.-]+", re.ASCII)
 _NOT_NAME = re.compile(r"[^A-Za-z0-9._+-]")
-MAX_LENGTH = 255  # GitLab's column limit for package names and versions
+# §16.1 `ml_model_name_regex`: model names are ML-model package names. Ruby's atomic groups
+# `(?>X)` are written `(?=(?P<g>X))(?P=g)`: the same meaning, and it compiles on Python 3.10.
+MODEL_NAME = re.compile(r"@?(?=(?P<head>(?:[\w.+-]*/)*[\w.-]+))(?P=head)"
+                        r"@?(?=(?P<tail>(?:[\w.+-]*/)*[\w.-]*))(?P=tail)", re.ASCII)
+MAX_LENGTH = 255  # GitLab's column limit for package names and versions, and model names
 MANIFEST = "manifest.json"
 
 
@@ -36,6 +40,20 @@ def check_package(name: str, version: str) -> None:
         raise InvalidPackageName(
             f"package version {version!r} is not valid on GitLab",
             hint="use only letters, digits and . _ - + with no `..` (e.g. 1.2.3 or a run id)")
+
+
+def check_model_name(name: str) -> None:
+    """Refuse a registered-model name GitLab would reject (reference §4.1, §16.1).
+
+    Raises:
+        ConfigError: says which rule is broken and how to fix it.
+    """
+    hint = "use only letters, digits and . _ - (and / between parts), at most 255 characters"
+    if len(name) > MAX_LENGTH:
+        raise ConfigError(f"model name {name[:40]!r}... has {len(name)} characters; GitLab "
+                          f"allows at most {MAX_LENGTH}", hint=hint)
+    if not MODEL_NAME.fullmatch(name):
+        raise ConfigError(f"model name {name!r} is not valid on GitLab", hint=hint)
 
 
 def remote_name(path: str) -> str:

@@ -82,6 +82,9 @@ def _walk(paths: Iterable[Path | str]) -> list[tuple[Path, str]]:
                     if source.is_file():  # skips sockets, FIFOs and dangling links
                         _add(found, source, (Path(root.name) / source.relative_to(root))
                              .as_posix())
+        elif given.exists():
+            raise PackageUploadError(f"{given} is neither a regular file nor a folder "
+                                     "(a pipe or a device cannot be uploaded)")
         else:
             raise PackageUploadError(f"{given}: no such file or folder")
     return sorted(((source, path) for path, source in found.items()), key=lambda x: x[1])
