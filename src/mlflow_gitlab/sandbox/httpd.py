@@ -6,10 +6,12 @@ from the socket to disk, and lets fault injection drop a connection mid-body.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import socket
 import sys
+import threading
 import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,7 +34,29 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], app: App) -> None:
         self.app = app
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        self.stopped = False  # set by `drop_connections`: handlers still running answer nothing
         super().__init__(address, _Handler)
+
+    def process_request(self, request: socket.socket, client_address: object) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: socket.socket) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        """Cut every open connection, as a server that goes away does (keep-alive ones too)."""
+        self.stopped = True
+        with self._open_lock:
+            connections = list(self._open)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -69,6 +93,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if fault is not None and fault.delay:
                 time.sleep(fault.delay)
+                if self.server.stopped:  # it went down meanwhile, as if it had died
+                    self.close_connection = True
+                    return
             if fault is not None and fault.drop and not request.body.exhausted:
                 self._drop_during_upload(request.body, fault)
                 return

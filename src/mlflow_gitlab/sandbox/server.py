@@ -68,11 +68,26 @@ class Sandbox:
         self._server.serve_forever(poll_interval=0.05)
 
     def stop(self) -> None:
+        """Stop listening and cut open connections, then close the store."""
         self._server.shutdown()
         self._server.server_close()
+        self._server.drop_connections()
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.app.store.close()
+
+    @contextmanager
+    def outage(self) -> Iterator[None]:
+        """Down for the block (as if the server died: connections are cut, new ones are
+        refused), then serving the same data on the same port again, as a restarted
+        `mlflow-gitlab sandbox serve --data DIR --port N` would. Pending faults are dropped."""
+        host, port = self._server.server_address[:2]
+        self.stop()
+        try:
+            yield
+        finally:
+            again = start(self.data_dir, str(host), int(port), self.app.settings)
+            self.app, self._server, self._thread = again.app, again._server, again._thread
 
 
 def start(data_dir: Path, host: str = "127.0.0.1", port: int = 0,
