@@ -51,7 +51,7 @@ def tracking_settings(env: Mapping[str, str] | None = None,
     uri = tracking_uri or env.get("MLFLOW_TRACKING_URI") or _default_gitlab_uri(env)
     if not uri:
         raise ConfigError(
-            "MLFLOW_TRACKING_URI is not set and this is not a GitLab CI job",
+            f"MLFLOW_TRACKING_URI is not set and {_why_no_default(env)}",
             hint="set MLFLOW_TRACKING_URI, e.g. <gitlab>/api/v4/projects/<id>/ml/mlflow")
     token = env.get("MLFLOW_TRACKING_TOKEN") or None
     match = _GITLAB_TRACKING.match(uri)
@@ -75,6 +75,14 @@ def _default_gitlab_uri(env: Mapping[str, str]) -> str | None:
     if env.get("GITLAB_CI") == "true" and api and project:
         return f"{api.rstrip('/')}/projects/{project}/ml/mlflow"
     return None
+
+
+def _why_no_default(env: Mapping[str, str]) -> str:
+    """Why a job's own MLflow endpoint cannot be the default, for the error."""
+    if env.get("GITLAB_CI") != "true":
+        return "this is not a GitLab CI job"
+    missing = [name for name in ("CI_API_V4_URL", "CI_PROJECT_ID") if not env.get(name)]
+    return f"this GitLab CI job has no {' or '.join(missing)} to find the project's endpoint"
 
 
 # --- GitLab's REST API (packages, and later MRs, notes, pipelines) ---------------------------

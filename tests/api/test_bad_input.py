@@ -205,6 +205,7 @@ CASES = [
          env=lambda sb: job(sb, MLFLOW_GITLAB_TOKEN=BAD_TOKEN)),
     # missing settings
     case("no-tracking-uri", *RUN, env=laptop),
+    case("job-without-project-id", *RUN, env=lambda sb: job(sb, CI_PROJECT_ID=None)),
     case("no-tracking-token", *RUN, env=lambda sb: job(sb, MLFLOW_TRACKING_TOKEN=None)),
     case("no-gitlab-url", *UPLOAD, env=laptop),
     case("no-gitlab-project", *UPLOAD, env=lambda sb: laptop(sb, MLFLOW_GITLAB_URL="{url}")),
