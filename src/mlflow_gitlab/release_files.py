@@ -1,11 +1,9 @@
 """A release's files: the candidate's model in, the model version's package out.
 
-The candidate's files are its outputs package (the generic package its run tags point to,
-docs/packages.md), else the run's own files (where `log_model` puts a model through the
-relay): see `release_sources`. Its MLflow model is the folder holding the one file named
-`MLmodel` (or `--model-path`; among a run's logged models, the newest READY one); that
-folder's files, verified on the way, go to the version's `ml_model` package with paths
-relative to it, so `MLmodel` sits at the top; with no `MLmodel`, every file goes.
+The model is found in the candidate's outputs package, else in the run's own files (where
+`log_model` puts it through the relay); see `release_sources` for both and `release_model`
+for which files are the model. They go to the version's `ml_model` package with paths
+relative to the model's folder, so `MLmodel` sits at the top, each verified on the way.
 The version's `manifest.json` goes last: a version is complete iff its package holds one.
 """
 
@@ -16,7 +14,6 @@ import posixpath
 import re
 import tempfile
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,12 +28,17 @@ from mlflow_gitlab.packages import (
     package_from_tags,
     run_package,
 )
-from mlflow_gitlab.packages.naming import part_name, remote_name, url_path
+from mlflow_gitlab.packages.naming import part_name, remote_name
 from mlflow_gitlab.packages.parallel import in_parallel
 from mlflow_gitlab.packages.transport import put_slice
 from mlflow_gitlab.registry import ModelVersion
-from mlflow_gitlab.relay.model_records import records
 from mlflow_gitlab.relay.storage import storage_of
+from mlflow_gitlab.release_model import (
+    holds_model,
+    model_files,
+    model_folder,
+    newest_logged_model,
+)
 from mlflow_gitlab.release_record import MODEL_PATH, SOURCE_PACKAGE, Provenance
 from mlflow_gitlab.release_select import Candidate
 from mlflow_gitlab.release_sources import (
@@ -45,8 +47,10 @@ from mlflow_gitlab.release_sources import (
     RunFiles,
     SourceFiles,
     list_run_files,
+    ml_model_file_url,
+    no_progress,
 )
-from mlflow_gitlab.settings import GitLabSettings, TransferSettings
+from mlflow_gitlab.settings import GitLabSettings, TrackingSettings, TransferSettings
 from mlflow_gitlab.signatures import MLMODEL, Signature, parse_mlmodel
 
 log = logging.getLogger(__name__)
@@ -67,41 +71,57 @@ class CandidateFiles:
 
 
 class ReleaseFiles:
-    """Reads candidates' packages and writes model versions' packages on one project."""
+    """Reads candidates' files and writes model versions' packages on one project."""
 
     def __init__(self, settings: GitLabSettings, transfer: TransferSettings,
-                 tracking_token: str | None = None) -> None:
+                 tracking: TrackingSettings | None = None) -> None:
         self.transfer = transfer
         self.packages = connect(settings)
         self.models = _bearer(settings)
-        # The artifact proxy that lists a run's files is an MLflow route: it takes the
-        # tracking token, never a job token (reference §2.3, §10).
-        self.run_files = None if not tracking_token else _bearer(replace(
-            settings, token=tracking_token, token_variable="MLFLOW_TRACKING_TOKEN"))
+        # A run's files are listed by an MLflow route of the tracking project, which takes
+        # the tracking token, never a job token (reference §2.3, §10).
+        self.run_files: GitLabClient | None = None
+        if tracking and tracking.gitlab_api_url and tracking.project and tracking.token:
+            self.run_files = _bearer(replace(
+                settings, api_url=tracking.gitlab_api_url, project=tracking.project,
+                token=tracking.token, token_variable="MLFLOW_TRACKING_TOKEN"))
 
-    def locate(self, candidate: Candidate, model_path: str | None) -> CandidateFiles:
-        """The candidate's files and its model folder (`model_path`, else found).
+    def locate(self, candidate: Candidate, model_path: str | None,
+               recorded: str | None = None) -> CandidateFiles:
+        """The candidate's model: in its outputs package, else in its own files when they
+        hold an `MLmodel` (at `model_path`, when given). `recorded` (a version's
+        `source.package`) limits the search to where an earlier attempt found it.
 
         Raises:
-            ReleaseError: neither an outputs package nor run files, or no single model folder.
+            ReleaseError: no complete outputs package nor a model in the run's files, or
+                no single model folder.
         """
-        outputs, problem = self._outputs(candidate)
-        run_files = self._run_files(candidate)
-        sources = [s for s in (outputs, run_files) if s is not None]
-        if not sources:
-            raise ReleaseError(f"run {candidate.run_id} has no complete outputs package "
-                               f"({problem}) and no files of its own",
-                               hint="log the model with mlflow, or upload the run's outputs "
-                                    "with mlflow-gitlab, before releasing it")
-        source, folder = pick_model(sources, model_path, _newest_logged_model(candidate))
-        if problem and source is run_files and package_from_tags(candidate.tags):
-            log.warning("%s; releasing the model in the run's own files", problem)
-        paths = tuple(p for p in source.paths
-                      if folder is None or not folder or p.startswith(folder + "/"))
-        if any(posixpath.relpath(p, folder or ".") == MANIFEST for p in paths):
-            raise ReleaseError(f"the model folder holds a file named {MANIFEST}, which a "
-                               "model version's package keeps for its own manifest")
-        return CandidateFiles(Provenance(candidate, source.label, folder), source, paths)
+        from_run = bool(recorded and recorded.startswith(RUN_FILES_PREFIX))
+        outputs, problem = (None, None) if from_run else self._outputs(candidate)
+        source: SourceFiles | None = outputs
+        if (outputs is None or not holds_model(outputs.paths, model_path)) and (
+                not recorded or from_run):
+            try:
+                run_files = self._run_files(candidate)
+            except ReleaseError as exc:  # an older GitLab: the outputs alone must do
+                if outputs is None:
+                    raise
+                log.info("%s; releasing the outputs package", exc)
+                run_files = None
+            if run_files is not None and holds_model(run_files.paths, model_path):
+                source = run_files
+                if problem and package_from_tags(candidate.tags):
+                    log.warning("%s; releasing the model in the run's own files", problem)
+        if source is None:
+            where = f"no complete outputs package ({problem})" if problem else "no files"
+            raise ReleaseError(f"run {candidate.run_id} has {where}, and no {MLMODEL} in "
+                               "its own files",
+                               hint="log the model with mlflow.<flavor>.log_model, or upload "
+                                    "the run's outputs with mlflow-gitlab, before releasing it")
+        preferred = newest_logged_model(candidate.tags) if source is not outputs else None
+        folder = model_folder(source.paths, model_path, preferred)
+        return CandidateFiles(Provenance(candidate, source.label, folder), source,
+                              model_files(source.paths, folder))
 
     def candidate_signature(self, source: CandidateFiles) -> Signature | None:
         """The signature in the candidate's `MLmodel` (None without one)."""
@@ -112,7 +132,8 @@ class ReleaseFiles:
         return parse_mlmodel(source.source.read_text(path), f"the run's {path}")
 
     def version_signature(self, version: ModelVersion) -> Signature | None:
-        """The signature of a version: its package's `MLmodel`, else its source's."""
+        """The signature of a version: its package's `MLmodel`, else its source's (None
+        when neither is there any more)."""
         response = self.models.session.get(self._model_url(version, MLMODEL))
         if response.ok:
             return parse_mlmodel(response.text, f"{version.label}'s {MLMODEL}")
@@ -122,17 +143,18 @@ class ReleaseFiles:
         if not package or folder is None:
             return None  # not released by us with a model: no signature known
         path = MLMODEL if folder == "." else posixpath.join(folder, MLMODEL)
-        source: SourceFiles
-        if package.startswith(RUN_FILES_PREFIX):
-            source = RunFiles(self.models, package, {}, self.transfer)
-        else:
+        try:
+            if package.startswith(RUN_FILES_PREFIX):
+                client = self.run_files or self.models
+                return parse_mlmodel(RunFiles(client, package, (), self.transfer)
+                                     .read_text(path), path)
             name, _, package_version = package.partition("/")
-            source = OutputsPackage(self.packages, fetch_manifest(self.packages, name,
-                                                                  package_version),
-                                    self.transfer)
-            if path not in source.paths:
-                return None
-        return parse_mlmodel(source.read_text(path), path)
+            outputs = OutputsPackage(self.packages, fetch_manifest(self.packages, name,
+                                                                   package_version),
+                                     self.transfer)
+        except PackageDownloadError:
+            return None  # the source is gone too
+        return parse_mlmodel(outputs.read_text(path), path) if path in outputs.paths else None
 
     def is_complete(self, version: ModelVersion) -> bool:
         """Whether the version's package holds its manifest (uploaded after every file)."""
@@ -145,9 +167,9 @@ class ReleaseFiles:
     def copy(self, source: CandidateFiles, version: ModelVersion) -> Manifest:
         """Copy the candidate's model files into the version's package, manifest last.
 
-        Files are downloaded from the candidate's package (each verified against its
-        manifest, or hashed as it arrives from the run's files), then uploaded part by
-        part, each verified by its SHA-256.
+        Files are downloaded (each verified against the outputs' manifest, or hashed as it
+        arrives from the run's files), then uploaded part by part, each verified by its
+        SHA-256.
 
         Raises:
             PackageDownloadError, PackageUploadError, GitLabAPIError, ConfigError: a file
@@ -179,13 +201,13 @@ class ReleaseFiles:
         return OutputsPackage(self.packages, manifest, self.transfer), None
 
     def _run_files(self, candidate: Candidate) -> RunFiles | None:
-        """The run's own files, when GitLab keeps them in a candidate package with some."""
+        """The run's own files, when GitLab keeps them in a candidate package."""
         storage = storage_of(candidate.artifact_uri)
         ref = storage.ref if storage is not None else None
         if self.run_files is None or not ref or not ref.startswith(RUN_FILES_PREFIX):
             return None
-        sizes = list_run_files(self.run_files, ref)
-        return RunFiles(self.run_files, ref, sizes, self.transfer) if sizes else None
+        return RunFiles(self.run_files, ref, list_run_files(self.run_files, ref),
+                        self.transfer)
 
     def _upload(self, version: ModelVersion, root: Path, source: CandidateFiles,
                 entry: FileEntry, stop: threading.Event) -> FileEntry:
@@ -198,7 +220,7 @@ class ReleaseFiles:
             what = f"upload {stored} to {version.label}"
             digest, _ = put_slice(self.models, self._model_url(version, stored), local,
                                   offset=offset, length=part.size, whole=None,
-                                  on_bytes=_ignore, stop=stop, what=what)
+                                  on_bytes=no_progress, stop=stop, what=what)
             if digest != part.sha256:
                 raise PackageDownloadError(f"{entry.path} changed after it was verified")
             parts.append(Part(stored, part.size, digest))
@@ -206,64 +228,7 @@ class ReleaseFiles:
         return FileEntry(relative, entry.size, entry.sha256, tuple(parts))
 
     def _model_url(self, version: ModelVersion, name: str) -> str:
-        return f"{self.models.project_url}/packages/ml_models/{version.id}/files/{url_path(name)}"
-
-
-def pick_model(sources: Iterable[SourceFiles], model_path: str | None,
-               preferred: str | None = None) -> tuple[SourceFiles, str | None]:
-    """The source holding the model, and its folder (see `model_folder`).
-
-    The first source with an `MLmodel` (at `model_path`, when given) wins; with none, the
-    first source, every file of it.
-
-    Raises:
-        ReleaseError: no source holds `model_path`, or the winner holds several models.
-    """
-    sources = list(sources)
-    for source in sources:
-        found = mlmodel_folders(source.paths)
-        if found and (model_path is None or _wanted(model_path) in found):
-            return source, model_folder(source.paths, model_path, preferred)
-    if model_path is not None:
-        found = sorted({f for s in sources for f in mlmodel_folders(s.paths)})
-        raise ReleaseError(f"--model-path {model_path!r} holds no {MLMODEL} in the run's "
-                           f"files", hint=f"folders with one: {', '.join(found) or 'none'}")
-    return sources[0], None
-
-
-def model_folder(paths: Iterable[str], model_path: str | None,
-                 preferred: str | None = None) -> str | None:
-    """The folder (in `paths`) holding the model's `MLmodel`: "" for the top, None when
-    no path is an `MLmodel` (every file is then the model's). Of several, `model_path`,
-    else `preferred` (the run's newest logged model) when it is one of them.
-
-    Raises:
-        ReleaseError: `model_path` holds no `MLmodel`, or several folders do and none was named.
-    """
-    found = mlmodel_folders(paths)
-    if model_path is not None:
-        wanted = _wanted(model_path)
-        if wanted not in found:
-            raise ReleaseError(f"--model-path {model_path!r} holds no {MLMODEL} in the run's "
-                               f"files", hint=f"folders with one: {', '.join(found) or 'none'}")
-        return wanted
-    if len(found) > 1 and preferred in found:
-        return preferred
-    if len(found) > 1:
-        raise ReleaseError(f"the run's files hold {len(found)} {MLMODEL} files "
-                           f"({', '.join(f or '.' for f in found)})",
-                           hint="pass --model-path to name the model's folder")
-    return found[0] if found else None
-
-
-def mlmodel_folders(paths: Iterable[str]) -> list[str]:
-    """The folders holding a file named `MLmodel`, sorted ("" for the top)."""
-    return sorted(posixpath.dirname(p) for p in paths if posixpath.basename(p) == MLMODEL)
-
-
-def _wanted(model_path: str) -> str:
-    wanted = model_path.strip("/").removeprefix("./")
-    return "" if wanted in ("", ".") else wanted
+        return ml_model_file_url(self.models, str(version.id), name)
 
 
 def _bearer(settings: GitLabSettings) -> GitLabClient:
@@ -273,15 +238,3 @@ def _bearer(settings: GitLabSettings) -> GitLabClient:
         client.session.headers.pop(header, None)
     client.session.headers["Authorization"] = f"Bearer {settings.token}"
     return client
-
-
-def _newest_logged_model(candidate: Candidate) -> str | None:
-    """The folder of the run's newest READY model logged through the relay, if any."""
-    run = {"info": {"run_id": candidate.run_id},
-           "data": {"tags": [{"key": k, "value": v} for k, v in candidate.tags.items()]}}
-    ready = [r for r in records(run) if r.status == "READY"]
-    return ready[0].path if ready else None
-
-
-def _ignore(_: int) -> None:
-    """Progress callback: release transfers show no byte progress of their own."""

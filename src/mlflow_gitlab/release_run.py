@@ -53,8 +53,7 @@ class Releaser:
         self.tracker = Tracker(settings)
         self.registry = Registry(self.tracker.client, settings)
         self.runs = RunSource(settings)
-        self.files = ReleaseFiles(gitlab_settings(env), transfer_settings(env),
-                                  settings.token if settings.is_gitlab else None)
+        self.files = ReleaseFiles(gitlab_settings(env), transfer_settings(env), settings)
         self.gate = Gate.parse(options.max_regression) if options.max_regression else None
         self.initial = SemVer.parse(options.initial_version)
         if context.pipeline.id is not None:  # the versions this release owns (§10: per pipeline)
@@ -193,7 +192,8 @@ class Releaser:
         if not run_id:
             raise ReleaseError(f"{version.label} records no source run to copy files from")
         log.info("%s is incomplete: copying its files from run %s", version.label, run_id)
-        source = self.files.locate(self.runs.get(run_id), version.tags.get(rec.MODEL_PATH))
+        source = self.files.locate(self.runs.get(run_id), version.tags.get(rec.MODEL_PATH),
+                                   recorded=version.tags.get(rec.SOURCE_PACKAGE))
         self._complete(version, source, version.tags.get(rec.SELECTED_BY, "--run"),
                        rec.recorded_decision(version.tags))
         return _result(version, created=False, completed=True)

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote, unquote
 
-from mlflow_gitlab.errors import PackageDownloadError
-from mlflow_gitlab.gitlab_api import GitLabClient
+import requests
+
+from mlflow_gitlab.errors import PackageDownloadError, ReleaseError
+from mlflow_gitlab.gitlab_api import GitLabClient, gitlab_message
 from mlflow_gitlab.packages import (
     FileEntry,
     Manifest,
@@ -93,30 +95,30 @@ class OutputsPackage:
     def fetch(self, paths: Iterable[str], dest: Path) -> list[FileEntry]:
         wanted = set(paths)
         download_package(self.client, self.manifest.package, self.manifest.version, dest,
-                         transfer=self.transfer)
+                         transfer=self.transfer, paths=wanted)
         return [entry for entry in self.manifest.files if entry.path in wanted]
 
 
 @dataclass(frozen=True)
 class RunFiles:
-    """A run's own `ml_model` candidate package; `client` sends `Authorization: Bearer`."""
+    """A run's own `ml_model` candidate package; `client` is for the tracking project and
+    sends the tracking token as `Authorization: Bearer`."""
 
     client: GitLabClient
     ref: str  # `candidate:<iid>`
-    sizes: Mapping[str, int]  # path -> size in bytes
+    paths: tuple[str, ...]
     transfer: TransferSettings
 
     @property
     def label(self) -> str:
         return self.ref
 
-    @property
-    def paths(self) -> tuple[str, ...]:
-        return tuple(sorted(self.sizes))
-
     def read_text(self, path: str) -> str:
         what = f"download {path} of the files of run {self.ref}"
-        return _text(self.client.check(self.client.session.get(self._url(path)), what).content)
+        response = self.client.session.get(ml_model_file_url(self.client, self.ref, path))
+        if response.status_code == 404:
+            raise PackageDownloadError(f"cannot {what}: there is no such file")
+        return _text(self.client.check(response, what).content)
 
     def fetch(self, paths: Iterable[str], dest: Path) -> list[FileEntry]:
         stop = threading.Event()
@@ -125,50 +127,59 @@ class RunFiles:
             target = destination(dest, path)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(b"")
-            size = self.sizes[path]
-            digest = get_slice(self.client, self._url(path), target, 0, size, None,
-                               hashlib.sha256(), _ignore, stop,
+            digest = get_slice(self.client, ml_model_file_url(self.client, self.ref, path),
+                               target, 0, None, None, hashlib.sha256(), no_progress, stop,
                                f"download {path} of the files of run {self.ref}")
-            sha256 = digest.hexdigest() if digest is not None else ""
+            sha256, size = digest.hexdigest() if digest else "", target.stat().st_size
             return FileEntry(path, size, sha256, (Part(path, size, sha256),))
 
         return in_parallel(one, list(paths), self.transfer.parallel, stop)
 
-    def _url(self, path: str) -> str:
-        ref = quote(self.ref, safe=":")
-        return f"{self.client.project_url}/packages/ml_models/{ref}/files/{url_path(path)}"
 
-
-def list_run_files(client: GitLabClient, ref: str) -> dict[str, int]:
-    """Path -> size of the files in run package `ref` (empty when nothing was uploaded).
+def list_run_files(client: GitLabClient, ref: str) -> tuple[str, ...]:
+    """The paths of the files in run package `ref` (none when nothing was uploaded).
 
     Raises:
+        ReleaseError: this GitLab cannot list a run's files (its artifact route came in 17.9).
         GitLabAPIError, ConfigError: GitLab refused the listing.
     """
     url = f"{client.project_url}/ml/mlflow/api/2.0/mlflow-artifacts/artifacts"
     response = client.session.get(url, params={"path": ref})
-    if response.status_code == 404:  # no package yet: GitLab creates it on first upload
-        return {}
+    if response.status_code == 404 and _mlflow_error(response) == "RESOURCE_DOES_NOT_EXIST":
+        return ()  # no package yet: GitLab creates it on the first upload
+    if response.status_code == 404 and "Project" not in gitlab_message(response):
+        raise ReleaseError("this GitLab cannot list a run's files (it has no MLflow artifact "
+                           "route, added in GitLab 17.9)", hint="upload the model with "
+                           "`mlflow-gitlab run --artifacts` (or `upload`) to release it")
     client.check(response, f"list the files of run {ref}")
-    return stored_sizes(response.json().get("files") or [])
+    return stored_paths(response.json().get("files") or [])
 
 
-def stored_sizes(listed: Iterable[Mapping[str, object]]) -> dict[str, int]:
-    """Path -> size from the artifact proxy's flat list of stored names (`model%2FMLmodel`).
+def stored_paths(listed: Iterable[Mapping[str, object]]) -> tuple[str, ...]:
+    """The paths in the artifact proxy's flat list of stored names (`model%2FMLmodel`),
+    each once (a file uploaded again is listed again; GitLab serves the newest)."""
+    return tuple(sorted({unquote(str(item.get("path", ""))) for item in listed
+                         if not item.get("is_dir") and item.get("path")}))
 
-    A name listed twice (uploaded again) keeps its last size, as GitLab serves the newest.
-    """
-    sizes: dict[str, int] = {}
-    for item in listed:
-        if item.get("is_dir"):
-            continue
-        sizes[unquote(str(item.get("path", "")))] = int(str(item.get("file_size") or 0))
-    return sizes
+
+def ml_model_file_url(client: GitLabClient, ref: str, path: str) -> str:
+    """The URL of file `path` in `ml_model` package `ref` (a version id or
+    `candidate:<iid>`), as GitLab's package-file routes take it (reference §14)."""
+    return (f"{client.project_url}/packages/ml_models/{quote(ref, safe=':')}/files/"
+            f"{url_path(path)}")
+
+
+def no_progress(_: int) -> None:
+    """Progress callback: release transfers show no byte progress of their own."""
+
+
+def _mlflow_error(response: requests.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get("error_code") if isinstance(body, dict) else None
 
 
 def _text(body: bytes) -> str:
     return body.decode("utf-8", errors="replace")  # not UTF-8: the YAML parse says so
-
-
-def _ignore(_: int) -> None:
-    """Progress callback: release transfers show no byte progress of their own."""

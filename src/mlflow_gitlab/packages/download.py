@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,8 @@ class DownloadResult:
 
 def download_package(client: GitLabClient, package: str, version: str, dest: Path | str, *,
                      transfer: TransferSettings | None = None,
-                     progress: Progress | None = None) -> DownloadResult:
+                     progress: Progress | None = None,
+                     paths: Collection[str] | None = None) -> DownloadResult:
     """Download generic package `package` `version` into `dest`, as its manifest lists it.
 
     Args:
@@ -46,6 +48,7 @@ def download_package(client: GitLabClient, package: str, version: str, dest: Pat
         dest: the folder to write into (created if missing).
         transfer: how many files to fetch at once.
         progress: told about files and bytes as they move.
+        paths: only these files of the manifest (all when None).
 
     Returns:
         The manifest and how many files were fetched or already present.
@@ -61,8 +64,9 @@ def download_package(client: GitLabClient, package: str, version: str, dest: Pat
     progress = progress or Progress()
     dest = Path(dest)
     manifest = fetch_manifest(client, package, version)
-    targets = {entry.path: destination(dest, entry.path) for entry in manifest.files}
-    progress.start("downloading", len(manifest.files), manifest.total_size)
+    entries = [e for e in manifest.files if paths is None or e.path in paths]
+    targets = {entry.path: destination(dest, entry.path) for entry in entries}
+    progress.start("downloading", len(entries), sum(e.size for e in entries))
 
     stop = threading.Event()
 
@@ -72,7 +76,7 @@ def download_package(client: GitLabClient, package: str, version: str, dest: Pat
         return entry, kept
 
     try:
-        results = in_parallel(fetch, manifest.files, transfer.parallel, stop)
+        results = in_parallel(fetch, entries, transfer.parallel, stop)
     finally:
         progress.finish()
     kept = sum(1 for _, was_kept in results if was_kept)

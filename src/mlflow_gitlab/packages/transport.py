@@ -124,14 +124,15 @@ def put_slice(client: GitLabClient, url: str, path: Path, offset: int, length: i
     return digest, running
 
 
-def get_slice(client: GitLabClient, url: str, target: Path, offset: int, length: int,
+def get_slice(client: GitLabClient, url: str, target: Path, offset: int, length: int | None,
               sha256: str | None, whole: Hash | None, on_bytes: OnBytes, stop: threading.Event,
               what: str) -> Hash | None:
     """GET one package file into `target` at `offset`, verified; return the advanced `whole`.
 
-    `whole` is as for `put_slice`; `sha256` None takes the bytes unchecked (a file no
-    manifest describes). A transfer cut short is retried from its first byte; a
-    file whose bytes differ from the manifest is an error, found from GitLab's
+    `whole` is as for `put_slice`; `length` and `sha256` None take the file as GitLab
+    sends it, whole by its `Content-Length` (a file no manifest describes). A transfer cut
+    short is retried from its first byte; a file whose bytes differ from the manifest is an
+    error, found from GitLab's
     `X-Checksum-SHA256` header (reference §15.2) before the body when it is sent.
 
     Raises:
@@ -163,8 +164,9 @@ def get_slice(client: GitLabClient, url: str, target: Path, offset: int, length:
                         h.update(chunk)
                     received[0] += len(chunk)
                     on_bytes(len(chunk))
-        if received[0] != length:
-            raise TransientError(f"received {received[0]} of {length} bytes")
+            expected = length if length is not None else _content_length(response)
+        if expected is not None and received[0] != expected:
+            raise TransientError(f"received {received[0]} of {expected} bytes")
         _check_digest(part.hexdigest(), sha256, what)
         return running
 
@@ -176,6 +178,14 @@ def _check_digest(actual: str | None, expected: str | None, what: str) -> None:
         raise PackageDownloadError(
             f"cannot {what}: its SHA-256 {actual} is not the manifest's {expected}",
             hint="the package changed after its manifest was uploaded; upload it again")
+
+
+def _content_length(response: Any) -> int | None:
+    """The body's size as sent, when it is also the size received (not re-encoded)."""
+    if response.headers.get("Content-Encoding", "identity") != "identity":
+        return None
+    value = response.headers.get("Content-Length", "")
+    return int(value) if value.isdigit() else None
 
 
 def _json(response: Any) -> dict[str, Any]:
