@@ -9,12 +9,22 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from tests.secrets_scan import remember
 
 COMMAND = (sys.executable, "-m", "mlflow_gitlab")
 printed: list[tuple[str, str]] = []  # (what ran, what it printed), scanned after each test
+home_dir: Path | None = None  # the running test's HOME for commands, set by conftest.py
+
+
+def home() -> str:
+    """HOME for the commands a test runs: a folder under its tmp_path, so whatever the tool
+    (or MLflow) writes there is scanned for tokens too."""
+    assert home_dir is not None, "only within a test"
+    home_dir.mkdir(exist_ok=True)
+    return str(home_dir)
 
 
 def given_tokens(env: Mapping[str, str]) -> set[str]:

@@ -21,12 +21,16 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
 @pytest.fixture(autouse=True)
 def _no_token_leaks(tmp_path) -> Iterator[None]:
     """After each test: no known token value in what the tool printed (`tests.cli`), in a
-    file under tmp_path, or in what a sandbox there stored. Fails naming where, not what."""
+    file under tmp_path (the commands' HOME, `cli.home()`, included), or in what a sandbox
+    there stored. A leak is reported as an error in the test's teardown, naming where (not
+    what)."""
+    cli.home_dir = tmp_path / "home"
     yield
     try:
         leaks = secrets_scan.scan(tmp_path, cli.printed)
     finally:
         cli.printed.clear()
+        cli.home_dir = None
         secrets_scan.allowed.clear()
     if leaks:
         pytest.fail("a token value leaked into: " + "; ".join(leaks), pytrace=False)

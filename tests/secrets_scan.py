@@ -1,13 +1,19 @@
 """Find token values wherever the tool could have put them: what it printed, the files it
-wrote, and what a sandbox stored (tags, params, notes, names, package files).
+wrote, and what a sandbox stored (tags, params, notes, names, package files). A token is
+also found base64-encoded as Basic auth credentials (`<user>:<token>`).
 
-`conftest.py` scans after every test, so a leak anywhere in the suite fails the test that
-caused it. Reports name where a token was (a command, a file, a column), never the token.
+`conftest.py` scans after every test, so a leak anywhere in the suite is reported as an
+error in the teardown of the test that caused it. Reports name where a token was (a
+command, a file, a column), never the token.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +28,11 @@ SANDBOX_DB = "sandbox.db"  # marks a sandbox's data directory, where tokens live
 _SANDBOX_DIRS = {"files", "tmp"}  # its blobs and uploads in progress, next to SANDBOX_DB
 _SKIP_TABLES = {"tokens", "meta"}  # where the sandbox itself keeps the tokens
 _START = 6  # bytes of a token's beginning that are searched for first
+# GitLab's fixed Basic-auth user names (job token, OAuth token): `<user>:<token>` in base64
+# is looked for anywhere, as in docker's config.json; any other user's after a "Basic " only.
+BASIC_USERS = ("gitlab-ci-token", "oauth2")
+_BASIC_MARKERS = (b"Basic ", b"basic ", b"BASIC ")
+_BASE64 = re.compile(rb"[A-Za-z0-9+/]{4,}={0,2}")
 
 known: set[str] = set()  # every token value seen this session: issued by a sandbox or given
 allowed: set[Path] = set()  # files a test wrote with tokens in them on purpose
@@ -41,8 +52,9 @@ def allow(path: Path) -> None:
 
 class Needles:
     """Token values, searchable in many bytes at once: one `in` per token is too slow for the
-    thousands a session issues, but they share few beginnings ("glpat-", "glcbt-"), so each
-    beginning is found at C speed and only its hits are looked up."""
+    thousands a session issues, but they share few beginnings ("glpat-", "glcbt-", and the
+    base64 of "gitlab-ci-token:"), so each beginning is found at C speed and only its hits
+    are looked up."""
 
     def __init__(self, tokens: Iterable[str] = ()) -> None:
         self.tokens: set[bytes] = set()
@@ -51,13 +63,18 @@ class Needles:
 
     def add(self, tokens: Iterable[str]) -> None:
         for token in (t.encode() for t in tokens if len(t) >= MIN_LENGTH):
-            self.tokens.add(token)
-            sizes = self.by_start.setdefault(token[:_START], {})
-            sizes.setdefault(len(token), set()).add(token)
+            for needle in (token, *(_basic(user.encode(), token) for user in BASIC_USERS)):
+                self.tokens.add(needle)
+                sizes = self.by_start.setdefault(needle[:_START], {})
+                sizes.setdefault(len(needle), set()).add(needle)
 
     def found_in(self, data: bytes | str) -> bool:
         if isinstance(data, str):
             data = data.encode(errors="replace")
+        return self._found_plain(data) or any(
+            self._found_plain(credentials) for credentials in _basic_credentials(data))
+
+    def _found_plain(self, data: bytes) -> bool:
         for start, sizes in self.by_start.items():
             at = data.find(start)
             while at >= 0:
@@ -71,6 +88,25 @@ class Needles:
         for token in sorted(self.tokens, key=len, reverse=True):
             text = text.replace(token.decode(errors="replace"), "[MASKED]")
         return text
+
+
+def _basic(user: bytes, token: bytes) -> bytes:
+    """The base64 of `user:token` as Basic auth sends it, cut to its whole 3-byte groups
+    (the last characters depend on what is padded or follows)."""
+    credentials = user + b":" + token
+    return base64.b64encode(credentials[: len(credentials) // 3 * 3])
+
+
+def _basic_credentials(data: bytes) -> Iterator[bytes]:
+    """The decoded value after each "Basic " in `data` (any user's credentials)."""
+    for marker in _BASIC_MARKERS:
+        at = data.find(marker)
+        while at >= 0:
+            match = _BASE64.match(data, at + len(marker))
+            if match:
+                with contextlib.suppress(binascii.Error, ValueError):
+                    yield base64.b64decode(match[0] + b"==")
+            at = data.find(marker, at + 1)
 
 
 _known_needles = Needles()  # `known`, kept searchable as it grows

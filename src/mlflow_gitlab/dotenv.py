@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,32 +28,36 @@ def render_dotenv(values: Mapping[str, str]) -> str:
     return text
 
 
-def prepare_dotenv(path: Path) -> None:
-    """Create `path`'s folder now, so a path that cannot be written fails before any work.
+def check_dotenv_path(path: Path) -> None:
+    """Refuse a path that cannot be written, before any work and without creating anything
+    (a command refused later leaves no folder behind); `write_dotenv` creates the folder.
 
     Raises:
-        ConfigError: `path` is a folder, or its folder cannot be created.
+        ConfigError: `path` is a folder, a file is in the way of its folder, or the nearest
+            existing folder cannot be written to.
     """
     if path.is_dir():
-        raise ConfigError(f"cannot write dotenv file {path}: it is a folder")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        blocker = next((p for p in (path.parent, *path.parent.parents)
-                        if p.exists() and not p.is_dir()), None)
-        reason = f"{blocker} is a file" if blocker else exc.strerror or str(exc)
-        raise ConfigError(f"cannot write dotenv file {path}: {reason}",
-                          hint="pick another --dotenv path") from exc
+        raise ConfigError(f"cannot write dotenv file {path}: it is a folder",
+                          hint="pick another --dotenv path")
+    existing = next((p for p in (path.parent, *path.parent.parents) if _exists(p)), Path("."))
+    if not existing.is_dir():
+        what = "a file" if existing.is_file() else "not a folder"
+        raise ConfigError(f"cannot write dotenv file {path}: {existing} is {what}",
+                          hint="pick another --dotenv path")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write dotenv file {path}: {existing} is not writable",
+                          hint="pick another --dotenv path")
 
 
 def write_dotenv(path: Path, values: Mapping[str, str]) -> None:
-    """Write (replace) `path` atomically, merging with keys already in it.
+    """Write (replace) `path` atomically, merging with keys already in it; create its folder.
 
     Raises:
         ConfigError: a key or value GitLab would reject, or the file cannot be written.
     """
-    prepare_dotenv(path)
+    check_dotenv_path(path)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         existing: dict[str, str] = {}
         if path.exists():
             for line in path.read_text().splitlines():
@@ -65,3 +70,8 @@ def write_dotenv(path: Path, values: Mapping[str, str]) -> None:
         tmp.replace(path)
     except OSError as exc:
         raise ConfigError(f"cannot write dotenv file {path}: {exc.strerror or exc}") from exc
+
+
+def _exists(path: Path) -> bool:
+    """Whether anything is at `path`, a dangling symlink included (`mkdir` fails on one)."""
+    return path.exists() or path.is_symlink()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlflow_gitlab.context import collect_context
-from mlflow_gitlab.dotenv import prepare_dotenv, write_dotenv
+from mlflow_gitlab.dotenv import check_dotenv_path, write_dotenv
 from mlflow_gitlab.errors import ConfigError, NothingToRelease
 from mlflow_gitlab.packages.naming import check_model_name
 from mlflow_gitlab.release_gate import Gate
@@ -121,4 +121,4 @@ def _check(options: ReleaseOptions) -> None:
         if not options.metric:
             raise ConfigError("--max-regression needs --metric: the metric to compare")
     if options.dotenv is not None:
-        prepare_dotenv(options.dotenv)
+        check_dotenv_path(options.dotenv)

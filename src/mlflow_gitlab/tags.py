@@ -6,7 +6,10 @@ variables they are named after; MLflow's own `mlflow.*` keys carry the source an
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from mlflow_gitlab.context.model import CIContext
+from mlflow_gitlab.errors import ConfigError
 from mlflow_gitlab.redaction import Redactor
 
 # GitLab's run-tag limits (reference §4.1): longer values are rejected with a 400.
@@ -93,6 +96,23 @@ def fit_value(value: str, limit: int = MAX_VALUE_LENGTH) -> str:
 
 def fit_key(key: str) -> str:
     return key[:MAX_KEY_LENGTH]
+
+
+def check_params(params: Mapping[str, str]) -> None:
+    """Refuse a parameter GitLab would not store whole, before any run exists on it.
+
+    Raises:
+        ConfigError: a name or value longer than GitLab's 250 characters (reference §4.1).
+    """
+    for key, value in params.items():
+        for what, text, limit in (("name", key, MAX_KEY_LENGTH),
+                                  ("value", value, MAX_PARAM_VALUE_LENGTH)):
+            if len(text) > limit:
+                shown = key if len(key) <= 40 else key[:37] + ELLIPSIS
+                raise ConfigError(f"--param {shown}: its {what} has {len(text)} characters; "
+                                  f"GitLab keeps at most {limit}",
+                                  hint="shorten it, or log it as a tag (up to 5,000 "
+                                       "characters) or an artifact")
 
 
 def run_name(context: CIContext) -> str | None:

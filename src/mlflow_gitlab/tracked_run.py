@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 from mlflow_gitlab import tags as t
 from mlflow_gitlab.context import CIContext, collect_context
-from mlflow_gitlab.dotenv import prepare_dotenv, write_dotenv
-from mlflow_gitlab.errors import ConfigError, MlflowGitlabError, PackageUploadError
+from mlflow_gitlab.dotenv import check_dotenv_path, write_dotenv
+from mlflow_gitlab.errors import MlflowGitlabError, PackageUploadError
 from mlflow_gitlab.process import resolve_command, run_child
 from mlflow_gitlab.redaction import Redactor
 from mlflow_gitlab.settings import tracking_settings
@@ -56,7 +56,7 @@ def run_tracked(options: RunOptions, env: Mapping[str, str] | None = None) -> in
     env = dict(os.environ if env is None else env)
     argv = resolve_command(options.command, env)
     if options.dotenv is not None:
-        prepare_dotenv(options.dotenv)
+        check_dotenv_path(options.dotenv)
     context = collect_context(env)
     if _fork_without_token(context, env):
         log.warning("fork merge request pipeline: the parent project's MLFLOW_TRACKING_TOKEN "
@@ -64,7 +64,7 @@ def run_tracked(options: RunOptions, env: Mapping[str, str] | None = None) -> in
         return run_child(argv, env).returncode
     settings = tracking_settings(env, options.tracking_uri)
     if settings.is_gitlab:
-        check_params(options.params)
+        t.check_params(options.params)
     else:
         log.info("%s is not a GitLab MLflow endpoint: GitLab-only steps are skipped",
                  settings.tracking_uri)
@@ -129,23 +129,6 @@ def run_tracked(options: RunOptions, env: Mapping[str, str] | None = None) -> in
             stop_after_child(relay)
         tracker.finish_run(run, status)
         log.info("run %s ended %s", run.run_id, status)
-
-
-def check_params(params: Mapping[str, str]) -> None:
-    """Refuse a parameter GitLab would not store whole, before any run exists on it.
-
-    Raises:
-        ConfigError: a name or value longer than GitLab's 250 characters (reference §4.1).
-    """
-    for key, value in params.items():
-        for what, text, limit in (("name", key, t.MAX_KEY_LENGTH),
-                                  ("value", value, t.MAX_PARAM_VALUE_LENGTH)):
-            if len(text) > limit:
-                shown = key if len(key) <= 40 else key[:37] + t.ELLIPSIS
-                raise ConfigError(f"--param {shown}: its {what} has {len(text)} characters; "
-                                  f"GitLab keeps at most {limit}",
-                                  hint="shorten it, or log it as a tag (up to 5,000 "
-                                       "characters) or an artifact")
 
 
 def _publish(options: RunOptions, gitlab: GitLabClient | None, tracker: Tracker, run_id: str,

@@ -9,14 +9,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from tests import ci_envs
-from tests.cli import mlflow_gitlab, popen, record
+from tests.cli import home, mlflow_gitlab, popen, record
 
 
 def job_env(sandbox, **extra: str) -> dict[str, str]:
     """A scrubbed merge-request job environment pointed at the sandbox."""
     env = ci_envs.merge_request(**extra)
     env.update({
-        "PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
+        "PATH": os.environ["PATH"], "HOME": home(),
         "CI_SERVER_URL": sandbox.url, "CI_API_V4_URL": sandbox.api_url,
         "CI_JOB_TOKEN": sandbox.tokens["job"], "CI_PROJECT_NAME": "demo-project",
         "MLFLOW_TRACKING_TOKEN": sandbox.tokens["developer"],

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests import ci_envs
-from tests.cli import mlflow_gitlab
+from tests.cli import home, mlflow_gitlab
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "bad-input.md"
 BAD_TOKEN = "glpat-revokedrevokedrevoked00"
@@ -40,7 +40,7 @@ def job(sandbox, **overrides: str | None) -> dict[str, str]:
     """
     env = ci_envs.branch(CI_COMMIT_MESSAGE="Retrain")
     env.update({
-        "PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
+        "PATH": os.environ["PATH"], "HOME": home(),
         "CI_SERVER_URL": sandbox.url, "CI_API_V4_URL": sandbox.api_url,
         "CI_JOB_TOKEN": sandbox.tokens["job"], "CI_PROJECT_NAME": "demo-project",
         "MLFLOW_TRACKING_TOKEN": sandbox.tokens["developer"],
@@ -56,7 +56,7 @@ def job(sandbox, **overrides: str | None) -> dict[str, str]:
 
 def laptop(sandbox, **extra: str) -> dict[str, str]:
     """No CI at all: only what a shell has, plus `extra`."""
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
+    env = {"PATH": os.environ["PATH"], "HOME": home(),
            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
     env.update({k: v.replace("{url}", sandbox.url).replace("{tracking}", sandbox.tracking_uri)
                 for k, v in extra.items()})
@@ -229,6 +229,10 @@ CASES = [
     case("report-template-broken", "report", "--metric", "loss", "--template", "broken.j2"),
     case("dotenv-under-a-file", "run", "--dotenv", "model.pkl/run.env", "--", "true"),
     case("release-dotenv-under-a-file", *RELEASE, "--dotenv", "model.pkl/release.env"),
+    case("dotenv-new-folder-refused-run", "run", "--dotenv", "build/sub/run.env", "--", "true",
+         env=lambda sb: job(sb, MLFLOW_TRACKING_TOKEN="job")),
+    case("dotenv-new-folder-nothing-to-release", *RELEASE, "--strict", "--dotenv",
+         "build/sub/release.env", setup=experiment),
     # the wrapped command
     case("command-not-found", "run", "--", "no-such-command"),
 ]

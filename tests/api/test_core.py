@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
+import threading
 import time
 
 import pytest
 import requests
 
+from mlflow_gitlab.errors import SandboxError
 from mlflow_gitlab.sandbox import running_sandbox
 from tests.cli import popen
 from tests.secrets_scan import allow
@@ -115,3 +118,45 @@ def test_serve_command_writes_ready_file(tmp_path):
             proc.terminate()
             proc.wait(timeout=10)
     assert proc.returncode == 0
+
+
+def test_requests_in_flight_when_it_stops_are_cut_never_answered_500(tmp_path, capfd):
+    """A stop while clients keep asking: each request is answered whole or its connection is
+    cut, as when a real server goes away; none meets the closed store (a 500, a traceback)."""
+    outcomes: list[object] = []
+
+    def ask(url: str, token: str) -> None:
+        with requests.Session() as session:
+            while True:
+                try:
+                    r = session.get(f"{url}/projects/7/packages", timeout=10,
+                                    headers={"PRIVATE-TOKEN": token})
+                except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+                    outcomes.append("cut")  # refused, reset, or closed before a whole answer
+                    return
+                outcomes.append(r.status_code)
+
+    with running_sandbox(tmp_path / "data") as sb:
+        clients = [threading.Thread(target=ask, args=(sb.api_url, sb.tokens["developer"]))
+                   for _ in range(8)]
+        for client in clients:
+            client.start()
+        time.sleep(0.5)
+        sb.stop()
+        for client in clients:
+            client.join(timeout=20)
+    assert outcomes.count("cut") == len(clients)
+    assert set(outcomes) == {200, "cut"}
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_an_outage_whose_port_was_taken_meanwhile_fails_saying_so(tmp_path):
+    with running_sandbox(tmp_path / "data") as sb:
+        port = int(sb.url.rpartition(":")[2])
+        expected = rf"^the sandbox did not come back after the outage: cannot listen on " \
+                   rf"127\.0\.0\.1:{port}: "
+        # Another process takes the port while it is down.
+        with socket.socket() as squatter, pytest.raises(SandboxError, match=expected), \
+                sb.outage():
+            squatter.bind(("127.0.0.1", port))
+            squatter.listen()

@@ -21,9 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import yaml
 
-from mlflow_gitlab.packages import package_tags, run_package, upload_paths
 from tests.api.relay_env import job_env, relay_counts
 from tests.api.test_release import MODEL, Lab, signature
 from tests.cli import mlflow_gitlab, popen, record
@@ -218,31 +216,12 @@ WEIGHTS = 16 << 20  # far over the socket buffers: a killed upload of it is cut 
 STALL = 1.0  # seconds the server holds an upload: long enough to kill its client meanwhile
 
 
-class WeightsLab(Lab):
-    """test_release's Lab, whose model folders also hold a large weights file."""
-
-    def upload_outputs(self, run_id: str, sig) -> None:
-        root = self.tmp / run_id / "outputs"
-        (root / "model").mkdir(parents=True)
-        (root / "model" / "MLmodel").write_text(yaml.safe_dump({
-            "flavors": {"python_function": {"loader_module": "mlflow.sklearn"}},
-            "signature": sig.to_dict()}))
-        (root / "model" / "model.pkl").write_bytes(os.urandom(3000))
-        (root / "model" / "weights.bin").write_bytes(os.urandom(WEIGHTS))
-        (root / "report.html").write_text("<p>not part of the model</p>")
-        name, version = run_package(run_id, self.experiment_id)
-        result = upload_paths(self.uploader, name, version, [root])
-        for key, value in package_tags(name, version, result.manifest_url).items():
-            self.api.mlflow("POST", "runs/set-tag",
-                            json={"run_id": run_id, "key": key, "value": value})
-
-
 @pytest.mark.slow
 def test_a_release_killed_before_its_files_are_up_is_completed_by_a_rerun(sandbox, api,
                                                                          tmp_path):
-    lab = WeightsLab(sandbox, api, tmp_path)
+    lab = Lab(sandbox, api, tmp_path)
     pipeline = lab.pipeline()
-    run_id = lab.train(pipeline, 0.2, signature())
+    run_id = lab.train(pipeline, 0.2, signature(), extra={"weights.bin": os.urandom(WEIGHTS)})
     env = lab.env(pipeline)
     args = ("release", "--model", MODEL, "--metric", "loss")
     model_files = ("MLmodel", "model.pkl", "weights.bin")

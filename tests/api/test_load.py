@@ -12,7 +12,7 @@ import sys
 import textwrap
 
 from tests import ci_envs
-from tests.cli import COMMAND, record
+from tests.cli import COMMAND, home, record
 
 PROCESSES = 4
 POINTS = 500
@@ -40,7 +40,7 @@ def test_concurrent_runs_lose_nothing_and_end_in_their_status(sandbox, api, mlfl
     processes = []
     for i, job in enumerate(pipeline["jobs"]):
         env = {**ci_envs.merge_request(), **{
-            "PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
+            "PATH": os.environ["PATH"], "HOME": home(),
             "CI_SERVER_URL": sandbox.url, "CI_API_V4_URL": sandbox.api_url,
             "CI_PROJECT_NAME": "demo-project", "CI_PIPELINE_ID": str(pipeline["pipeline_id"]),
             "CI_PIPELINE_IID": str(pipeline["iid"]), "CI_JOB_ID": str(job["id"]),

@@ -19,7 +19,7 @@ import pytest
 from mlflow_gitlab.signatures import parse_mlmodel
 from tests import ci_envs
 from tests.api.relay_env import job_env, standalone_relay
-from tests.cli import mlflow_gitlab
+from tests.cli import home, mlflow_gitlab
 
 MLFLOW2_PYTHON = Path(__file__).resolve().parents[2] / ".venv-mlflow2" / "bin" / "python"
 
@@ -65,11 +65,11 @@ def train_and_load(sandbox, tmp_path: Path, python: str) -> tuple[dict, dict]:
     result = mlflow_gitlab("run", "--", python, "train.py", str(trained_file), cwd=tmp_path,
                            timeout=180, env=env)
     assert result.returncode == 0, result.stderr
-    relay_env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
+    relay_env = {"PATH": os.environ["PATH"], "HOME": home(),
                  "MLFLOW_TRACKING_URI": sandbox.tracking_uri,
                  "MLFLOW_TRACKING_TOKEN": sandbox.tokens["developer"]}
     with standalone_relay(relay_env) as uri:
-        loader_env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
+        loader_env = {"PATH": os.environ["PATH"], "HOME": home(),
                       "MLFLOW_TRACKING_URI": uri}
         loaded = subprocess.run([python, "load.py", str(trained_file), str(loaded_file)],
                                 env=loader_env, cwd=tmp_path, capture_output=True, text=True,
@@ -154,7 +154,7 @@ def train_then_release(sandbox, api, tmp_path: Path, python: str, columns: str):
 
     def env(job: dict) -> dict[str, str]:
         return {**ci_envs.branch(), **{
-            "PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
+            "PATH": os.environ["PATH"], "HOME": home(),
             "MLFLOW_TRACKING_TOKEN": sandbox.tokens["developer"],
             "CI_SERVER_URL": sandbox.url, "CI_API_V4_URL": sandbox.api_url,
             "CI_PIPELINE_ID": str(pipeline["pipeline_id"]),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from mlflow_gitlab.packages import package_tags, run_package, upload_paths
 from mlflow_gitlab.release import ReleaseOptions, release
 from mlflow_gitlab.settings import gitlab_settings
 from tests import ci_envs
-from tests.cli import mlflow_gitlab
+from tests.cli import home, mlflow_gitlab
 
 MODEL = "churn"
 FRAME = pd.DataFrame({"age": [31.0, 45.0], "income": [1.5, 2.5], "city": ["a", "b"]})
@@ -74,9 +75,10 @@ class Lab:
 
     def train(self, pipeline: Pipeline, loss: float | None = 0.2,
               sig: ModelSignature | None = None, *, status: str = "FINISHED",
-              role: str | None = "job", outputs: bool = True, start_time: int | None = None
-              ) -> str:
-        """A training run of `pipeline` with `loss`, and its outputs holding an MLflow model."""
+              role: str | None = "job", outputs: bool = True, start_time: int | None = None,
+              extra: Mapping[str, bytes] | None = None) -> str:
+        """A training run of `pipeline` with `loss`, and its outputs holding an MLflow model
+        (with the `extra` files in its folder)."""
         tags = {"gitlab.CI_PIPELINE_ID": str(pipeline.id),
                 "gitlab.CI_JOB_ID": str(pipeline.train_job)}
         if role:
@@ -90,17 +92,21 @@ class Lab:
             self.api.mlflow("POST", "runs/log-metric", json={
                 "run_id": run_id, "key": "loss", "value": loss, "timestamp": 0})
         if outputs:
-            self.upload_outputs(run_id, sig or signature())
+            self.upload_outputs(run_id, sig or signature(), extra)
         self.api.mlflow("POST", "runs/update", json={"run_id": run_id, "status": status})
         return run_id
 
-    def upload_outputs(self, run_id: str, sig: ModelSignature) -> None:
+    def upload_outputs(self, run_id: str, sig: ModelSignature,
+                       extra: Mapping[str, bytes] | None = None) -> None:
+        """Upload the run's outputs: an MLflow model (plus `extra` files) and a report."""
         root = self.tmp / run_id / "outputs"
         (root / "model").mkdir(parents=True)
         (root / "model" / "MLmodel").write_text(yaml.safe_dump({
             "flavors": {"python_function": {"loader_module": "mlflow.sklearn"}},
             "signature": sig.to_dict()}))
         (root / "model" / "model.pkl").write_bytes(os.urandom(3000))
+        for name, data in (extra or {}).items():
+            (root / "model" / name).write_bytes(data)
         (root / "report.html").write_text("<p>not part of the model</p>")
         name, version = run_package(run_id, self.experiment_id)
         result = upload_paths(self.uploader, name, version, [root])
@@ -112,7 +118,7 @@ class Lab:
         """The release job's environment, as GitLab sets it, pointed at the sandbox."""
         env = make(**{"CI_COMMIT_MESSAGE": PLAIN_COMMIT, **extra})
         env.update({
-            "PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
+            "PATH": os.environ["PATH"], "HOME": home(),
             "CI_SERVER_URL": self.sandbox.url, "CI_API_V4_URL": self.sandbox.api_url,
             "CI_PIPELINE_ID": str(pipeline.id), "CI_PIPELINE_IID": str(pipeline.iid),
             "CI_JOB_ID": str(pipeline.release_job), "CI_JOB_NAME": "release",

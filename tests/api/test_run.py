@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests import ci_envs
-from tests.cli import mlflow_gitlab, popen, record
+from tests.cli import home, mlflow_gitlab, popen, record
 
 TRAIN = textwrap.dedent("""
     import os, sys, mlflow
@@ -36,7 +36,7 @@ def job_env(sandbox, make=ci_envs.merge_request, token: str = "developer", **ext
     env = make(**extra)
     env.update({
         "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", "/tmp"),
+        "HOME": home(),
         "CI_SERVER_URL": sandbox.url,
         "CI_API_V4_URL": sandbox.api_url,
         "CI_JOB_TOKEN": sandbox.tokens["job"],
@@ -191,7 +191,7 @@ def test_unreachable_server_is_one_line(sandbox, script):
 
 
 def test_outside_ci_runs_are_tagged_from_git(sandbox, mlflow_client, script, tmp_path):
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
+    env = {"PATH": os.environ["PATH"], "HOME": home(),
            "MLFLOW_TRACKING_URI": sandbox.tracking_uri,
            "MLFLOW_TRACKING_TOKEN": sandbox.tokens["developer"], "USER": "me"}
     result = mlflow_gitlab("run", "--experiment", "local", "--", sys.executable,
@@ -206,7 +206,7 @@ def test_outside_ci_runs_are_tagged_from_git(sandbox, mlflow_client, script, tmp
 def test_works_against_a_plain_mlflow_server(plain_mlflow_server, script):
     from mlflow.tracking import MlflowClient
 
-    env = ci_envs.merge_request(PATH=os.environ["PATH"], HOME=os.environ.get("HOME", "/tmp"),
+    env = ci_envs.merge_request(PATH=os.environ["PATH"], HOME=home(),
                                 MLFLOW_TRACKING_URI=plain_mlflow_server,
                                 CI_PROJECT_NAME="plain-server-project")
     result = mlflow_gitlab("run", "--", sys.executable, str(script), env=env)

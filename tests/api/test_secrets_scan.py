@@ -4,6 +4,8 @@ outside its own tmp_path, so the real after-test scan stays clean."""
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 
 import requests
@@ -32,6 +34,23 @@ def test_a_token_is_found_inside_other_text_never_from_a_part_of_it():
     assert not needles.found_in("glpat-abcdefghijklmnopqrst")  # one character short
     assert not needles.found_in("a short value")  # too short to be a token
     assert needles.mask("Bearer glpat-abcdefghijklmnopqrstu") == "Bearer [MASKED]"
+
+
+def test_a_token_is_found_in_basic_auth_credentials():
+    token = "glcbt-64_abcdefghijklmnopqrstu"
+    needles = Needles([token])
+
+    def basic(user: str, password: str = token) -> str:
+        return base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    # GitLab's own user names anywhere, as docker's config.json keeps them (no "Basic").
+    assert needles.found_in(json.dumps({"auths": {"reg": {"auth": basic("gitlab-ci-token")}}}))
+    assert needles.found_in(f"remote = {basic('oauth2')}\n")
+    # Any user name after "Basic", whatever the length (so the alignment) of the name.
+    for user in ("m", "me", "dev", "someone"):
+        assert needles.found_in(f"Authorization: Basic {basic(user)}\r\n"), user
+    assert not needles.found_in(f"Authorization: Basic {basic('dev', token[:-1])}")
+    assert not needles.found_in("Authorization: Basic !!not base64")
 
 
 def test_a_printed_token_is_found_and_the_report_does_not_show_it(sandbox, tmp_path_factory):

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
@@ -37,6 +38,8 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         self.stopped = False  # set by `drop_connections`: handlers still running answer nothing
+        self._dispatching = 0  # handlers inside the App (using its store), under `_idle`
+        self._idle = threading.Condition()
         super().__init__(address, _Handler)
 
     def process_request(self, request: socket.socket, client_address: object) -> None:
@@ -49,9 +52,32 @@ class SandboxHTTPServer(ThreadingHTTPServer):
             self._open.discard(request)
         super().shutdown_request(request)
 
+    @contextlib.contextmanager
+    def dispatching(self) -> Iterator[bool]:
+        """Count a handler in the App for `wait_idle`; yields False once stopped (don't)."""
+        with self._idle:
+            serving = not self.stopped
+            self._dispatching += serving
+        if not serving:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            with self._idle:
+                self._dispatching -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no handler is in the App (after `drop_connections`); False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._dispatching == 0, timeout)
+
     def drop_connections(self) -> None:
-        """Cut every open connection, as a server that goes away does (keep-alive ones too)."""
-        self.stopped = True
+        """Stop answering and cut every open connection, as a server that goes away does
+        (keep-alive ones too). Handlers still running answer nothing."""
+        with self._idle:
+            self.stopped = True
         with self._open_lock:
             connections = list(self._open)
         for connection in connections:
@@ -93,24 +119,34 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if fault is not None and fault.delay:
                 time.sleep(fault.delay)
-                if self.server.stopped:  # it went down meanwhile, as if it had died
-                    self.close_connection = True
-                    return
+            if self.server.stopped:  # it went down meanwhile, as if it had died
+                self.close_connection = True
+                return
             if fault is not None and fault.drop and not request.body.exhausted:
                 self._drop_during_upload(request.body, fault)
                 return
             if fault is not None and fault.status is not None:
                 response = _fault_response(fault)
             else:
-                response = app.dispatch(request)
+                with self.server.dispatching() as serving:
+                    if not serving:
+                        self.close_connection = True
+                        return
+                    response = app.dispatch(request)
             request.body.drain()
         except ConnectionError:
             self.close_connection = True
             return
-        except Exception:  # an endpoint bug: answer as GitLab's 500 and keep serving
+        except Exception:
+            self.close_connection = True
+            if self.server.stopped:  # stopped under it (the store may be closed): no answer
+                return
+            # An endpoint bug: answer as GitLab's 500 and keep serving.
             traceback.print_exc(file=sys.stderr)
             response = web.Response(500, {"message": "500 Internal Server Error"})
+        if self.server.stopped:
             self.close_connection = True
+            return
         self._send(response, fault if fault is not None and fault.drop else None)
 
     def _drop_during_upload(self, body: web.BodyStream, fault: Fault) -> None:
@@ -142,11 +178,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(length))
         if self.close_connection:
             self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command == "HEAD":
-            return
         limit = drop.drop_after if drop is not None else None
         try:
+            self.end_headers()
+            if self.command == "HEAD":
+                return
             if response.file is None:
                 self.wfile.write(payload if limit is None else payload[:limit])
             else:

@@ -68,12 +68,14 @@ class Sandbox:
         self._server.serve_forever(poll_interval=0.05)
 
     def stop(self) -> None:
-        """Stop listening and cut open connections, then close the store."""
+        """Go away as a server that dies does: stop answering and cut open connections,
+        stop listening, let handlers inside the App finish, then close the store."""
+        self._server.drop_connections()
         self._server.shutdown()
         self._server.server_close()
-        self._server.drop_connections()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        self._server.wait_idle(timeout=10)  # their connections are cut: they end soon
         self.app.store.close()
 
     @contextmanager
@@ -86,7 +88,13 @@ class Sandbox:
         try:
             yield
         finally:
-            again = start(self.data_dir, str(host), int(port), self.app.settings)
+            try:
+                again = start(self.data_dir, str(host), int(port), self.app.settings)
+            except SandboxError as exc:
+                # Raised from `finally`: say plainly that it is the restart that failed (an
+                # error of the block, if any, stays in the chain).
+                raise SandboxError(f"the sandbox did not come back after the outage: {exc}",
+                                   hint=exc.hint) from exc
             self.app, self._server, self._thread = again.app, again._server, again._thread
 
 
