@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from mlflow_gitlab.errors import ConfigError
+from mlflow_gitlab.output_file import check_writable, write_text
 
 _KEY = re.compile(r"[A-Za-z0-9_]+")
 MAX_BYTES = 5 * 1024  # GitLab rejects larger dotenv reports
@@ -29,24 +29,12 @@ def render_dotenv(values: Mapping[str, str]) -> str:
 
 
 def check_dotenv_path(path: Path) -> None:
-    """Refuse a path that cannot be written, before any work and without creating anything
-    (a command refused later leaves no folder behind); `write_dotenv` creates the folder.
+    """Refuse a dotenv path that cannot be written, creating nothing (`check_writable`).
 
     Raises:
-        ConfigError: `path` is a folder, a file is in the way of its folder, or the nearest
-            existing folder cannot be written to.
+        ConfigError: `path` is a folder, or its folder cannot be made or written to.
     """
-    if path.is_dir():
-        raise ConfigError(f"cannot write dotenv file {path}: it is a folder",
-                          hint="pick another --dotenv path")
-    existing = next((p for p in (path.parent, *path.parent.parents) if _exists(p)), Path("."))
-    if not existing.is_dir():
-        what = "a file" if existing.is_file() else "not a folder"
-        raise ConfigError(f"cannot write dotenv file {path}: {existing} is {what}",
-                          hint="pick another --dotenv path")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"cannot write dotenv file {path}: {existing} is not writable",
-                          hint="pick another --dotenv path")
+    check_writable(path, "dotenv file", "--dotenv")
 
 
 def write_dotenv(path: Path, values: Mapping[str, str]) -> None:
@@ -56,22 +44,13 @@ def write_dotenv(path: Path, values: Mapping[str, str]) -> None:
         ConfigError: a key or value GitLab would reject, or the file cannot be written.
     """
     check_dotenv_path(path)
+    existing: dict[str, str] = {}
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        existing: dict[str, str] = {}
         if path.exists():
             for line in path.read_text().splitlines():
                 key, sep, value = line.partition("=")
                 if sep:
                     existing[key] = value
-        text = render_dotenv({**existing, **values})
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
     except OSError as exc:
-        raise ConfigError(f"cannot write dotenv file {path}: {exc.strerror or exc}") from exc
-
-
-def _exists(path: Path) -> bool:
-    """Whether anything is at `path`, a dangling symlink included (`mkdir` fails on one)."""
-    return path.exists() or path.is_symlink()
+        raise ConfigError(f"cannot read dotenv file {path}: {exc.strerror or exc}") from exc
+    write_text(path, render_dotenv({**existing, **values}), "dotenv file", "--dotenv")

@@ -233,6 +233,12 @@ CASES = [
          env=lambda sb: job(sb, MLFLOW_TRACKING_TOKEN="job")),
     case("dotenv-new-folder-nothing-to-release", *RELEASE, "--strict", "--dotenv",
          "build/sub/release.env", setup=experiment),
+    case("matrix-output-under-a-file", "tune", "matrix", "--space", "space.yml", "--output",
+         "model.pkl/matrix.yml"),
+    case("report-output-under-a-file", "report", "--metric", "loss", "--output",
+         "model.pkl/report.md"),
+    case("report-metrics-under-a-file", "report", "--metric", "loss", "--metrics-file",
+         "model.pkl/metrics.txt"),
     # the wrapped command
     case("command-not-found", "run", "--", "no-such-command"),
 ]

@@ -50,7 +50,10 @@ def matrix(space: Path, strategy: str | None, max_jobs: int | None, seed: int | 
         mlflow-gitlab tune matrix --space space.yml --strategy random --max-jobs 8
     """
     from mlflow_gitlab.matrix_yaml import fan_out
+    from mlflow_gitlab.output_file import check_writable, write_text
 
+    if output is not None:
+        check_writable(output, "matrix file", "--output")
     text, plan = fan_out(space.read_text(encoding="utf-8"), source=str(space),
                          strategy=strategy, max_jobs=max_jobs, seed=seed, fmt=fmt,
                          job_name=job_name, image=image, script=script,
@@ -58,6 +61,5 @@ def matrix(space: Path, strategy: str | None, max_jobs: int | None, seed: int | 
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+        write_text(output, text, "matrix file", "--output")
     click.echo(f"{plan.describe()}" + (f" -> {output}" if output else ""), err=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 from mlflow_gitlab.context import CIContext, collect_context
 from mlflow_gitlab.errors import ConfigError, NotesUnavailable
 from mlflow_gitlab.gitlab_api import GitLabClient, connect
+from mlflow_gitlab.output_file import check_writable, write_text
 from mlflow_gitlab.report.compare import compare
 from mlflow_gitlab.report.metrics import write_metrics
 from mlflow_gitlab.report.note import HOW_TO_ENABLE, NoteResult, upsert_note, why_no_note
@@ -83,8 +84,7 @@ def make_report(options: ReportOptions, env: Mapping[str, str] | None = None
     data, rows = collect(options, env, context, tracking, client)
     comparison = compare(rows, options.metric, options.mode, data.baseline.value, options.top)
     body = render(data, comparison, options.template)
-    options.output.parent.mkdir(parents=True, exist_ok=True)
-    options.output.write_text(body, encoding="utf-8")
+    write_text(options.output, body, "report", "--output")
     log.info("report on %d candidate(s) written to %s", len(rows), options.output)
     winner = comparison.winner
     if options.metrics_file is not None:
@@ -99,8 +99,8 @@ def check_options(options: ReportOptions, context: CIContext) -> None:
     """Refuse options this job cannot honour, before anything is sent.
 
     Raises:
-        ConfigError: the scope needs a pipeline or MR this job is not in, or the baseline
-            needs a model.
+        ConfigError: the scope needs a pipeline or MR this job is not in, the baseline
+            needs a model, or an output file cannot be written.
     """
     if options.baseline_kind == "latest-version" and not options.model:
         raise ConfigError("--baseline latest-version needs --model",
@@ -111,6 +111,9 @@ def check_options(options: ReportOptions, context: CIContext) -> None:
     if options.scope == "pipeline" and context.pipeline.id is None:
         raise ConfigError("--scope pipeline needs a GitLab CI job (CI_PIPELINE_ID is not set)",
                           hint="run the report in a job of the pipeline whose runs it compares")
+    check_writable(options.output, "report", "--output")
+    if options.metrics_file is not None:
+        check_writable(options.metrics_file, "metrics file", "--metrics-file")
 
 
 def _post(options: ReportOptions, context: CIContext, client: GitLabClient | None,

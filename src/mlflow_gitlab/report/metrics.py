@@ -8,6 +8,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from mlflow_gitlab.output_file import write_text
+
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_:]")
 
 
@@ -35,5 +37,4 @@ def metrics_text(metrics: Mapping[str, float]) -> str:
 def write_metrics(path: Path, metrics: Mapping[str, float]) -> None:
     """Write `metrics_text(metrics)` to `path` (empty when there is nothing to report, so
     the job's `artifacts:reports` still finds its file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(metrics_text(metrics), encoding="utf-8")
+    write_text(path, metrics_text(metrics), "metrics file", "--metrics-file")
