@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.api.test_run import job_env, only_job_runs
-from tests.cli import mlflow_gitlab
+from tests.cli import home, mlflow_gitlab
 
 TRAIN = textwrap.dedent("""
     import os, pathlib, sys
@@ -136,7 +136,7 @@ def test_a_failing_command_keeps_its_exit_code_and_still_uploads(sandbox, mlflow
 def test_without_gitlab_artifacts_are_skipped_with_a_note(workdir, tmp_path):
     """Plain MLflow (a local store: the same code path as a plain server, without its start
     time) and no GitLab settings: the run works, the upload is skipped with one line."""
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
+    env = {"PATH": os.environ["PATH"], "HOME": home(),
            "MLFLOW_TRACKING_URI": (tmp_path / "mlruns").as_uri(),
            "MLFLOW_ALLOW_FILE_STORE": "true"}
     result = mlflow_gitlab("run", "--experiment", "local", "--artifacts", "outputs", "--",
@@ -163,7 +163,7 @@ def test_bad_targets_are_usage_errors_before_any_request(sandbox, workdir, args,
 
 
 def test_missing_gitlab_settings_name_the_variable(workdir):
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+    env = {"PATH": os.environ["PATH"], "HOME": home()}
     result = mlflow_gitlab("upload", "outputs", "--package", "m", "--version", "1",
                            cwd=workdir, env=env)
     assert result.returncode == 2

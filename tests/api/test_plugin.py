@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 from tests import ci_envs
+from tests.cli import home
 
 SCRIPT = textwrap.dedent("""
     import mlflow
@@ -21,7 +22,7 @@ SCRIPT = textwrap.dedent("""
 def run_script(sandbox, env, tmp_path):
     path = tmp_path / "script.py"
     path.write_text(SCRIPT)
-    env = {**env, "PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
+    env = {**env, "PATH": os.environ["PATH"], "HOME": home(),
            "MLFLOW_TRACKING_URI": sandbox.tracking_uri,
            "MLFLOW_TRACKING_TOKEN": sandbox.tokens["developer"],
            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}

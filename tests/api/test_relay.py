@@ -14,7 +14,7 @@ from mlflow_gitlab.relay import Relay, relay_config
 from mlflow_gitlab.retry import RetryPolicy
 from mlflow_gitlab.settings import tracking_settings
 from tests.api.relay_env import job_env, relay_counts
-from tests.cli import mlflow_gitlab
+from tests.cli import home, mlflow_gitlab
 from tests.secrets_scan import allow
 
 TRAIN = textwrap.dedent("""
@@ -168,7 +168,7 @@ def test_points_gitlab_does_not_take_in_time_are_kept_then_synced_once(
     assert mlflow_client.get_metric_history(run_id, "acc") == []
     sandbox.clear_faults()
     log_points(mlflow_client, run_id, 30, only=10)  # as if an earlier sync was cut short
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
+    env = {"PATH": os.environ["PATH"], "HOME": home(),
            "MLFLOW_TRACKING_URI": sandbox.tracking_uri,
            "MLFLOW_TRACKING_TOKEN": sandbox.tokens["developer"]}
     result = mlflow_gitlab("sync", "--spool", str(tmp_path / "spool"), env=env)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests import ci_envs
-from tests.cli import mlflow_gitlab
+from tests.cli import home, mlflow_gitlab
 
 MARKER = "<!-- mlflow-gitlab:report model=demo-project -->"
 NOTES = "/projects/7/merge_requests/1/notes"
@@ -26,7 +26,7 @@ def job_env(sandbox, tmp_path: Path, *, gitlab_token: str | None = "developer",
     """A report job's environment, as GitLab sets it, pointed at the sandbox."""
     env = make(**extra)
     env.update({
-        "PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
+        "PATH": os.environ["PATH"], "HOME": home(),
         "CI_SERVER_URL": sandbox.url, "CI_API_V4_URL": sandbox.api_url,
         "CI_PROJECT_URL": f"{sandbox.url}/ml-team/demo-project",
         "CI_PROJECT_NAME": "demo-project",
