@@ -1,12 +1,15 @@
 """A TCP proxy that delays each request by a fixed time: a remote server's latency, locally.
 
 The sandbox answers on loopback in about a millisecond; GitLab answers an MLflow call in
-tens to hundreds of milliseconds. Every chunk from client to server waits `latency` seconds
-before it is passed on (a small HTTP request is one chunk); answers flow back at once.
+tens to hundreds of milliseconds. Bytes from client to server reach the server `latency`
+seconds after the proxy received them, as on a network link: a request sent in two writes
+(urllib3 sends the headers, then the body) is delayed once, not twice. Answers flow back at
+once.
 """
 
 from __future__ import annotations
 
+import queue
 import socket
 import threading
 import time
@@ -21,10 +24,26 @@ def latency_proxy(target: tuple[str, int], latency: float) -> Iterator[int]:
     stop = threading.Event()
 
     def pump(src: socket.socket, dst: socket.socket, delay: float) -> None:
+        # A delay line: a reader stamps each chunk with when it is due, this thread sends
+        # it then, so chunks that arrive together leave together.
+        line: queue.SimpleQueue[tuple[float, bytes]] = queue.SimpleQueue()
+
+        def read() -> None:
+            try:
+                while chunk := src.recv(1 << 16):
+                    line.put((time.monotonic() + delay, chunk))
+            except OSError:
+                pass
+            line.put((0.0, b""))
+
+        threading.Thread(target=read, daemon=True).start()
         try:
-            while chunk := src.recv(1 << 16):
-                if delay:
-                    time.sleep(delay)
+            while True:
+                due, chunk = line.get()
+                if not chunk:
+                    break
+                if (wait := due - time.monotonic()) > 0:
+                    time.sleep(wait)
                 dst.sendall(chunk)
         except OSError:
             pass

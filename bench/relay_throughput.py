@@ -2,19 +2,23 @@
 
 N processes each run `mlflow-gitlab run -- python child.py`, whose child logs M points with
 plain per-call `mlflow.log_metric`, against a sandbox in its own process, behind a proxy
-that adds `--latency-ms` to every request (a remote GitLab's round trip), which answers
-some write requests with 429 (`Retry-After: 1`) and 503: one of each every `--fault-every`
-seconds once the previous pair fired, while every run still logs, so both modes meet the
-same failure rate. The same
-workload runs twice in this process's run: with `--no-relay` (MLflow's naive per-call
-requests, the baseline), then through the relay (the default).
+that adds a latency to every request (a remote GitLab's round trip), which answers some
+write requests with 429 (`Retry-After: 1`) and 503: one of each every `--fault-every`
+seconds once the previous pair fired, while every run still logs, so every mode meets the
+same failure rate. For each latency the same workload runs three times in this process's
+run: with `--no-relay` (MLflow's naive per-call requests, the baseline), through the relay
+as `run` sets it up by default (each call a synchronous request to the relay), and through
+the relay with MLflow's async logging turned on (`MLFLOW_ENABLE_ASYNC_LOGGING=true`; `run`
+then has MLflow merge calls into batches every second). The child ends its run with
+`end_run()`, which async logging needs to send its last points (docs/relay.md).
 
 Reported per mode: points/s from each child's first `log_metric` until its `end_run()`
-returned (the relay flushes before a run is updated, so that is end to end), write
-requests/s, 429/503 answers absorbed by retries, and data lost or duplicated (both must be
-0, checked with `metrics/get-history`); then the ratio of points/s.
+returned (MLflow sends what its async queue holds and the relay sends what it holds before
+a run is updated, so that is end to end), write requests/s to the server, 429/503 answers
+absorbed by retries, and data lost or duplicated (both must be 0, checked with
+`metrics/get-history`); then the ratio of points/s to the baseline, per latency.
 
-    python bench/relay_throughput.py [--children 4] [--points 2000] [--latency-ms 25]
+    python bench/relay_throughput.py [--children 4] [--points N] [--latency-ms 0,10,25,100]
 """
 
 from __future__ import annotations
@@ -45,10 +49,16 @@ CHILD = textwrap.dedent("""
     started = time.time()
     for step in range(points):
         mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
+    logged = time.time()
     mlflow.end_run()
-    json.dump({"started": started, "ended": time.time(), "run_id": run.info.run_id},
-              open(out, "w"))
+    json.dump({"started": started, "logged": logged, "ended": time.time(),
+               "run_id": run.info.run_id}, open(out, "w"))
 """)
+MODES = {  # mode -> (`run` options, environment added)
+    "per-call": (["--no-relay"], {}),
+    "relay": ([], {}),
+    "relay-async": ([], {"MLFLOW_ENABLE_ASYNC_LOGGING": "true"}),
+}
 
 
 @dataclass
@@ -56,6 +66,7 @@ class Outcome:
     mode: str
     points: int
     seconds: float
+    call_us: float  # mean time a `log_metric` call held the child
     requests: int
     absorbed: int
     lost: int
@@ -69,11 +80,11 @@ class Outcome:
 def inject_faults(info: dict, route: str, every: float,
                   running: Callable[[], bool]) -> None:
     """A 429 and a 503 on `route` every `every` seconds, once the previous pair has fired,
-    while every run still logs: the same failure rate in time for both modes. (Rules left
+    while every run still logs: the same failure rate in time for every mode. (Rules left
     pending would pile up while clients back off; faults aimed at the last run left would
     all land on its retries.)"""
     url = f"{info['url']}/-/sandbox/faults"
-    while running():
+    while every > 0 and running():
         time.sleep(every)
         if not running() or requests.get(url, timeout=10).json()["pending"]:
             continue
@@ -84,20 +95,22 @@ def inject_faults(info: dict, route: str, every: float,
 
 def run_mode(info: dict, mode: str, children: int, points: int, every: float,
              tmp: Path) -> Outcome:
-    relayed = mode == "relay"
+    options, extra_env = MODES[mode]
+    relayed = mode != "per-call"
     route = r"/runs/log-batch$" if relayed else r"/runs/log-metric$"
     requests.delete(f"{info['url']}/-/sandbox/faults", timeout=10)
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
            "MLFLOW_TRACKING_URI": f"{info['remote']}/projects/{info['project_id']}/ml/mlflow",
            "MLFLOW_TRACKING_TOKEN": info["tokens"]["developer"],
-           "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
+           "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1", **extra_env}
     script = tmp / "child.py"
     script.write_text(CHILD)
+    tag = f"{mode}-{info['latency_ms']:g}ms"
     procs = []
     for i in range(children):
-        args = [sys.executable, "-m", "mlflow_gitlab", "run", "--experiment", f"bench-{mode}",
-                "--run-name", f"{mode}-{i}", *([] if relayed else ["--no-relay"]), "--",
-                sys.executable, str(script), str(points), str(tmp / f"{mode}-{i}.json")]
+        args = [sys.executable, "-m", "mlflow_gitlab", "run", "--experiment", f"bench-{tag}",
+                "--run-name", f"{tag}-{i}", *options, "--",
+                sys.executable, str(script), str(points), str(tmp / f"{tag}-{i}.json")]
         procs.append(subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, cwd=tmp,
                                       stderr=subprocess.PIPE, text=True))
     injector = threading.Thread(target=inject_faults, args=(
@@ -110,13 +123,12 @@ def run_mode(info: dict, mode: str, children: int, points: int, every: float,
             raise SystemExit(f"{mode}: a run failed:\n{err}")
         for line in err.splitlines():
             if "error" in line.lower() or "warning" in line.lower() or "relay:" in line:
-                print(f"{mode}: {line}", file=sys.stderr)
-    timings = [json.loads((tmp / f"{mode}-{i}.json").read_text()) for i in range(children)]
+                print(f"{tag}: {line}", file=sys.stderr)
+    timings = [json.loads((tmp / f"{tag}-{i}.json").read_text()) for i in range(children)]
     fired = requests.get(f"{info['url']}/-/sandbox/faults", timeout=10).json()["fired"]
     absorbed = sum(1 for f in fired if re.search(route, str(f["path"])))
     if relayed:
-        sent_in = [int(m) for e in errors for m in re.findall(r"in (\d+) request", e)]
-        writes = sum(sent_in)
+        writes = sum(int(m) for e in errors for m in re.findall(r"in (\d+) request", e))
     else:
         writes = children * points + absorbed
     lost = duplicated = 0
@@ -125,7 +137,9 @@ def run_mode(info: dict, mode: str, children: int, points: int, every: float,
         lost += len(set(range(points)) - set(stored))
         duplicated += len(stored) - len(set(stored))
     seconds = max(t["ended"] for t in timings) - min(t["started"] for t in timings)
-    return Outcome(mode, children * points, seconds, writes, absorbed, lost, duplicated)
+    call_us = sum(t["logged"] - t["started"] for t in timings) / (children * points) * 1e6
+    return Outcome(mode, children * points, seconds, call_us, writes, absorbed, lost,
+                   duplicated)
 
 
 def history_steps(info: dict, run_id: str) -> list[int]:
@@ -141,36 +155,68 @@ def history_steps(info: dict, run_id: str) -> list[int]:
         params["page_token"] = body["next_page_token"]
 
 
+def default_points(latency_ms: float) -> int:
+    """Points per run at `latency_ms`: enough that the relay's fixed costs (starting the
+    run, the last batch and its retries) weigh little, while the per-call baseline still
+    ends in one to four minutes."""
+    for below, points in ((5, 10_000), (20, 5000), (50, 3000)):
+        if latency_ms < below:
+            return points
+    return 2000
+
+
+def print_table(outcomes: list[Outcome]) -> None:
+    print(f"{'mode':<12}{'points/s':>10}{'call us':>9}{'requests/s':>12}{'requests':>10}"
+          f"{'absorbed':>10}{'lost':>6}{'dup':>5}{'ratio':>8}")
+    base = outcomes[0].points_per_s
+    for o in outcomes:
+        print(f"{o.mode:<12}{o.points_per_s:>10.0f}{o.call_us:>9.0f}"
+              f"{o.requests / o.seconds:>12.1f}{o.requests:>10}{o.absorbed:>10}{o.lost:>6}"
+              f"{o.duplicated:>5}{o.points_per_s / base:>7.1f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--children", type=int, default=4, help="concurrent tracked runs")
-    parser.add_argument("--points", type=int, default=2000, help="points per run")
-    parser.add_argument("--latency-ms", type=float, default=25.0,
-                        help="added to every request to the sandbox, as a remote GitLab's")
+    parser.add_argument("--points", type=int, default=None,
+                        help="points per run (default: by latency, 10,000 at 0 ms down to "
+                             "2,000 at 100 ms)")
+    parser.add_argument("--latency-ms", default="25",
+                        help="comma-separated latencies added to every request to the "
+                             "sandbox, as a remote GitLab's (e.g. 0,10,25,100)")
     parser.add_argument("--fault-every", type=float, default=2.0,
-                        help="seconds between injected 429+503 pairs")
+                        help="seconds between injected 429+503 pairs (0: none; with one "
+                             "run, every fault lands on its retries)")
+    parser.add_argument("--modes", default=",".join(MODES),
+                        help=f"comma-separated, the first is the baseline ({', '.join(MODES)})")
     args = parser.parse_args()
-    outcomes = []
+    latencies = [float(x) for x in args.latency_ms.split(",") if x.strip()]
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if unknown := set(modes) - set(MODES):
+        parser.error(f"unknown mode(s): {', '.join(sorted(unknown))}")
+    results: list[tuple[float, int, list[Outcome]]] = []
     with sandbox_process() as info, tempfile.TemporaryDirectory(prefix="bench-relay-") as tmp:
         server = urlsplit(info["url"])
-        with latency_proxy((server.hostname, server.port), args.latency_ms / 1000) as port:
-            info["remote"] = f"http://127.0.0.1:{port}/api/v4"
-            for mode in ("per-call", "relay"):
-                outcomes.append(run_mode(info, mode, args.children, args.points,
-                                         args.fault_every, Path(tmp)))
-    print(f"{args.children} runs x {args.points} points, per-call mlflow.log_metric; "
-          f"{args.latency_ms:g} ms per request to the server; "
-          f"a 429 and a 503 every {args.fault_every:g} s")
-    print(f"{'mode':<10}{'points/s':>10}{'requests/s':>12}{'requests':>10}"
-          f"{'absorbed':>10}{'lost':>6}{'dup':>5}")
-    for o in outcomes:
-        print(f"{o.mode:<10}{o.points_per_s:>10.0f}{o.requests / o.seconds:>12.1f}"
-              f"{o.requests:>10}{o.absorbed:>10}{o.lost:>6}{o.duplicated:>5}")
-    base, relay = outcomes
-    print(f"relay delivers {relay.points_per_s / base.points_per_s:.1f}x the points/s of "
-          f"per-call log_metric with {base.requests / max(relay.requests, 1):.0f}x fewer "
-          "requests")
-    if any(o.lost or o.duplicated for o in outcomes):
+        for latency in latencies:
+            points = args.points or default_points(latency)
+            with latency_proxy((server.hostname, server.port), latency / 1000) as port:
+                info["remote"] = f"http://127.0.0.1:{port}/api/v4"
+                info["latency_ms"] = latency
+                outcomes = [run_mode(info, mode, args.children, points, args.fault_every,
+                                     Path(tmp)) for mode in modes]
+            results.append((latency, points, outcomes))
+            print(f"\n{args.children} runs x {points} points, per-call mlflow.log_metric; "
+                  f"{latency:g} ms per request to the server; " + (
+                      f"a 429 and a 503 every {args.fault_every:g} s" if args.fault_every > 0
+                      else "no injected faults"), flush=True)
+            print_table(outcomes)
+    print(f"\npoints/s against per-call log_metric ({modes[0]}), {args.children} runs at once")
+    print(f"{'latency':>8}{'points':>8}" + "".join(f"{m:>12}" for m in modes))
+    for latency, points, outcomes in results:
+        base = outcomes[0].points_per_s
+        print(f"{latency:>6g}ms{points:>8}" + "".join(
+            f"{o.points_per_s:>6.0f} {o.points_per_s / base:>4.1f}x" for o in outcomes))
+    if any(o.lost or o.duplicated for _, _, outcomes in results for o in outcomes):
         raise SystemExit("data was lost or duplicated")
 
 

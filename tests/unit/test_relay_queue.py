@@ -90,3 +90,14 @@ def test_close_drains_then_ends():
     assert len(batch.points) == 3
     queue.settle(batch, 3)
     assert queue.take() is None
+
+
+def test_a_queue_that_stays_full_refuses_instead_of_queueing_late():
+    queue = MetricQueue(limit=10, linger=0)
+    queue.put("run-a", points(10))
+    started = time.monotonic()
+    assert not queue.put("run-a", points(5), timeout=0.2)  # nothing queued: safe to retry
+    assert time.monotonic() - started >= 0.2
+    assert queue.snapshot().queued == 10
+    queue.settle(queue.take(), 10)
+    assert queue.put("run-a", points(5), timeout=0.2)

@@ -24,6 +24,10 @@ class RelayConfig:
         host, port: where to listen (loopback; port 0 picks a free one).
         linger: seconds a small batch waits for more points before it is sent.
         queue_limit: points held at most before the child is slowed down.
+        queue_wait: seconds a request waits for room in a full queue before it is answered
+            503 with nothing queued, so the client's retry cannot store its points twice.
+            Kept under the client's own request timeout (half MLFLOW_HTTP_REQUEST_TIMEOUT,
+            MLflow's default 120 s): a request the client gave up on must not be queued.
         connect_timeout, read_timeout: per request to the tracking server. The read timeout
             exceeds GitLab's own 60 s request timeout, so a request that timed out here was
             aborted there (and not stored).
@@ -38,6 +42,7 @@ class RelayConfig:
     port: int = 0
     linger: float = 0.5
     queue_limit: int = 200_000
+    queue_wait: float = 30.0
     connect_timeout: float = 15.0
     read_timeout: float = 90.0
     verify_delay: float = 5.0
@@ -46,8 +51,8 @@ class RelayConfig:
 
 
 def relay_config(env: Mapping[str, str] | None = None, **overrides: object) -> RelayConfig:
-    """The config from MLFLOW_GITLAB_RETRY_ATTEMPTS, _RETRY_SECONDS and _SPOOL, then
-    `overrides` (field names of `RelayConfig`).
+    """The config from MLFLOW_GITLAB_RETRY_ATTEMPTS, _RETRY_SECONDS and _SPOOL (and
+    MLflow's MLFLOW_HTTP_REQUEST_TIMEOUT), then `overrides` (field names of `RelayConfig`).
 
     Raises:
         ConfigError: a variable is malformed; the message names it.
@@ -57,6 +62,9 @@ def relay_config(env: Mapping[str, str] | None = None, **overrides: object) -> R
                          budget=float(_positive(env, "MLFLOW_GITLAB_RETRY_SECONDS", 300)))
     spool = Path(env.get("MLFLOW_GITLAB_SPOOL") or SPOOL_DEFAULT)
     values: dict[str, object] = {"retry": policy, "spool": spool}
+    client_timeout = env.get("MLFLOW_HTTP_REQUEST_TIMEOUT") or ""
+    if client_timeout.isdigit() and int(client_timeout) > 0:
+        values["queue_wait"] = min(RelayConfig.queue_wait, int(client_timeout) / 2)
     values.update({k: v for k, v in overrides.items() if v is not None})
     return RelayConfig(**values)  # type: ignore[arg-type]
 

@@ -64,13 +64,18 @@ class MetricQueue:
         self._closed = False
         self.counts = QueueCounts()
 
-    def put(self, run_id: str, points: list[Point]) -> None:
-        """Queue `points` for `run_id`, waiting while the queue is full."""
+    def put(self, run_id: str, points: list[Point], timeout: float | None = None) -> bool:
+        """Queue `points` for `run_id`, waiting while the queue is full; False (nothing
+        queued) if it is still full after `timeout` seconds."""
         if not points:
-            return
+            return True
+        deadline = None if timeout is None else self.clock() + timeout
         with self._cond:
             while self.counts.pending >= self.limit and not self._closed:
-                self._cond.wait()
+                left = None if deadline is None else deadline - self.clock()
+                if left is not None and left <= 0:
+                    return False
+                self._cond.wait(left)
             was_empty = not self._runs
             run = self._runs.setdefault(run_id, _Run())
             now = self.clock()
@@ -83,6 +88,7 @@ class MetricQueue:
             # when lingering starts and when a batch is full; it wakes for the rest itself.
             if was_empty or len(run.points) >= MAX_BATCH:
                 self._cond.notify_all()
+        return True
 
     def take(self, max_points: int = MAX_BATCH) -> Batch | None:
         """The next batch: up to `max_points` of the run waiting longest; None once closed

@@ -2,9 +2,13 @@
 
 `runs/log-metric` and the metrics of `runs/log-batch` are checked, queued and acknowledged at
 once. Params and tags go through synchronously (GitLab refuses a key twice, and that error
-must reach the child, reference §20 #8). Requests that could observe queued points or end
-a run (`runs/get`, `runs/search`, `runs/update`, `metrics/get-history`, ...) wait for the
-queue to drain first, so the child reads its own writes.
+must reach the child, reference §20 #8); when GitLab refuses them for good, the batch's
+points are still queued (MLflow's async logging merges a `log_param` with other calls'
+points). Requests that could observe queued points or end a run (`runs/get`,
+`runs/search`, `runs/update`, `metrics/get-history`, ...) wait for the queue to drain
+first, so the child reads its own writes. Nothing is queued from a request answered with a
+status the client retries (a full queue answers 503 after `queue_wait`), so a retry never
+stores a point twice.
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ FLUSH_FIRST = frozenset({
     "metrics/get-history", "metrics/get-history-bulk", "metrics/get-history-bulk-interval",
 })
 RUN_ANSWERS = frozenset({"runs/create", "runs/get", "runs/search", "runs/update"})
+# Statuses MLflow's client retries a request on (`_TRANSIENT_FAILURE_RESPONSE_CODES`).
+CLIENT_RETRIES = frozenset({408, 429, 500, 502, 503, 504})
+RETRY_FULL = 5  # Retry-After (s) when the queue stayed full
 
 
 class TrackingRoutes:
@@ -64,16 +71,19 @@ class TrackingRoutes:
         except InvalidPoint as exc:
             return mlflow_error(400, "INVALID_PARAMETER_VALUE", str(exc))
         rest = {k: body[k] for k in ("params", "tags") if body.get(k)}
-        if rest:
-            upstream = self.relay.upstream
-            try:
-                response = upstream.call("POST", upstream.mlflow_url("runs/log-batch"),
-                                         idempotent=True, json={"run_id": run_id, **rest})
-            except (GitLabAPIError, requests.RequestException) as exc:
-                return unavailable(exc)
-            if not response.ok:
-                return reply_from(response)
-        return self._queue(run_id, points)
+        refused = self._send_params_and_tags(run_id, rest) if rest else None
+        if refused is None:
+            return self._queue(run_id, points)
+        if refused.status in CLIENT_RETRIES or not points:
+            return refused  # the client sends the whole batch again: queue nothing now
+        # Refused for good (GitLab's 400 for a value over its limits): the points are
+        # valid and must not go down with it, as they would when MLflow's async logging
+        # merged a `log_param` into a batch of other calls' points.
+        queued = self._queue(run_id, points)
+        if queued.status != 200:
+            return queued
+        return mlflow_error(refused.status, _error_code(refused), f"{_message(refused)} "
+                            f"(the batch's {len(points)} metric point(s) were logged)")
 
     def read_through(self, request: Request) -> Reply:
         """Flush when the answer could show queued points, then forward; on GitLab, point
@@ -92,6 +102,16 @@ class TrackingRoutes:
             reply.body = json.dumps(body).encode()
         return reply
 
+    def _send_params_and_tags(self, run_id: str, rest: dict) -> Reply | None:
+        """Forward a batch's params and tags; None once sent, else the reply to give."""
+        upstream = self.relay.upstream
+        try:
+            response = upstream.call("POST", upstream.mlflow_url("runs/log-batch"),
+                                     idempotent=True, json={"run_id": run_id, **rest})
+        except (GitLabAPIError, requests.RequestException) as exc:
+            return unavailable(exc)
+        return None if response.ok else reply_from(response)
+
     def _queue(self, run_id: str, points: list[Point]) -> Reply:
         try:
             failure = self.relay.runs.check(run_id)
@@ -101,7 +121,12 @@ class TrackingRoutes:
                 points = self._without_copies(run_id, points)
         except (GitLabAPIError, requests.RequestException) as exc:
             return unavailable(exc)
-        self.relay.queue.put(run_id, points)
+        if not self.relay.queue.put(run_id, points, timeout=self.relay.config.queue_wait):
+            reply = mlflow_error(503, "TEMPORARILY_UNAVAILABLE", "mlflow-gitlab relay: "
+                                 f"{self.relay.config.queue_limit} points are waiting for the "
+                                 "tracking server; nothing of this request was queued")
+            reply.headers["Retry-After"] = str(RETRY_FULL)
+            return reply
         return json_reply({})
 
     def _without_copies(self, run_id: str, points: list[Point]) -> list[Point]:
@@ -127,3 +152,24 @@ def _run_id(body: dict) -> str:
     if not isinstance(run_id, str) or not run_id:
         raise InvalidPoint("Missing value for required parameter 'run_id'")
     return run_id
+
+
+def _error_body(reply: Reply) -> dict:
+    try:
+        body = json.loads(reply.body) if isinstance(reply.body, bytes) else {}
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _error_code(reply: Reply) -> str:
+    return str(_error_body(reply).get("error_code") or "INVALID_PARAMETER_VALUE")
+
+
+def _message(reply: Reply) -> str:
+    body = _error_body(reply)
+    text = body.get("message") or body.get("error")
+    if text:
+        return str(text)
+    raw = reply.body if isinstance(reply.body, bytes) else b""
+    return raw.decode(errors="replace").strip()[:200] or f"HTTP {reply.status}"

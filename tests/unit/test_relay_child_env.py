@@ -1,0 +1,57 @@
+"""What `mlflow-gitlab run` gives its command when it tracks through the relay."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlflow_gitlab.relay.session import child_environment
+
+GITLAB = "https://gitlab.example.com/api/v4/projects/42/ml/mlflow"
+RELAY = "http://127.0.0.1:5005"
+
+
+def child(**env: str) -> dict[str, str]:
+    return child_environment({"MLFLOW_TRACKING_URI": GITLAB,
+                              "MLFLOW_TRACKING_TOKEN": "glpat-secret", **env}, RELAY, GITLAB)
+
+
+def test_the_command_tracks_through_the_relay_without_the_token_and_logs_synchronously():
+    assert child(PATH="/bin") == {
+        "PATH": "/bin", "MLFLOW_TRACKING_URI": RELAY, "MLFLOW_REGISTRY_URI": RELAY,
+        "no_proxy": "127.0.0.1", "NO_PROXY": "127.0.0.1",
+    }
+
+
+@pytest.mark.parametrize("value", ["true", "1", "True"])
+def test_async_logging_turned_on_gets_mlflows_batching(value):
+    env = child(MLFLOW_ENABLE_ASYNC_LOGGING=value)
+    assert env["MLFLOW_ENABLE_ASYNC_LOGGING"] == value
+    assert env["MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS"] == "1"
+
+
+def test_the_users_own_async_settings_win_and_empty_ones_count_as_unset():
+    env = child(MLFLOW_ENABLE_ASYNC_LOGGING="true", MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS="5")
+    assert env["MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS"] == "5"
+    assert "MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS" not in child(
+        MLFLOW_ENABLE_ASYNC_LOGGING="false")
+    # MLflow fails on empty values (an empty buffering kills its logging thread, and
+    # end_run then waits forever)
+    env = child(MLFLOW_ENABLE_ASYNC_LOGGING="", MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS="")
+    assert "MLFLOW_ENABLE_ASYNC_LOGGING" not in env
+    assert "MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS" not in env
+    env = child(MLFLOW_ENABLE_ASYNC_LOGGING="1", MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS="")
+    assert env["MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS"] == "1"
+
+
+def test_a_registry_elsewhere_is_kept_and_the_relayed_one_goes_through_the_relay():
+    assert child(MLFLOW_REGISTRY_URI="databricks-uc")["MLFLOW_REGISTRY_URI"] == "databricks-uc"
+    assert child(MLFLOW_REGISTRY_URI=GITLAB + "/")["MLFLOW_REGISTRY_URI"] == RELAY
+
+
+def test_a_jobs_proxy_is_not_asked_to_reach_the_relay():
+    env = child(NO_PROXY="gitlab.internal", HTTPS_PROXY="http://proxy:3128")
+    assert env["NO_PROXY"] == "gitlab.internal,127.0.0.1"
+    assert "no_proxy" not in env  # a lowercase one would hide NO_PROXY from some tools
+    env = child(no_proxy="a, b", NO_PROXY="c")
+    assert (env["no_proxy"], env["NO_PROXY"]) == ("a,b,127.0.0.1", "c,127.0.0.1")
+    assert child(no_proxy="127.0.0.1")["no_proxy"] == "127.0.0.1"
