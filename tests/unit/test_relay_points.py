@@ -20,8 +20,8 @@ def test_a_log_metric_body_becomes_what_gitlab_stores():
                          "step": 3, "model_id": "m-1", "dataset_name": "train"})
     assert point.to_json() == {"key": "loss", "value": 0.5, "timestamp": 17, "step": 3}
     assert point.model_id == "m-1"
-    assert parse_point({"key": "k", "value": "NaN", "timestamp": 1}).to_json() == {
-        "key": "k", "value": "NaN", "timestamp": 1}
+    assert parse_point({"key": "k", "value": "1e3", "timestamp": 1}).to_json() == {
+        "key": "k", "value": "1e3", "timestamp": 1}
 
 
 @pytest.mark.parametrize(("item", "message"), [
@@ -42,6 +42,14 @@ def test_points_gitlab_would_reject_are_refused(item, message):
 def test_one_bad_metric_refuses_the_whole_batch():
     with pytest.raises(InvalidPoint):
         parse_points([{"key": "a", "value": 1, "timestamp": 1}, {"key": "b"}])
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", float("-inf")])
+def test_values_gitlab_cannot_store_are_refused_only_for_gitlab(value):
+    item = {"key": "k", "value": value, "timestamp": 1}
+    assert parse_point(item).value == value  # MLflow's own server stores them
+    with pytest.raises(InvalidPoint, match="not a finite number, which GitLab requires"):
+        parse_point(item, finite=True)
 
 
 def test_points_already_stored_are_recognised_counting_repeats():

@@ -7,6 +7,7 @@ the whole batch (reference §6), which would take the other points down with it.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,8 +45,9 @@ class Point:
         return self.key, _number(self.value), self.timestamp, self.step or 0
 
 
-def parse_point(item: Mapping[str, Any]) -> Point:
-    """A point from a `log-metric` body or a `log-batch` metric.
+def parse_point(item: Mapping[str, Any], *, finite: bool = False) -> Point:
+    """A point from a `log-metric` body or a `log-batch` metric; with `finite`, as GitLab
+    takes it: NaN and infinities refused (MLflow's own server stores them).
 
     Raises:
         InvalidPoint: a field is missing or malformed, or the key is too long for GitLab.
@@ -59,20 +61,22 @@ def parse_point(item: Mapping[str, Any]) -> Point:
     value = item.get("value")
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise InvalidPoint(f"Missing or invalid value for metric {key!r}")
-    if isinstance(value, str):
-        try:
-            float(value)
-        except ValueError:
-            raise InvalidPoint(f"Value {value[:40]!r} of metric {key!r} is not a number") \
-                from None
+    try:
+        number = float(value)
+    except ValueError:
+        raise InvalidPoint(f"Value {str(value)[:40]!r} of metric {key!r} is not a number") \
+            from None
+    if finite and not math.isfinite(number):  # GitLab's Grape `Float` param refuses them
+        raise InvalidPoint(f"Value {value!r} of metric {key!r} is not a finite number, "
+                           "which GitLab requires")
     timestamp = _integer(item.get("timestamp"), "timestamp", key, required=True)
     step = _integer(item.get("step"), "step", key, required=False)
     model_id = item.get("model_id") or None
     return Point(key, value, timestamp, step, model_id if isinstance(model_id, str) else None)
 
 
-def parse_points(items: Iterable[Any]) -> list[Point]:
-    """Every metric of a `log-batch` body, all or none.
+def parse_points(items: Iterable[Any], *, finite: bool = False) -> list[Point]:
+    """Every metric of a `log-batch` body, all or none (`finite`: see `parse_point`).
 
     Raises:
         InvalidPoint: any item is malformed.
@@ -81,7 +85,7 @@ def parse_points(items: Iterable[Any]) -> list[Point]:
     for item in items:
         if not isinstance(item, Mapping):
             raise InvalidPoint("Each metric must be a JSON object")
-        points.append(parse_point(item))
+        points.append(parse_point(item, finite=finite))
     return points
 
 

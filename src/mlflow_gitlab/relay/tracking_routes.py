@@ -49,6 +49,7 @@ class TrackingRoutes:
 
     def __init__(self, relay: Relay) -> None:
         self.relay = relay
+        self.finite = relay.upstream.gitlab  # GitLab refuses NaN and infinities
 
     def table(self) -> dict[str, Handler]:
         """Endpoint (after `/api/2.0/mlflow/`) -> handler."""
@@ -60,14 +61,15 @@ class TrackingRoutes:
     def log_metric(self, request: Request) -> Reply:
         body = request.json()
         try:
-            return self._queue(_run_id(body), [parse_point(body)])
+            return self._queue(_run_id(body), [parse_point(body, finite=self.finite)])
         except InvalidPoint as exc:
             return mlflow_error(400, "INVALID_PARAMETER_VALUE", str(exc))
 
     def log_batch(self, request: Request) -> Reply:
         body = request.json()
         try:
-            run_id, points = _run_id(body), parse_points(body.get("metrics") or [])
+            run_id = _run_id(body)
+            points = parse_points(body.get("metrics") or [], finite=self.finite)
         except InvalidPoint as exc:
             return mlflow_error(400, "INVALID_PARAMETER_VALUE", str(exc))
         rest = {k: body[k] for k in ("params", "tags") if body.get(k)}
