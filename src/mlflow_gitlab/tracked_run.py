@@ -36,6 +36,7 @@ class RunOptions:
     artifacts: Sequence[Path] = ()  # uploaded to the run's package after the command
     progress: Progress | None = None  # shows the artifacts' upload
     relay: bool = True  # the command tracks through a local relay (batching, no token)
+    journal: bool = True  # its metric points reach the relay through a journal file
 
 
 def experiment_name(options: RunOptions, env: Mapping[str, str], context: CIContext) -> str:
@@ -107,7 +108,8 @@ def run_tracked(options: RunOptions, env: Mapping[str, str] | None = None) -> in
         if options.relay:
             from mlflow_gitlab.relay.session import start_for_child
 
-            relay, child_env = start_for_child(settings, run.run_id, env, child_env)
+            relay, child_env = start_for_child(settings, run.run_id, env, child_env,
+                                               journal=options.journal)
         result = run_child(argv, child_env)
         status = result.status
         if options.artifacts and status == "KILLED":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mlflow_gitlab.relay.session import child_environment
@@ -55,3 +57,13 @@ def test_a_jobs_proxy_is_not_asked_to_reach_the_relay():
     env = child(no_proxy="a, b", NO_PROXY="c")
     assert (env["no_proxy"], env["NO_PROXY"]) == ("a,b,127.0.0.1", "c,127.0.0.1")
     assert child(no_proxy="127.0.0.1")["no_proxy"] == "127.0.0.1"
+
+
+def test_a_journal_is_named_for_the_store_plugin_and_a_parents_one_is_not_passed_on():
+    outer = {"MLFLOW_GITLAB_JOURNAL_DIR": "/tmp/outer", "MLFLOW_GITLAB_JOURNAL_RELAY": "x"}
+    env = child_environment({"MLFLOW_TRACKING_URI": GITLAB, **outer}, RELAY, GITLAB,
+                            Path("/tmp/journal"))
+    assert (env["MLFLOW_GITLAB_JOURNAL_DIR"], env["MLFLOW_GITLAB_JOURNAL_RELAY"]) == (
+        "/tmp/journal", RELAY)
+    env = child_environment({"MLFLOW_TRACKING_URI": GITLAB, **outer}, RELAY, GITLAB)
+    assert not {"MLFLOW_GITLAB_JOURNAL_DIR", "MLFLOW_GITLAB_JOURNAL_RELAY"} & set(env)

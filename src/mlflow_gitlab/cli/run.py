@@ -26,10 +26,13 @@ from mlflow_gitlab.cli.key_values import key_values
 @click.option("--no-relay", is_flag=True,
               help="Let COMMAND talk to the tracking server directly, with the token, "
                    "instead of through the local relay (docs/relay.md).")
+@click.option("--no-journal", is_flag=True,
+              help="Let COMMAND send its metric points to the relay one HTTP request per "
+                   "call instead of appending them to the relay's journal file (slower).")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(experiment: str | None, run_name: str | None, params: tuple[str, ...],
         tracking_uri: str | None, dotenv: Path | None, artifacts: tuple[Path, ...],
-        no_relay: bool, command: tuple[str, ...]) -> None:
+        no_relay: bool, no_journal: bool, command: tuple[str, ...]) -> None:
     """Run COMMAND inside a new MLflow run tagged with the GitLab CI context.
 
     The command gets MLFLOW_RUN_ID, MLFLOW_TRACKING_URI and MLFLOW_EXPERIMENT_ID, so plain
@@ -52,5 +55,5 @@ def run(experiment: str | None, run_name: str | None, params: tuple[str, ...],
                          params=key_values("--param", params), tracking_uri=tracking_uri,
                          dotenv=dotenv,
                          artifacts=artifacts, progress=progress_for(sys.stderr),
-                         relay=not no_relay)
+                         relay=not no_relay, journal=not no_journal)
     sys.exit(run_tracked(options))

@@ -1,7 +1,8 @@
 """The relay: a local MLflow tracking endpoint between a child process and the real server.
 
 The child gets the relay's loopback URI as `MLFLOW_TRACKING_URI` and no token; the relay
-adds the token to what it forwards, batches metric points into `log-batch` requests, and
+adds the token to what it forwards, batches metric points (from requests, and from the
+child's metric journal when it has one, `relay.journal`) into `log-batch` requests, and
 on GitLab serves what MLflow 3 clients need and GitLab lacks (logged models, run inputs,
 artifact uploads to any run). Anything else is forwarded as it came.
 """
@@ -31,6 +32,7 @@ from mlflow_gitlab.relay.http import (
     mlflow_error,
 )
 from mlflow_gitlab.relay.inputs import input_tags, output_tags
+from mlflow_gitlab.relay.journal_intake import JournalIntake
 from mlflow_gitlab.relay.model_routes import ModelRoutes
 from mlflow_gitlab.relay.queue import MetricQueue
 from mlflow_gitlab.relay.runs import RunDirectory
@@ -79,14 +81,17 @@ class Relay:
         config: knobs (default: `relay_config()` from the environment).
         default_run_id: the run a logged model goes to when the child names none (the run
             `mlflow-gitlab run` made).
+        journal: keep a metric journal for the child (`journal.directory`), read until
+            `close()`.
     """
 
     def __init__(self, settings: TrackingSettings, config: RelayConfig | None = None, *,
-                 default_run_id: str | None = None) -> None:
+                 default_run_id: str | None = None, journal: bool = False) -> None:
         self.config = config or relay_config()
         self.default_run_id = default_run_id
         self.upstream = Upstream(settings, self.config)
         self.queue = MetricQueue(self.config.queue_limit, self.config.linger)
+        self.journal = JournalIntake(self.queue) if journal else None
         self.sender = BatchSender(self.upstream, self.config.verify_delay)
         self.spool = Spool(self.config.spool)
         self.runs = RunDirectory(self.upstream)
@@ -112,14 +117,21 @@ class Relay:
                                       daemon=True)
             thread.start()
             self._threads.append(thread)
+        if self.journal is not None:
+            self.journal.start()
         return self
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every point acknowledged so far is sent or given up on."""
+        """Wait until every point acknowledged or journaled so far is sent or given up on."""
+        if self.journal is not None:
+            self.journal.read()
         return self.queue.flush(timeout)
 
     def close(self) -> RelaySummary:
-        """Send what is queued (under the retry policy), then stop serving."""
+        """Read the journal to its end, send what is queued (under the retry policy), then
+        stop serving."""
+        if self.journal is not None:
+            self.journal.close()
         self.queue.close()
         for thread in self._threads:
             if thread.name.endswith("flusher"):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 
 from mlflow_gitlab.relay.config import relay_config
 from mlflow_gitlab.relay.relay import Relay, RelaySummary
+from mlflow_gitlab.relay.store_plugin import JOURNAL_VARIABLE, RELAY_VARIABLE
 from mlflow_gitlab.settings import TrackingSettings
 
 log = logging.getLogger(__name__)
@@ -19,16 +21,18 @@ LOOPBACK = "127.0.0.1"
 
 
 def start_for_child(settings: TrackingSettings, run_id: str, env: Mapping[str, str],
-                    child_env: Mapping[str, str]) -> tuple[Relay, dict[str, str]]:
-    """Start a relay for run `run_id`; return it and the child's environment pointed at it
-    (`child_environment`).
+                    child_env: Mapping[str, str], *,
+                    journal: bool = True) -> tuple[Relay, dict[str, str]]:
+    """Start a relay for run `run_id`, with a metric journal unless `journal` is False;
+    return it and the child's environment pointed at it (`child_environment`).
 
     Raises:
         ConfigError: a relay setting in `env` is malformed.
-        OSError: no loopback port to listen on.
+        OSError: no loopback port to listen on, or no folder for the journal.
     """
-    relay = Relay(settings, relay_config(env), default_run_id=run_id).start()
-    pointed = child_environment(child_env, relay.uri, settings.tracking_uri)
+    relay = Relay(settings, relay_config(env), default_run_id=run_id, journal=journal).start()
+    pointed = child_environment(child_env, relay.uri, settings.tracking_uri,
+                                relay.journal.directory if relay.journal else None)
     log.debug("the command tracks through the relay at %s", relay.uri)
     if _enabled(pointed.get(ASYNC_LOGGING, "")):
         log.info("%s: the command's MLflow sends its calls in batches every %s s; end its "
@@ -37,13 +41,16 @@ def start_for_child(settings: TrackingSettings, run_id: str, env: Mapping[str, s
     return relay, pointed
 
 
-def child_environment(child_env: Mapping[str, str], relay_uri: str,
-                      tracking_uri: str) -> dict[str, str]:
+def child_environment(child_env: Mapping[str, str], relay_uri: str, tracking_uri: str,
+                      journal: Path | None = None) -> dict[str, str]:
     """The child's environment for a relay at `relay_uri` relaying to `tracking_uri`.
 
     - MLFLOW_TRACKING_URI is the relay, and so is MLFLOW_REGISTRY_URI unless it names
       another server (where MLflow's default would resolve it anyway, but without a Spark
       lookup on every call); no tracking token.
+    - With a `journal` folder, MLFLOW_GITLAB_JOURNAL_DIR names it and
+      MLFLOW_GITLAB_JOURNAL_RELAY the relay, for the store plugin (`relay.store_plugin`);
+      without one, neither is passed on (a parent `run`'s journal is not this relay's).
     - `127.0.0.1` is added to NO_PROXY/no_proxy, so a job's HTTP proxy is not asked to
       reach the relay on the job's own loopback.
     - When the user turned MLflow's async logging on (MLFLOW_ENABLE_ASYNC_LOGGING), its
@@ -53,8 +60,11 @@ def child_environment(child_env: Mapping[str, str], relay_uri: str,
     Empty MLflow async variables are dropped: MLflow fails on them.
     """
     env = {k: v for k, v in child_env.items()
-           if k not in TOKEN_VARIABLES and not (k in (ASYNC_LOGGING, ASYNC_BUFFERING) and not v)}
+           if k not in TOKEN_VARIABLES and k not in (JOURNAL_VARIABLE, RELAY_VARIABLE)
+           and not (k in (ASYNC_LOGGING, ASYNC_BUFFERING) and not v)}
     env["MLFLOW_TRACKING_URI"] = relay_uri
+    if journal is not None:
+        env[JOURNAL_VARIABLE], env[RELAY_VARIABLE] = str(journal), relay_uri
     registry = env.get("MLFLOW_REGISTRY_URI") or tracking_uri
     if registry.rstrip("/") == tracking_uri.rstrip("/"):
         env["MLFLOW_REGISTRY_URI"] = relay_uri
