@@ -5,11 +5,12 @@ plain per-call `mlflow.log_metric`, against a sandbox in its own process, behind
 that adds a latency to every request (a remote GitLab's round trip), which answers some
 write requests with 429 (`Retry-After: 1`) and 503: one of each every `--fault-every`
 seconds once the previous pair fired, while every run still logs, so every mode meets the
-same failure rate. For each latency the same workload runs three times in this process's
+same failure rate. For each latency the same workload runs four times in this process's
 run: with `--no-relay` (MLflow's naive per-call requests, the baseline), through the relay
-as `run` sets it up by default (each call a synchronous request to the relay), and through
-the relay with MLflow's async logging turned on (`MLFLOW_ENABLE_ASYNC_LOGGING=true`; `run`
-then has MLflow merge calls into batches every second). The child ends its run with
+with `--no-journal` (each call a synchronous HTTP request to the relay), through the relay
+as `run` sets it up by default (each call appended to the metric journal), and with
+MLflow's async logging turned on as well (`MLFLOW_ENABLE_ASYNC_LOGGING=true`; `run` then
+has MLflow merge calls into batches every second). The child ends its run with
 `end_run()`, which async logging needs to send its last points (docs/relay.md).
 
 Reported per mode: points/s from each child's first `log_metric` until its `end_run()`
@@ -56,6 +57,7 @@ CHILD = textwrap.dedent("""
 """)
 MODES = {  # mode -> (`run` options, environment added)
     "per-call": (["--no-relay"], {}),
+    "relay-http": (["--no-journal"], {}),
     "relay": ([], {}),
     "relay-async": ([], {"MLFLOW_ENABLE_ASYNC_LOGGING": "true"}),
 }
