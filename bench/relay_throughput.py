@@ -11,7 +11,10 @@ with `--no-journal` (each call a synchronous HTTP request to the relay), through
 as `run` sets it up by default (each call appended to the metric journal), and with
 MLflow's async logging turned on as well (`MLFLOW_ENABLE_ASYNC_LOGGING=true`; `run` then
 has MLflow merge calls into batches every second). The child ends its run with
-`end_run()`, which async logging needs to send its last points (docs/relay.md).
+`end_run()`, which async logging needs to send its last points (docs/relay.md). The relayed
+modes log `--relay-scale` (10) times as many points: their runs would otherwise last a
+second or two, and the one-second wait of a single 429 would decide their rate, where it
+costs the baseline's minutes-long runs nothing.
 
 Reported per mode: points/s from each child's first `log_metric` until its `end_run()`
 returned (MLflow sends what its async queue holds and the relay sends what it holds before
@@ -158,9 +161,8 @@ def history_steps(info: dict, run_id: str) -> list[int]:
 
 
 def default_points(latency_ms: float) -> int:
-    """Points per run at `latency_ms`: enough that the relay's fixed costs (starting the
-    run, the last batch and its retries) weigh little, while the per-call baseline still
-    ends in one to four minutes."""
+    """Points per baseline run at `latency_ms`: the per-call baseline ends in one to four
+    minutes (the relayed modes log `--relay-scale` times as many)."""
     for below, points in ((5, 10_000), (20, 5000), (50, 3000)):
         if latency_ms < below:
             return points
@@ -186,6 +188,10 @@ def main() -> None:
     parser.add_argument("--latency-ms", default="25",
                         help="comma-separated latencies added to every request to the "
                              "sandbox, as a remote GitLab's (e.g. 0,10,25,100)")
+    parser.add_argument("--relay-scale", type=int, default=10,
+                        help="the relayed modes log this many times --points, so that their "
+                             "runs last long enough for the fixed waits of a 429 to weigh "
+                             "as little as in the baseline's (default 10)")
     parser.add_argument("--fault-every", type=float, default=2.0,
                         help="seconds between injected 429+503 pairs (0: none; with one "
                              "run, every fault lands on its retries)")
@@ -204,15 +210,18 @@ def main() -> None:
             with latency_proxy((server.hostname, server.port), latency / 1000) as port:
                 info["remote"] = f"http://127.0.0.1:{port}/api/v4"
                 info["latency_ms"] = latency
-                outcomes = [run_mode(info, mode, args.children, points, args.fault_every,
-                                     Path(tmp)) for mode in modes]
+                outcomes = [run_mode(info, mode, args.children,
+                                 points * (1 if mode == "per-call" else args.relay_scale),
+                                 args.fault_every, Path(tmp)) for mode in modes]
             results.append((latency, points, outcomes))
-            print(f"\n{args.children} runs x {points} points, per-call mlflow.log_metric; "
+            print(f"\n{args.children} runs x {points} points (x{args.relay_scale} through the "
+                  "relay), per-call mlflow.log_metric; "
                   f"{latency:g} ms per request to the server; " + (
                       f"a 429 and a 503 every {args.fault_every:g} s" if args.fault_every > 0
                       else "no injected faults"), flush=True)
             print_table(outcomes)
-    print(f"\npoints/s against per-call log_metric ({modes[0]}), {args.children} runs at once")
+    print(f"\npoints/s against per-call log_metric ({modes[0]}), {args.children} runs at once; "
+          f"the relayed modes log {args.relay_scale} times the points")
     print(f"{'latency':>8}{'points':>8}" + "".join(f"{m:>12}" for m in modes))
     for latency, points, outcomes in results:
         base = outcomes[0].points_per_s
