@@ -38,6 +38,19 @@ def relay_counts(stderr: str) -> tuple[int, int, int]:
     return int(match[1]), int(match[2]), int(match[3])
 
 
+def job_run(mlflow_client):
+    """The run `mlflow-gitlab run` made in the job's experiment (`demo-project`)."""
+    experiment = mlflow_client.get_experiment_by_name("demo-project")
+    (run,) = [r for r in mlflow_client.search_runs([experiment.experiment_id])
+              if r.data.tags.get("mlflow-gitlab.role") == "job"]
+    return run
+
+
+def steps(mlflow_client, run_id: str, key: str = "loss") -> list[int]:
+    """The steps of metric `key` the server holds for the run, sorted (repeats kept)."""
+    return sorted(p.step for p in mlflow_client.get_metric_history(run_id, key))
+
+
 @contextmanager
 def standalone_relay(env: dict[str, str]) -> Iterator[str]:
     """`mlflow-gitlab relay` in the background; yields the URI it prints."""

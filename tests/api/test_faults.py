@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.relay_env import job_env, relay_counts
+from tests.api.relay_env import job_env, job_run, relay_counts, steps
 from tests.api.test_release import MODEL, Lab, signature
 from tests.cli import mlflow_gitlab, popen, record
 
@@ -134,15 +134,6 @@ def spooled(folder: Path) -> int:
     return count
 
 
-def job_run(mlflow_client):
-    experiment = mlflow_client.get_experiment_by_name("demo-project")
-    (run,) = [r for r in mlflow_client.search_runs([experiment.experiment_id])
-              if r.data.tags.get("mlflow-gitlab.role") == "job"]
-    return run
-
-
-def steps(mlflow_client, run_id: str) -> list[int]:
-    return sorted(p.step for p in mlflow_client.get_metric_history(run_id, "loss"))
 
 
 @pytest.mark.slow

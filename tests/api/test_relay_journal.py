@@ -12,28 +12,18 @@ import textwrap
 
 import pytest
 
-from tests.api.relay_env import job_env, relay_counts
+from tests.api.relay_env import job_env, job_run, relay_counts, steps
 from tests.cli import mlflow_gitlab
 
 
 def tracked(tmp_path, sandbox, code: str, *options: str):
-    """Run `code` as the tracked command; return the result and the job's run."""
+    """Run `code` as the tracked command under `mlflow-gitlab run`."""
     script = tmp_path / "train.py"
     script.write_text(textwrap.dedent(code))
-    result = mlflow_gitlab("run", *options, "--", sys.executable, str(script),
-                           cwd=tmp_path, env=job_env(sandbox))
-    return result
+    return mlflow_gitlab("run", *options, "--", sys.executable, str(script),
+                         cwd=tmp_path, env=job_env(sandbox))
 
 
-def job_run(mlflow_client):
-    experiment = mlflow_client.get_experiment_by_name("demo-project")
-    (run,) = [r for r in mlflow_client.search_runs([experiment.experiment_id])
-              if r.data.tags.get("mlflow-gitlab.role") == "job"]
-    return run
-
-
-def steps(mlflow_client, run_id: str, key: str) -> list[int]:
-    return sorted(p.step for p in mlflow_client.get_metric_history(run_id, key))
 
 
 def test_points_logged_before_a_sigkill_arrive_once_and_the_journal_is_removed(
