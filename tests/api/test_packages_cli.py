@@ -183,3 +183,19 @@ def test_the_job_token_is_used_in_a_job(sandbox, workdir):
     result = mlflow_gitlab("upload", "outputs", "--package", "m", "--version", "1",
                            cwd=workdir, env=env)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.slow
+def test_a_large_single_file_shows_progress_lines_in_a_ci_log(sandbox, tmp_path):
+    """stderr is a pipe, as in a CI job: while one file is stalled for longer than the log
+    interval, a plain `uploading: N%` line shows it is moving, with no carriage return."""
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(48 << 20))  # more than the loopback buffers hold
+    sandbox.inject("PUT", r"big\.bin", delay=6)
+    up = mlflow_gitlab("upload", str(big), "--package", "large", "--version", "1.0.0",
+                       cwd=tmp_path, env=env_for(sandbox))
+    assert up.returncode == 0, up.stderr
+    assert "\r" not in up.stderr
+    lines = [line for line in up.stderr.splitlines() if "uploading: " in line]
+    assert lines, up.stderr
+    assert all(" of 48.0 MiB" in line and "%" in line for line in lines)

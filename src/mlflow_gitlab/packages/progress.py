@@ -16,7 +16,7 @@ log = logging.getLogger("mlflow_gitlab.packages")
 _GIB, _MIB, _KIB = 1 << 30, 1 << 20, 1 << 10
 _BAR_WIDTH = 24
 _REDRAW_SECONDS = 0.2
-_LOG_SECONDS = 30.0
+_LOG_SECONDS = 5.0  # a CI log shows a long transfer moving, without flooding it
 _PAST = {"uploading": "uploaded", "downloading": "downloaded"}
 
 
@@ -69,16 +69,20 @@ class Progress:
 
 
 class LogProgress(Progress):
-    """A log line per file, and for long transfers one every half minute, as CI job logs
-    want (no carriage returns)."""
+    """A log line per file, and while a transfer lasts one every few seconds, as CI job logs
+    want (no carriage returns): a single large file shows it is moving too."""
 
     def __init__(self) -> None:
         super().__init__()
         self._logged = time.monotonic()
 
+    def start(self, verb: str, total_files: int, total_bytes: int) -> None:
+        super().start(verb, total_files, total_bytes)
+        self._logged = self.started
+
     def _show(self) -> None:
         now = time.monotonic()
-        if now - self._logged >= _LOG_SECONDS and self.total:
+        if now - self._logged >= _LOG_SECONDS and self.total and self.done < self.total:
             self._logged = now
             log.info("%s: %.0f%% (%s of %s, %s/s)", self.verb, 100 * self.done / self.total,
                      human_size(self.done), human_size(self.total), human_size(self.rate))
