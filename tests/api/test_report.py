@@ -58,7 +58,7 @@ def make(env, tmp_path: Path, **options):
 
 def log_runs(client, pipeline_id: int, job_ids, losses, *, mr_iid: str | None = "1",
              ref: str = "tune-learning-rate", experiment: str = "demo-project",
-             pipeline_iid: str = "1"):
+             pipeline_iid: str = "1", name: str | None = None):
     """Finished job runs as `mlflow-gitlab run` leaves them: one per job, with CI tags."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -73,7 +73,7 @@ def log_runs(client, pipeline_id: int, job_ids, losses, *, mr_iid: str | None = 
                 "gitlab.CI_PIPELINE_IID": pipeline_iid, "gitlab.CI_COMMIT_REF_NAME": ref,
                 "gitlab.CI_JOB_URL": f"https://gitlab.example.com/-/jobs/{job_id}",
                 "gitlab.CI_PIPELINE_URL": f"https://gitlab.example.com/-/pipelines/{pipeline_id}",
-                "gitlab.matrix.LR": lr, "mlflow.runName": f"train [LR={lr}]"}
+                "gitlab.matrix.LR": lr, "mlflow.runName": name or f"train [LR={lr}]"}
         if job_id is not None:
             tags["gitlab.CI_JOB_ID"] = str(job_id)
         if mr_iid:
@@ -178,9 +178,25 @@ def test_target_branch_baseline_marks_better_and_worse(sandbox, api, mlflow_clie
     make(job_env(sandbox, tmp_path), tmp_path, top=1)
     body = (tmp_path / "report.md").read_text()
     assert "**Baseline:** best run of [main pipeline #2]" in body
-    assert "loss = **0.2**, ✅ better than the baseline by -0.05 (-20.0%)" in body
+    assert "loss = **0.2**, ✅ better than the baseline (0.05 lower, -20.0%)" in body
     assert "_…and 1 more candidate: loss from 0.3 to 0.3, median 0.3; 0 better" in body
     assert "line [0.25]" in body
+
+
+def test_long_matrix_names_keep_every_key_in_the_note(sandbox, api, mlflow_client, tmp_path):
+    """The run name of a four-key matrix job is longer than a table cell: values are cut,
+    keys never, and the winner's wording says which way its metric moved."""
+    long_name = ("mlflow-tune [LEARNING_RATE=0.001, MAX_DEPTH=12, N_ESTIMATORS=500, "
+                 "SUBSAMPLE=0.8]")
+    log_runs(mlflow_client, 1001, [5001, 5002], [0.3, 0.2], name=long_name)
+    result = report(job_env(sandbox, tmp_path), tmp_path, "--metric", "loss")
+    assert result.returncode == 0, result.stderr
+    (note,) = marker_notes(api)
+    winner = next(line for line in note["body"].splitlines() if "Winner" in line)
+    for key in ("LEARNING_RATE=", "MAX_DEPTH=", "N_ESTIMATORS=", "SUBSAMPLE="):
+        assert key in winner, winner
+    rows = [line for line in note["body"].splitlines() if line.startswith("| ")][2:]
+    assert rows and all("SUBSAMPLE=" in row for row in rows)
 
 
 def test_latest_version_baseline_for_a_max_metric(sandbox, mlflow_client, tmp_path):
@@ -196,7 +212,7 @@ def test_latest_version_baseline_for_a_max_metric(sandbox, mlflow_client, tmp_pa
     body = (tmp_path / "report.md").read_text()
     assert body.startswith("<!-- mlflow-gitlab:report model=demo-model -->")
     assert "**Baseline:** model version [demo-model 1.2.0]" in body
-    assert "accuracy = **0.8**, ✅ better than the baseline by +0.05 (+6.7%)" in body
+    assert "accuracy = **0.8**, ✅ better than the baseline (0.05 higher, +6.7%)" in body
     assert "| 0.7 | -0.05 (-6.7%) | ❌ worse |" in body
 
 

@@ -10,6 +10,7 @@ by the template, so no template can lose it.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -156,7 +157,7 @@ def _environment(template: Path | None) -> tuple[Any, str]:
     env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), autoescape=False,
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(num=num, signed=signed, pct=pct, cell=cell, label=label)
+    env.filters.update(num=num, signed=signed, change=change, pct=pct, cell=cell, label=label)
     return env, name
 
 
@@ -179,6 +180,16 @@ def signed(value: float | None) -> str:
     return "0" if value == 0 else f"{value:+.4g}"
 
 
+def change(value: float | None) -> str:
+    """A delta in words, so no sign has to be read against "better": `0.04 lower`,
+    `0.05 higher`, `no change`; `—` for none."""
+    if value is None:
+        return "—"
+    if value == 0:
+        return "no change"
+    return f"{abs(value):.4g} {'lower' if value < 0 else 'higher'}"
+
+
 def pct(value: float | None) -> str:
     """A relative delta as a signed percentage (`-16.0%`, `0%`); empty for none."""
     if value is None:
@@ -188,12 +199,42 @@ def pct(value: float | None) -> str:
 
 def cell(value: Any, width: int = 40) -> str:
     """Text safe in a Markdown table cell: one line, `|` escaped, no raw HTML, cut to
-    `width` characters."""
-    text = " ".join(str(value).split())
-    if len(text) > width:
-        text = text[:width - 1] + "…"
+    `width` characters (see `shorten`)."""
+    text = shorten(" ".join(str(value).split()), width)
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(
         ">", "&gt;")
+
+
+_MATRIX_NAME = re.compile(r"\A(?P<base>.*?) \[(?P<pairs>[^\[\]]+=[^\[\]]*)\]\Z")
+
+
+def shorten(text: str, width: int) -> str:
+    """`text` cut to `width` characters with `…`. A matrix run's name
+    (`train [LR=0.01, OPTIMIZER=adam]`) keeps every key: the job's name (the same for all
+    candidates) is cut first, then the longest values; when the keys alone are too long,
+    it is left longer than `width`."""
+    if len(text) <= width:
+        return text
+    match = _MATRIX_NAME.match(text)
+    if match is None:
+        return text[:width - 1] + "…"
+    keys, values = zip(*(pair.partition("=")[::2] for pair in match["pairs"].split(", ")),
+                       strict=True)
+    parts = [match["base"], *values]  # what may be cut; keys stay whole
+    kept = [len(part) for part in parts]
+
+    def joined() -> str:
+        base, *shown = (part if n == len(part) else part[:n] + "…"
+                        for part, n in zip(parts, kept, strict=True))
+        return f"{base} [{', '.join(f'{k}={v}' for k, v in zip(keys, shown, strict=True))}]"
+
+    while len(joined()) > width:
+        cuttable = ([0] if kept[0] > 1 else []) or \
+            [i for i in range(1, len(parts)) if kept[i] > 1]
+        if not cuttable:
+            break
+        kept[max(cuttable, key=lambda i: kept[i])] -= 1
+    return joined()
 
 
 def label(value: Any, width: int = 60) -> str:
