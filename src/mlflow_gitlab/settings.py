@@ -18,6 +18,8 @@ from mlflow_gitlab.redaction import strip_url_credentials
 _GITLAB_TRACKING = re.compile(r"\A(?P<api>https?://.+/api/v4)/projects/(?P<project>[^/]+)"
                               r"/ml/mlflow/?\Z")
 
+_PROJECT_API = re.compile(r"\Ahttps?://.+/api/v4/projects/[^/]+")  # without /ml/mlflow
+
 
 @dataclass(frozen=True)
 class TrackingSettings:
@@ -56,6 +58,12 @@ def tracking_settings(env: Mapping[str, str] | None = None,
     token = env.get("MLFLOW_TRACKING_TOKEN") or None
     match = _GITLAB_TRACKING.match(uri)
     if match is None:
+        project_api = _PROJECT_API.match(uri)
+        if project_api:  # GitLab would answer 404, as for a project that does not exist
+            raise ConfigError(
+                f"{strip_url_credentials(uri)} is not GitLab's MLflow endpoint: its path must "
+                "end in /ml/mlflow",
+                hint=f"set MLFLOW_TRACKING_URI={strip_url_credentials(project_api[0])}/ml/mlflow")
         return TrackingSettings(uri, token, None, None)
     if not token:
         raise ConfigError(

@@ -13,6 +13,7 @@ from mlflow_gitlab import tags as t
 from mlflow_gitlab.context import CIContext, collect_context
 from mlflow_gitlab.dotenv import check_dotenv_path, write_dotenv
 from mlflow_gitlab.errors import MlflowGitlabError, PackageUploadError
+from mlflow_gitlab.ml_pages import remote_project, where_to_see
 from mlflow_gitlab.process import resolve_command, run_child
 from mlflow_gitlab.redaction import Redactor
 from mlflow_gitlab.settings import tracking_settings
@@ -40,10 +41,13 @@ class RunOptions:
 
 
 def experiment_name(options: RunOptions, env: Mapping[str, str], context: CIContext) -> str:
-    """--experiment, else MLFLOW_EXPERIMENT_NAME, else the project's (or folder's) name."""
+    """--experiment, else MLFLOW_EXPERIMENT_NAME, else the project's name as CI names it
+    (`CI_PROJECT_NAME`: the last part of its path, which outside CI the git remote's URL
+    gives), else the folder's."""
+    remote = remote_project(context.commit.remote_url)
     return (options.experiment or env.get("MLFLOW_EXPERIMENT_NAME")
             or env.get("CI_PROJECT_NAME")
-            or (context.project.path or "").rpartition("/")[2]
+            or (context.project.path or (remote[1] if remote else "")).rpartition("/")[2]
             or Path.cwd().name)
 
 
@@ -92,9 +96,9 @@ def run_tracked(options: RunOptions, env: Mapping[str, str] | None = None) -> in
     run = tracker.start_run(experiment_id, options.run_name or t.run_name(context), run_tags,
                             options.params, parent_id)
     log.info("run %s (%s) in experiment %r", run.run_name, run.run_id, name)
-    if settings.is_gitlab and context.project.url:
-        # GitLab's experiment ids are per-project iids, which its UI uses in URLs.
-        log.info("see %s/-/ml/experiments/%s", context.project.url, experiment_id)
+    page = where_to_see(settings, context, run.run_id, run.experiment_id, run.artifact_uri)
+    if page:
+        log.info("see %s", page)
     outputs = {"MLFLOW_RUN_ID": run.run_id, "MLFLOW_EXPERIMENT_ID": experiment_id}
     child_env = {**env, **outputs, "MLFLOW_TRACKING_URI": settings.tracking_uri,
                  "MLFLOW_EXPERIMENT_NAME": name}

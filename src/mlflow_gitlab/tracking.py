@@ -40,6 +40,7 @@ class RunRef:
     experiment_id: str
     run_name: str | None
     parent_run_id: str | None
+    artifact_uri: str = ""  # on GitLab it names the run's candidate iid (its page)
 
 
 class Tracker:
@@ -83,7 +84,8 @@ class Tracker:
 
                 self.client.log_batch(run.info.run_id, params=[
                     Param(k, t.fit_value(v, t.MAX_PARAM_VALUE_LENGTH)) for k, v in params.items()])
-        return RunRef(run.info.run_id, experiment_id, run.info.run_name, parent_run_id)
+        return RunRef(run.info.run_id, experiment_id, run.info.run_name, parent_run_id,
+                      run.info.artifact_uri or "")
 
     def finish_run(self, run: RunRef, status: str) -> None:
         """Mark the run (and its pipeline parent) ended with `status`."""

@@ -207,6 +207,8 @@ CASES = [
     case("no-tracking-uri", *RUN, env=laptop),
     case("job-without-project-id", *RUN, env=lambda sb: job(sb, CI_PROJECT_ID=None)),
     case("no-tracking-token", *RUN, env=lambda sb: job(sb, MLFLOW_TRACKING_TOKEN=None)),
+    case("tracking-uri-without-mlflow-path", *RUN,
+         env=lambda sb: job(sb, MLFLOW_TRACKING_URI=f"{sb.api_url}/projects/7")),
     case("no-gitlab-url", *UPLOAD, env=laptop),
     case("no-gitlab-project", *UPLOAD, env=lambda sb: laptop(sb, MLFLOW_GITLAB_URL="{url}")),
     case("no-gitlab-token", *UPLOAD, env=lambda sb: laptop(

@@ -203,6 +203,37 @@ def test_outside_ci_runs_are_tagged_from_git(sandbox, mlflow_client, script, tmp
     assert "gitlab.CI_JOB_ID" not in run.data.tags
 
 
+def test_a_job_prints_its_runs_own_page(sandbox, mlflow_client, script):
+    result = mlflow_gitlab("run", "--", sys.executable, str(script), env=job_env(sandbox))
+    assert result.returncode == 0, result.stderr
+    (run,), _ = only_job_runs(mlflow_client)
+    iid = run.info.artifact_uri.rstrip("/").split("candidate:")[1].split("/")[0]
+    page = f"https://gitlab.example.com/ml-team/demo-project/-/ml/candidates/{iid}"
+    assert f"see {page}\n" in result.stderr
+
+
+def test_outside_ci_the_git_remote_names_the_experiment_and_the_project(
+        sandbox, mlflow_client, script, tmp_path):
+    """As CI_PROJECT_NAME would in a job: the remote's project `ml-team/demo-project` gives
+    the experiment `demo-project`, whatever the folder is called, and the run's page."""
+    work = tmp_path / "checkout-of-something"
+    work.mkdir()
+    git = ["git", "-C", str(work), "-c", "user.name=me", "-c", "user.email=me@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "remote", "add", "origin",
+                    f"{sandbox.url}/ml-team/demo-project.git"], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "start"], check=True)
+    env = {"PATH": os.environ["PATH"], "HOME": home(),
+           "MLFLOW_TRACKING_URI": sandbox.tracking_uri,
+           "MLFLOW_TRACKING_TOKEN": sandbox.tokens["developer"], "USER": "me"}
+    result = mlflow_gitlab("run", "--", sys.executable, str(script), cwd=work, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "in experiment 'demo-project'" in result.stderr
+    (run,), _ = only_job_runs(mlflow_client, "demo-project")
+    iid = run.info.artifact_uri.rstrip("/").split("candidate:")[1].split("/")[0]
+    assert f"see {sandbox.url}/ml-team/demo-project/-/ml/candidates/{iid}\n" in result.stderr
+
+
 def test_works_against_a_plain_mlflow_server(plain_mlflow_server, script):
     from mlflow.tracking import MlflowClient
 

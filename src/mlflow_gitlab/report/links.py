@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
 from mlflow_gitlab.errors import MlflowGitlabError
 from mlflow_gitlab.gitlab_api import GitLabClient
+from mlflow_gitlab.ml_pages import experiment_page, run_page
 from mlflow_gitlab.packages import package_from_tags
 from mlflow_gitlab.settings import TrackingSettings
 
 log = logging.getLogger(__name__)
 
-# A run's `artifact_uri` names its candidate iid, which GitLab's UI uses in run URLs (§6):
-# `.../ml_models/candidate:<iid>/files/`, `mlflow-artifacts:/candidate:<iid>`, or the
-# legacy `.../generic/ml_experiment_<experiment iid>/<candidate iid>/`.
-_CANDIDATE_IID = re.compile(r"candidate:(\d+)|/generic/ml_experiment_\d+/(\d+)/?\Z")
 
 
 class Links:
@@ -37,7 +33,7 @@ class Links:
             return f"{self.tracking.tracking_uri.rstrip('/')}/#/experiments/{self.experiment_id}"
         if self.project_url is None:
             return None
-        return f"{self.project_url}/-/ml/experiments/{self.experiment_id}"
+        return experiment_page(self.project_url, self.experiment_id)
 
     def run(self, run: Mapping[str, Any]) -> str | None:
         """A run's page, from its raw `runs/search` JSON; the experiment's page when GitLab's
@@ -45,10 +41,8 @@ class Links:
         info = run["info"]
         if not self.tracking.is_gitlab:
             return f"{self.experiment()}/runs/{info['run_id']}"
-        match = _CANDIDATE_IID.search(info.get("artifact_uri") or "")
-        if match and self.project_url:
-            return f"{self.project_url}/-/ml/candidates/{match[1] or match[2]}"
-        return self.experiment()
+        page = run_page(self.project_url, info.get("artifact_uri")) if self.project_url else None
+        return page or self.experiment()
 
     def package(self, tags: Mapping[str, str]) -> str | None:
         """The page of the package a run's tags point to (`mlflow-gitlab.package.*`): its own
