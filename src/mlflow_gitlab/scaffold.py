@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,12 +50,8 @@ def render(choices: Choices) -> str:
     Raises:
         ScaffoldError: a choice needs a value that is missing (`model`, `metric`).
     """
+    check(choices)
     releases = choices.release or choices.schedule
-    if releases and not choices.model:
-        raise ScaffoldError("releasing needs a model name", hint="pass --model NAME")
-    if (choices.tune or releases) and not choices.metric:
-        raise ScaffoldError("tuning and releasing need the metric that ranks runs",
-                            hint="pass --metric KEY (and --mode max if higher is better)")
     matrix = list(choices.matrix or EXAMPLE_MATRIX)
     keys = list(dict.fromkeys(key for entry in matrix for key in entry))
     release_rules = ([MERGE_REQUEST] if choices.tune and releases else []) + (
@@ -71,17 +67,36 @@ def render(choices: Choices) -> str:
                         "an example: write yours with `mlflow-gitlab tune matrix --space "
                         "space.yml --format inputs`"),
     }
-    return _environment().get_template("gitlab-ci.yml.j2").render(context)
+    return environment().get_template("gitlab-ci.yml.j2").render(context)
 
 
-def generate(choices: Choices, space: Path | None = None) -> str:
-    """`render`, with the tuning matrix taken from a search-space file when one is given.
+def check(choices: Choices) -> None:
+    """Refuse choices that lack a value, naming every missing one at once.
+
+    Raises:
+        ScaffoldError: `model` (to release) or `metric` (to tune or release) is missing.
+    """
+    releases = choices.release or choices.schedule
+    missing = ([] if choices.model or not releases else
+               ["--model NAME (the registered model name releases go to)"]) + (
+        [] if choices.metric or not (choices.tune or releases) else
+        ["--metric KEY (the metric that ranks runs)"])
+    if missing:
+        raise ScaffoldError(f"init needs {' and '.join(missing)}",
+                            hint="e.g. mlflow-gitlab init --model churn --metric val_loss "
+                                 "(add --mode max if higher is better)")
+
+
+def generate(choices: Choices, space: Path | None = None, space_text: str | None = None
+             ) -> str:
+    """`render`, with the tuning matrix taken from a search space when one is given (its
+    text, else the file `space`).
 
     Raises:
         ScaffoldError, SearchSpaceError: a choice or the space is unusable.
     """
     if space is not None:
-        text = space.read_text(encoding="utf-8")
+        text = space.read_text(encoding="utf-8") if space_text is None else space_text
         choices = dataclasses.replace(choices, matrix=matrix_from_space(text, str(space)))
     return render(choices)
 
@@ -99,16 +114,52 @@ def matrix_from_space(text: str, source: str) -> list[dict[str, Any]]:
     return matrix_entries(plan(space.parameters, space.strategy, space.max_jobs, space.seed))
 
 
-def write(text: str, path: Path, force: bool = False) -> None:
-    """Write the rendered file, refusing to overwrite one unless `force`.
+def check_target(path: Path, force: bool = False) -> None:
+    """Refuse to write the configuration where it cannot go, before anything is written.
 
     Raises:
-        ScaffoldError: `path` exists and `force` is False.
+        ScaffoldError: `path` exists and `force` is False, or its folder does not exist.
     """
     if path.exists() and not force:
         raise ScaffoldError(f"{path} already exists", hint="pass --force to overwrite it, or "
                             "--output - to print the configuration instead")
+    if not path.parent.is_dir():
+        raise ScaffoldError(f"{path.parent} is not a folder",
+                            hint="run init in your project's folder")
+
+
+def write(text: str, path: Path, force: bool = False) -> None:
+    """Write the rendered file, refusing to overwrite one unless `force`.
+
+    Raises:
+        ScaffoldError: see `check_target`.
+    """
+    check_target(path, force)
     path.write_text(text, encoding="utf-8")
+
+
+def next_steps(choices: Choices, target: Path, written: Iterable[Path],
+               kept: Iterable[Path]) -> list[str]:
+    """What `init` tells the user once its files are written: what it wrote and kept, and
+    what only they can do (the token variable, the components, a schedule)."""
+    lines = [f"wrote {', '.join(str(p) for p in [target, *written])}"]
+    kept = list(kept)
+    if kept:
+        lines.append(f"kept your {', '.join(str(p) for p in kept)} (init never overwrites "
+                     "them)")
+    steps = [
+        "add the CI/CD variable MLFLOW_TRACKING_TOKEN (Settings > CI/CD > Variables): an "
+        "access token with the `api` scope and the Developer role, Masked, not Protected",
+        f"make the components available: {target} includes them as "
+        f"$CI_SERVER_FQDN/{choices.components}/<name>@{choices.version}, so the project "
+        f"{choices.components} on your GitLab instance must hold mlflow-gitlab's "
+        "ci-components/ as a CI/CD catalog project (or pass --components PATH)",
+    ]
+    if choices.schedule:
+        steps.append(f"add a pipeline schedule on {choices.default_branch} "
+                     "(Build > Pipeline schedules)")
+    steps.append("commit and push: " + "; ".join(_summary(choices)))
+    return [*lines, "next:", *(f"  {n}. {step}" for n, step in enumerate(steps, 1))]
 
 
 def _summary(choices: Choices) -> list[str]:
@@ -130,11 +181,13 @@ def _yaml(value: Any) -> str:
     return "'" + text + "'" if "'" not in text else json.dumps(text)
 
 
-def _environment():
+def environment():
+    """The Jinja2 environment of the package's templates (`init`'s files)."""
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("mlflow_gitlab", "templates"),
                              undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
     env.filters["yaml"] = _yaml
+    env.filters["pyrepr"] = repr
     return env

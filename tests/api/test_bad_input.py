@@ -185,6 +185,7 @@ CASES = [
     case("max-regression-malformed", *RELEASE, "--max-regression", "lots"),
     case("bump-unknown", *RELEASE, "--bump", "huge"),
     case("package-without-version", "upload", "model.pkl", "--package", "churn"),
+    case("init-missing-choices", "init"),
     case("gitlab-url-not-http", *UPLOAD,
          env=lambda sb: job(sb, MLFLOW_GITLAB_URL="gitlab.example.com")),
     # tokens
