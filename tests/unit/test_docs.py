@@ -60,3 +60,33 @@ def test_cli_reference_is_generated_from_the_current_help():
     result = subprocess.run([sys.executable, str(script), "--check"], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+ROOT = DOCS.parent
+USER_PAGES = sorted([*DOCS.glob("*.md"), ROOT / "README.md", ROOT / "ci-components" / "README.md",
+                     *ROOT.glob("examples/*/README.md")])
+
+
+@pytest.mark.parametrize("page", USER_PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_page_cites_files_users_do_not_have(page):
+    """Facts about GitLab are stated with GitLab's own source files, never with the
+    project's internal notes (`../shared/...`, "reference §7")."""
+    text = page.read_text(encoding="utf-8")
+    assert "../shared" not in text and "shared/reference" not in text
+    assert "§" not in text
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in DOCS.glob("*.md")))
+def test_every_page_is_linked_from_the_index(page):
+    assert page == "index.md" or f"]({page})" in (DOCS / "index.md").read_text()
+
+
+def test_relative_links_between_pages_resolve():
+    import re
+
+    broken = []
+    for page in USER_PAGES:
+        for target in re.findall(r"\]\(([^)#\s]+\.md)(?:#[^)]*)?\)", page.read_text()):
+            if "://" not in target and not (page.parent / target).exists():
+                broken.append(f"{page.relative_to(ROOT)} -> {target}")
+    assert broken == []
