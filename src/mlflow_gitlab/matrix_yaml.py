@@ -16,7 +16,7 @@ FORMATS = ("matrix", "inputs", "child")
 def matrix_entries(plan: Plan) -> list[dict[str, Any]]:
     """The `parallel:matrix` value.
 
-    A grid is one entry of lists (GitLab takes the cartesian product of each entry, §7);
+    A grid is one entry of lists (GitLab takes the cartesian product of each entry, `matrix.rb`);
     sampled combinations are one entry of scalars each.
     """
     if plan.strategy == "grid":
@@ -33,7 +33,8 @@ def child_pipeline(plan: Plan, *, job_name: str, image: str | None,
     the relay's spool as an artifact whatever the result (docs/relay.md).
 
     The job has no `rules`: in a child pipeline `CI_PIPELINE_SOURCE` is always
-    `parent_pipeline`, and the parent's trigger job already decided that it runs (§8).
+    `parent_pipeline`, and the parent's trigger job already decided that it runs
+    (`doc/ci/variables/predefined_variables.md` in GitLab).
 
     Raises:
         SearchSpaceError: `script` is empty.

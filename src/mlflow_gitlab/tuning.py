@@ -8,7 +8,8 @@ A search space is a small YAML file:
       ALPHA: {distribution: loguniform, min: 0.0001, max: 0.1}   # random strategy only
 
 Each parameter becomes a matrix variable, so its name must be a valid matrix key and its
-values arrive in the job as strings (gitlab-ci.md §7). Pure: no I/O, no network.
+values arrive in the job as strings (`lib/gitlab/ci/config/entry/product/variables.rb` in
+GitLab). Pure: no I/O, no network.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from typing import Any
 
 from mlflow_gitlab.errors import MatrixTooLarge, SearchSpaceError
 
-GITLAB_MAX_JOBS = 200  # permutations per `parallel:matrix` job since GitLab 15.9 (§7, §14)
+GITLAB_MAX_JOBS = 200  # permutations per `parallel:matrix` job (`PARALLEL_LIMIT`,
+# `lib/gitlab/ci/config/entry/product/parallel.rb` in GitLab)
 STRATEGIES = ("grid", "random")
-_KEY = re.compile(r"\A[A-Za-z0-9_]+\Z")  # matrix keys: letters, digits and `_` only (§7)
+_KEY = re.compile(r"\A[A-Za-z0-9_]+\Z")  # matrix keys: letters, digits and `_` only
 _DISTRIBUTIONS = ("uniform", "loguniform")
 
 

@@ -48,7 +48,7 @@ def target_branch(client: GitLabClient | None, scan: RunScan, links: Links, targ
     """The best run (by `metric`) of the newest successful pipeline of branch `target` whose
     job runs logged the metric.
 
-    Reading pipelines needs an access token: the job token cannot (reference §18, §2.3).
+    Reading pipelines needs an access token: the job token cannot.
     """
     kind = "target-branch"
     if client is None or client.settings.job_token:

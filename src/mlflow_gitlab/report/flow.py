@@ -76,7 +76,7 @@ def make_report(options: ReportOptions, env: Mapping[str, str] | None = None
     tracking = tracking_settings(env, options.tracking_uri)
     gitlab = gitlab_settings(env, required=False)
     if gitlab is not None and mr is not None and mr.project_id is not None:
-        gitlab = replace(gitlab, project=str(mr.project_id))  # notes live in the target (§1.2)
+        gitlab = replace(gitlab, project=str(mr.project_id))  # notes live in the target project
     client = connect(gitlab) if gitlab is not None else None
 
     from mlflow_gitlab.report.sources import collect  # imports mlflow

@@ -1,8 +1,8 @@
 """Gather what a report compares: the candidate runs of this pipeline or merge request.
 
-GitLab's run search ignores filters and answers newest first (reference §6, §20), so runs
-are read once, newest first, only as far back as the oldest pipeline or merge request asked
-about, and filtered client-side by their CI tags.
+GitLab's run search ignores filters and answers newest first (`lib/api/ml/mlflow/runs.rb`
+in GitLab), so runs are read once, newest first, only as far back as the oldest pipeline or
+merge request asked about, and filtered client-side by their CI tags.
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ from mlflow_gitlab.report.model import Row
 
 
 def row_from_run(run: Mapping[str, Any], links: Links) -> Row:
-    """A report row from a raw `runs/search` Run (GitLab keeps each metric's latest value,
-    §6)."""
+    """A report row from a raw `runs/search` Run (GitLab keeps each metric's latest value)."""
     candidate = Candidate.from_json(run)
     tags = candidate.tags
     params = {p["key"]: p["value"] for p in (run.get("data") or {}).get("params") or []}

@@ -62,7 +62,8 @@ class Links:
             return
         for name in sorted(set(names)):
             try:
-                # `package_name` is a substring match (§16.2): keep the exact name only.
+                # `package_name` is a substring match (`doc/api/packages.md`): keep the
+                # exact name only.
                 for package in client.pages("/packages", {"package_type": "generic",
                                                           "package_name": name},
                                             f"list the packages named {name}"):

@@ -1,5 +1,6 @@
-"""`metrics.txt` for GitLab's metrics report (`artifacts:reports:metrics`, gitlab-ci.md
-§12.2): the winner's metrics, one `name value` line each, in OpenMetrics text form."""
+"""`metrics.txt` for GitLab's metrics report (`artifacts:reports:metrics`,
+`doc/ci/testing/metrics_reports.md` in GitLab): the winner's metrics, one `name value`
+line each, in OpenMetrics text form."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""One merge-request note per report, updated in place by later pipelines (reference §17.2).
+"""One merge-request note per report, updated in place by later pipelines.
 
 The note is found again by its hidden marker *and* its author, the token's user: a note by
 someone else that quotes the marker is never touched. Writing notes needs an access token
-with the `api` scope; GitLab refuses the CI job token (gitlab-ci.md §4.1).
+with the `api` scope; GitLab refuses the CI job token (`doc/ci/jobs/ci_job_token.md`).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from mlflow_gitlab.report.chart import mermaid_chart
 from mlflow_gitlab.report.compare import Comparison, Mark
 from mlflow_gitlab.report.model import ReportData, Row
 
-NOTE_LIMIT = 1_000_000  # characters in a note body (reference §17.2)
+NOTE_LIMIT = 1_000_000  # characters in a note body (GitLab's `doc/api/notes.md`)
 DEFAULT_TEMPLATE = "mlflow_gitlab/report.md.j2"
 MAX_PARAM_COLUMNS = 6
 MAX_METRIC_COLUMNS = 4

@@ -76,7 +76,7 @@ def collect(options: ReportOptions, env: Mapping[str, str], context: CIContext,
 
 
 def _merge_request(client: GitLabClient | None, iid: int) -> dict[str, Any]:
-    """The MR's details (a job token may read them, §17.1), or {} when they cannot be read:
+    """The MR's details (a job token may read them), or {} when they cannot be read:
     the report then does with what the CI variables say."""
     if client is None:
         return {}
