@@ -78,8 +78,10 @@ def where_to_see(settings: TrackingSettings, context: CIContext, run_id: str,
         return None
     tracked = unquote(settings.project)
     own = context.project.url and tracked in (str(context.project.id), context.project.path)
+    # In a job the remote is the job's project, not necessarily the tracked one.
+    remote = None if context.in_ci else context.commit.remote_url
     project_url = context.project.url if own else project_url_outside_ci(
-        settings.gitlab_api_url, settings.project, context.commit.remote_url)
+        settings.gitlab_api_url, settings.project, remote)
     if project_url is None:
         return None
     return run_page(project_url, artifact_uri) or (

@@ -97,7 +97,7 @@ def _why_no_default(env: Mapping[str, str]) -> str:
 
 _SIZE = re.compile(r"\A\s*(?P<n>\d+)\s*(?P<unit>[KMGT]i?B?|B)?\s*\Z", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
-DEFAULT_MAX_FILE_SIZE = 5 * 1024**3  # GitLab's `generic_packages_max_file_size` (§15.2)
+DEFAULT_MAX_FILE_SIZE = 5 * 1024**3  # GitLab's `generic_packages_max_file_size` plan limit
 
 
 @dataclass(frozen=True)
