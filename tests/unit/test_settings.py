@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mlflow_gitlab.errors import ConfigError
-from mlflow_gitlab.settings import check_url, gitlab_settings, tracking_settings
+from mlflow_gitlab.settings import gitlab_settings, tracking_settings
+from mlflow_gitlab.urls import check_url
 from tests import ci_envs
 
 

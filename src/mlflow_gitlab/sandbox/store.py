@@ -8,19 +8,15 @@ holds every token, so the data folder is its owner's alone (0700, the database 0
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import stat
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
 
-from mlflow_gitlab.errors import ConfigError, SandboxError
-
-DATABASE = "sandbox.db"
+from mlflow_gitlab.errors import SandboxError
+from mlflow_gitlab.sandbox.data_dir import DATABASE, private_database, private_folder
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -153,13 +149,11 @@ class Store:
         self.files_dir = self.data_dir / "files"
         self.tmp_dir = self.data_dir / "tmp"
         try:
-            for folder in (self.data_dir, self.files_dir, self.tmp_dir):
-                _private_folder(folder)
+            private_folder(self.data_dir)
+            private_folder(self.files_dir, data_root=False)
+            private_folder(self.tmp_dir, data_root=False)
             database = self.data_dir / DATABASE
-            for path in (database, *(database.with_name(DATABASE + s) for s in ("-wal", "-shm"))):
-                if path.exists() or path == database:
-                    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-                    os.chmod(path, 0o600)  # SQLite gives its -wal and -shm the same mode
+            private_database(database)
             self._db = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             reason = getattr(exc, "strerror", None) or exc
@@ -200,41 +194,6 @@ class Store:
     def meta(self, key: str) -> str | None:
         row = self.one("SELECT value FROM meta WHERE key = ?", key)
         return row["value"] if row else None
-
-
-def _private_folder(folder: Path) -> None:
-    """Create `folder` 0700, or tighten an existing one of ours to 0700.
-
-    Raises:
-        ConfigError: it is not a folder, is another user's, or holds other files.
-    """
-    try:
-        info = folder.lstat()
-    except FileNotFoundError:
-        folder.mkdir(mode=0o700, parents=True)
-        os.chmod(folder, 0o700)
-        return
-    if not stat.S_ISDIR(info.st_mode):
-        raise ConfigError(f"data directory {folder} is not a folder",
-                          hint="give --data a new or empty folder, or one the sandbox made")
-    if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
-        raise ConfigError(f"data directory {folder} belongs to another user",
-                          hint="give --data a folder of your own")
-    if folder.name not in ("files", "tmp") and not (folder / DATABASE).exists() \
-            and any(folder.iterdir()):
-        raise ConfigError(f"data directory {folder} holds other files and no {DATABASE}",
-                          hint="give --data a new or empty folder, or one the sandbox made")
-    if stat.S_IMODE(info.st_mode) != 0o700:
-        os.chmod(folder, 0o700)
-
-
-@contextmanager
-def private_file(path: Path) -> Iterator[BinaryIO]:
-    """`path` opened for writing (created or truncated), readable by its owner only."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        os.chmod(path, 0o600)  # it may have existed with another mode
-        yield fh
 
 
 def now() -> float:
