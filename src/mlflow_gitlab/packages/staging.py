@@ -1,8 +1,9 @@
 """A download's staging folder: files land there, and move into the destination only once
 every one of them is verified.
 
-The folder sits next to the destination (`.<dest>.mlflow-gitlab-download`, or inside it
-when its parent cannot be written), on the same file system, so the final moves are renames.
+The folder sits next to the destination (`.<dest>.mlflow-gitlab-download`; inside it when
+its parent cannot be written or is another file system, as for a mounted volume), so the
+final moves are renames.
 A failed download removes it, and the folders it created for the destination, so nothing is
 left behind; a killed one leaves it, and the next download into the same destination keeps
 the verified files it finds there.
@@ -44,7 +45,12 @@ class Staging:
             self.root = self.dest.absolute().parent / f".{name}{_SUFFIX}"
             try:
                 self._make_root()
+                beside = self.root.stat().st_dev == self.dest.stat().st_dev
             except PermissionError:
+                beside = False
+            if not beside:  # a rename across file systems is a copy: stage inside instead
+                if self.root.is_dir() and not any(self.root.iterdir()):
+                    self.root.rmdir()
                 self.root = self.dest / _SUFFIX
                 self._make_root()
         except PackageDownloadError:
