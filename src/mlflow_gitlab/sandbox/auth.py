@@ -52,8 +52,6 @@ def authenticate(store: Store, family: Family, method: str, headers: Message,
     Returns None for an anonymous call. Raises `ApiError` 401 for a presented but invalid
     token, and 403 `insufficient_scope` for a token whose scopes do not cover `method`.
     """
-    if family is Family.ADMIN:
-        return None
     access, job = _credentials(family, headers, query)
     if access is None and job is None:
         return None
