@@ -32,3 +32,8 @@ def sandbox_process(*extra_args: str) -> Iterator[dict]:
             finally:
                 proc.terminate()
                 proc.wait(timeout=10)
+
+
+def admin_headers(info: dict) -> dict[str, str]:
+    """The header the sandbox's control routes (`/-/sandbox/...`) need: its admin token."""
+    return {"PRIVATE-TOKEN": info["admin_token"]}

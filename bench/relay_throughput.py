@@ -44,7 +44,7 @@ from urllib.parse import urlsplit
 
 import requests
 from _latency import latency_proxy
-from _sandbox import sandbox_process
+from _sandbox import admin_headers, sandbox_process
 
 CHILD = textwrap.dedent("""
     import json, sys, time, mlflow
@@ -88,14 +88,15 @@ def inject_faults(info: dict, route: str, every: float,
     while every run still logs: the same failure rate in time for every mode. (Rules left
     pending would pile up while clients back off; faults aimed at the last run left would
     all land on its retries.)"""
-    url = f"{info['url']}/-/sandbox/faults"
+    url, admin = f"{info['url']}/-/sandbox/faults", admin_headers(info)
     while every > 0 and running():
         time.sleep(every)
-        if not running() or requests.get(url, timeout=10).json()["pending"]:
+        if not running() or requests.get(url, headers=admin, timeout=10).json()["pending"]:
             continue
         requests.post(url, json={"method": "POST", "path": route, "status": 429,
-                                 "retry_after": 1}, timeout=10)
-        requests.post(url, json={"method": "POST", "path": route, "status": 503}, timeout=10)
+                                 "retry_after": 1}, headers=admin, timeout=10)
+        requests.post(url, json={"method": "POST", "path": route, "status": 503}, headers=admin,
+                      timeout=10)
 
 
 def run_mode(info: dict, mode: str, children: int, points: int, every: float,
@@ -103,7 +104,7 @@ def run_mode(info: dict, mode: str, children: int, points: int, every: float,
     options, extra_env = MODES[mode]
     relayed = mode != "per-call"
     route = r"/runs/log-batch$" if relayed else r"/runs/log-metric$"
-    requests.delete(f"{info['url']}/-/sandbox/faults", timeout=10)
+    requests.delete(f"{info['url']}/-/sandbox/faults", headers=admin_headers(info), timeout=10)
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
            "MLFLOW_TRACKING_URI": f"{info['remote']}/projects/{info['project_id']}/ml/mlflow",
            "MLFLOW_TRACKING_TOKEN": info["tokens"]["developer"],
@@ -130,7 +131,8 @@ def run_mode(info: dict, mode: str, children: int, points: int, every: float,
             if "error" in line.lower() or "warning" in line.lower() or "relay:" in line:
                 print(f"{tag}: {line}", file=sys.stderr)
     timings = [json.loads((tmp / f"{tag}-{i}.json").read_text()) for i in range(children)]
-    fired = requests.get(f"{info['url']}/-/sandbox/faults", timeout=10).json()["fired"]
+    fired = requests.get(f"{info['url']}/-/sandbox/faults", headers=admin_headers(info),
+                         timeout=10).json()["fired"]
     absorbed = sum(1 for f in fired if re.search(route, str(f["path"])))
     if relayed:
         writes = sum(int(m) for e in errors for m in re.findall(r"in (\d+) request", e))

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 import requests
-from _sandbox import sandbox_process
+from _sandbox import admin_headers, sandbox_process
 
 
 def rate(call: Callable[[], requests.Response], seconds: float) -> float:
@@ -44,7 +44,7 @@ def main() -> None:
         now_ms = int(time.time() * 1000)
 
         def noop() -> requests.Response:
-            return session.get(f"{info['url']}/-/sandbox/info")
+            return session.get(f"{info['url']}/-/sandbox/info", headers=admin_headers(info))
 
         def log_metric() -> requests.Response:
             return session.post(f"{mlflow}/runs/log-metric", json={

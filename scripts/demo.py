@@ -53,7 +53,8 @@ class Sandbox:
                 "user": "developer",
                 "jobs": [{"name": name, "stage": name.split(":")[0], "status": "running"}
                          for name in jobs]}
-        response = requests.post(f"{self.info['url']}/-/sandbox/pipelines", json=body, timeout=10)
+        response = requests.post(f"{self.info['url']}/-/sandbox/pipelines", json=body, timeout=10,
+                                 headers={"PRIVATE-TOKEN": self.info["admin_token"]})
         response.raise_for_status()
         return response.json()
 

@@ -82,6 +82,11 @@ class Api:
         headers = {**self.auth_headers(token, transport), **kwargs.pop("headers", {})}
         return self.session.request(method, url, headers=headers, timeout=30, **kwargs)
 
+    def admin(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Call one of the sandbox's control routes (`/-/sandbox/...`) with its admin token."""
+        return self.request(method, path, token=self.sandbox.admin_token, transport="private",
+                            **kwargs)
+
     def mlflow(self, method: str, endpoint: str, *, token: str | None = "developer",
                project: str | int | None = None, **kwargs: Any) -> requests.Response:
         """Call an MLflow-compatible endpoint (`experiments/create`, ...) with a Bearer token."""

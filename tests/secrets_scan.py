@@ -178,7 +178,8 @@ def stored_leaks(store: Store, needles: Needles) -> list[str]:
 
 
 def token_values(sandbox: Sandbox) -> set[str]:
-    return issued_tokens(sandbox.app.store) | set(sandbox.tokens.values())
+    return (issued_tokens(sandbox.app.store) | set(sandbox.tokens.values())
+            | {sandbox.admin_token})
 
 
 def find_leaks(sandbox: Sandbox) -> list[str]:

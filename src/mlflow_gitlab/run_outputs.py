@@ -59,7 +59,7 @@ class PackageTarget:
 
 def upload(paths: Sequence[Path | str], target: PackageTarget, *,
            env: Mapping[str, str] | None = None, transfer: TransferSettings | None = None,
-           progress: Progress | None = None) -> UploadResult:
+           progress: Progress | None = None, follow_symlinks: bool = False) -> UploadResult:
     """Upload `paths` to the target package; with a run, tag the run with the package.
 
     Raises:
@@ -71,11 +71,13 @@ def upload(paths: Sequence[Path | str], target: PackageTarget, *,
     client = _client(target, env)
     if target.run_id is None:
         return upload_paths(client, target.package or "", target.version or "", paths,
-                            transfer=transfer, progress=progress)
+                            transfer=transfer, progress=progress,
+                            follow_symlinks=follow_symlinks)
     tracker = _tracker(target, env)
     experiment_id, _ = tracker.run_tags(target.run_id)
     return publish_run_outputs(tracker, target.run_id, experiment_id, paths, client=client,
-                               transfer=transfer, progress=progress)
+                               transfer=transfer, progress=progress,
+                               follow_symlinks=follow_symlinks)
 
 
 def download(dest: Path | str, target: PackageTarget, *,
@@ -101,7 +103,8 @@ def download(dest: Path | str, target: PackageTarget, *,
 def publish_run_outputs(tracker: Tracker, run_id: str, experiment_id: str,
                         paths: Sequence[Path | str], *, client: GitLabClient,
                         transfer: TransferSettings | None = None,
-                        progress: Progress | None = None) -> UploadResult:
+                        progress: Progress | None = None,
+                        follow_symlinks: bool = False) -> UploadResult:
     """Upload a run's outputs to its package, then tag the run with the package's coordinates.
 
     Raises:
@@ -109,7 +112,7 @@ def publish_run_outputs(tracker: Tracker, run_id: str, experiment_id: str,
     """
     package, version = run_package(run_id, experiment_id)
     result = upload_paths(client, package, version, paths, transfer=transfer,
-                          progress=progress)
+                          progress=progress, follow_symlinks=follow_symlinks)
     kept = tracker.tag_once(run_id, package_tags(package, version, result.manifest_url))
     if kept:
         log.warning("run %s already had other values for %s; left unchanged", run_id,

@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from mlflow_gitlab.errors import ConfigError
-from mlflow_gitlab.redaction import strip_url_credentials
+from mlflow_gitlab.urls import check_url
 
+_GITLAB_HINT = "set MLFLOW_GITLAB_URL=https://gitlab.example.com"
+_TRACKING_HINT = ("set MLFLOW_TRACKING_URI to an http(s) URL, e.g. "
+                  "https://gitlab.example.com/api/v4/projects/<id>/ml/mlflow")
 _GITLAB_TRACKING = re.compile(r"\A(?P<api>https?://.+/api/v4)/projects/(?P<project>[^/]+)"
                               r"/ml/mlflow/?\Z")
 
@@ -50,7 +53,11 @@ def tracking_settings(env: Mapping[str, str] | None = None,
         ConfigError: nothing says where to track, or the token cannot work there.
     """
     env = os.environ if env is None else env
-    uri = tracking_uri or env.get("MLFLOW_TRACKING_URI") or _default_gitlab_uri(env)
+    uri = tracking_uri or env.get("MLFLOW_TRACKING_URI")
+    if uri:
+        check_url(uri, "tracking URI", http_only=False, hint=_TRACKING_HINT)
+    else:
+        uri = _default_gitlab_uri(env)
     if not uri:
         raise ConfigError(
             f"MLFLOW_TRACKING_URI is not set and {_why_no_default(env)}",
@@ -81,6 +88,7 @@ def tracking_settings(env: Mapping[str, str] | None = None,
 def _default_gitlab_uri(env: Mapping[str, str]) -> str | None:
     api, project = env.get("CI_API_V4_URL"), env.get("CI_PROJECT_ID")
     if env.get("GITLAB_CI") == "true" and api and project:
+        check_url(api, "GitLab URL", source="CI_API_V4_URL", hint=_GITLAB_HINT)
         return f"{api.rstrip('/')}/projects/{project}/ml/mlflow"
     return None
 
@@ -146,14 +154,16 @@ def gitlab_settings(env: Mapping[str, str] | None = None, *, url: str | None = N
     """
     env = os.environ if env is None else env
     tracking = _GITLAB_TRACKING.match(env.get("MLFLOW_TRACKING_URI") or "")
-    base = (url or env.get("MLFLOW_GITLAB_URL") or env.get("CI_API_V4_URL")
-            or env.get("CI_SERVER_URL") or (tracking["api"] if tracking else None))
+    sources = [(url, None)] + [(env.get(name), name) for name in (
+        "MLFLOW_GITLAB_URL", "CI_API_V4_URL", "CI_SERVER_URL")]
+    sources.append((tracking["api"] if tracking else None, "MLFLOW_TRACKING_URI"))
+    base, source = next(((value, name) for value, name in sources if value), (None, None))
     if not base:
         if not required:
             return None
         raise ConfigError("no GitLab URL: MLFLOW_GITLAB_URL is not set and this is not a "
                           "GitLab CI job", hint="set MLFLOW_GITLAB_URL=https://gitlab.example.com")
-    api_url = _api_url(base)
+    api_url = _api_url(base, source)
     project = (project or env.get("MLFLOW_GITLAB_PROJECT") or env.get("CI_PROJECT_ID")
                or (tracking["project"] if tracking else None))
     if not project:
@@ -188,10 +198,8 @@ def parse_size(value: str, variable: str) -> int:
     return int(match["n"]) * _UNITS[unit]
 
 
-def _api_url(base: str) -> str:
-    if not re.match(r"\Ahttps?://[^/]+", base):
-        raise ConfigError(f"GitLab URL {strip_url_credentials(base)!r} is not http(s)",
-                          hint="set MLFLOW_GITLAB_URL=https://gitlab.example.com")
+def _api_url(base: str, source: str | None) -> str:
+    check_url(base, "GitLab URL", source=source, hint=_GITLAB_HINT)
     base = base.rstrip("/")
     return base if base.endswith("/api/v4") else base + "/api/v4"
 

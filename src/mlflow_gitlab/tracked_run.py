@@ -35,6 +35,7 @@ class RunOptions:
     tracking_uri: str | None = None
     dotenv: Path | None = None
     artifacts: Sequence[Path] = ()  # uploaded to the run's package after the command
+    follow_symlinks: bool = False  # of the artifacts: even links leading out of their folder
     progress: Progress | None = None  # shows the artifacts' upload
     relay: bool = True  # the command tracks through a local relay (batching, no token)
     journal: bool = True  # its metric points reach the relay through a journal file
@@ -159,7 +160,8 @@ def _publish(options: RunOptions, gitlab: GitLabClient | None, tracker: Tracker,
         log.warning("no artifact path exists: nothing uploaded")
         return
     result = publish_run_outputs(tracker, run_id, experiment_id, existing, client=gitlab,
-                                 progress=options.progress)
+                                 progress=options.progress,
+                                 follow_symlinks=options.follow_symlinks)
     log.info("artifacts: %d file(s) in package %s %s (%d uploaded, %d already there)",
              len(result.manifest.files), result.manifest.package, result.manifest.version,
              result.uploaded, result.skipped)

@@ -6,7 +6,7 @@ PIPELINES = "/-/sandbox/pipelines"
 
 
 def create(api, **fields):
-    return api.request("POST", PIPELINES, token=None, json=fields)
+    return api.admin("POST", PIPELINES, json=fields)
 
 
 def test_create_pipeline_with_jobs_and_tokens(sandbox, api, gl):
@@ -40,7 +40,7 @@ def test_finishing_a_job_kills_its_token(api):
     job = body["jobs"][0]
     mr = "/projects/7/merge_requests/1"
     assert api.request("GET", mr, token=job["token"], transport="job").status_code == 200
-    r = api.request("PUT", f"/-/sandbox/jobs/{job['id']}", token=None, json={"status": "success"})
+    r = api.admin("PUT", f"/-/sandbox/jobs/{job['id']}", json={"status": "success"})
     assert (r.status_code, r.json()) == (200, {"id": job["id"], "status": "success"})
     r = api.request("GET", mr, token=job["token"], transport="job")
     assert (r.status_code, r.json()) == (401, {"message": "401 Unauthorized"})
@@ -54,7 +54,7 @@ def test_explicit_ids_user_and_finishing_the_pipeline(api):
                jobs=[{"id": 6001, "name": "a", "status": "running"}])
     assert r.status_code == 201
     assert (r.json()["pipeline_id"], r.json()["jobs"][0]["id"]) == (2001, 6001)
-    r = api.request("PUT", "/-/sandbox/pipelines/2001", token=None, json={"status": "success"})
+    r = api.admin("PUT", "/-/sandbox/pipelines/2001", json={"status": "success"})
     assert r.status_code == 200
     pipeline = api.request("GET", "/projects/7/pipelines/2001").json()
     assert pipeline["user"]["username"] == "project_7_bot_ml"
@@ -71,9 +71,9 @@ def test_invalid_requests(api):
     assert create(api, id=1001).json() == {"error": "pipeline 1001 already exists"}
     assert create(api, jobs=[{"id": 5001, "name": "dup"}]).status_code == 400
     assert create(api, project_id=99).status_code == 404
-    r = api.request("PUT", "/-/sandbox/jobs/999", token=None, json={"status": "success"})
+    r = api.admin("PUT", "/-/sandbox/jobs/999", json={"status": "success"})
     assert (r.status_code, r.json()) == (404, {"message": "404 Job Not Found"})
-    r = api.request("PUT", "/-/sandbox/jobs/5001", token=None, json={"status": "finished"})
+    r = api.admin("PUT", "/-/sandbox/jobs/5001", json={"status": "finished"})
     assert r.status_code == 400
 
 
@@ -83,9 +83,8 @@ def test_failed_create_leaves_nothing_behind(sandbox, api):
 
 
 def test_create_merge_request(sandbox, api, gl):
-    r = api.request("POST", "/-/sandbox/merge_requests", token=None,
-                    json={"title": "Retrain", "source_branch": "retrain",
-                          "labels": "ml, retrain"})
+    r = api.admin("POST", "/-/sandbox/merge_requests",
+                  json={"title": "Retrain", "source_branch": "retrain", "labels": "ml, retrain"})
     assert r.status_code == 201
     assert (r.json()["iid"], r.json()["id"]) == (2, 302)
     mr = gl.projects.get(7, lazy=True).mergerequests.get(2)
@@ -93,5 +92,5 @@ def test_create_merge_request(sandbox, api, gl):
     assert mr.labels == ["ml", "retrain"]
     assert mr.author["username"] == "dev"
     assert mr.head_pipeline is None
-    r = api.request("POST", "/-/sandbox/merge_requests", token=None, json={"title": "x"})
+    r = api.admin("POST", "/-/sandbox/merge_requests", json={"title": "x"})
     assert (r.status_code, r.json()) == (400, {"error": "source_branch is missing"})

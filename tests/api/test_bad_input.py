@@ -83,6 +83,13 @@ def workspace(root: Path) -> Path:
     (root / "outside").mkdir()
     (root / "restored").mkdir()
     (root / "restored" / "link").symlink_to(root / "outside")
+    (root / "outside" / "secret.txt").write_text("not for the package")
+    (root / "linked").mkdir()
+    (root / "linked" / "inside.txt").symlink_to("model.pkl")  # fine: inside the folder
+    (root / "linked" / "model.pkl").write_bytes(b"weights")
+    (root / "linked" / "secret.txt").symlink_to(root / "outside" / "secret.txt")
+    (root / "tabbed").mkdir()
+    (root / "tabbed" / "a\tb.txt").write_text("tab")
     return root
 
 
@@ -170,6 +177,10 @@ CASES = [
     case("file-changed-after-manifest", *DOWNLOAD, setup=lambda api, work: put_package(
         api, "1.0.0", {"model.pkl": b"tampered"}, [entry("model.pkl")])),
     case("package-without-manifest", *DOWNLOAD),
+    case("manifest-name-too-long", *DOWNLOAD, setup=evil("a" * 300)),
+    case("second-file-fails-its-check", *DOWNLOAD, setup=lambda api, work: put_package(
+        api, "1.0.0", {"a.pkl": b"weights", "b.pkl": b"tampered"},
+        [entry("a.pkl", "a.pkl"), entry("b.pkl", "b.pkl")])),
     # sizes
     case("param-name-too-long", "run", "--param", "k" * 251 + "=1", "--", "true"),
     case("param-value-too-long", "run", "--param", "notes=" + "x" * 251, "--", "true"),
@@ -188,6 +199,12 @@ CASES = [
     case("init-missing-choices", "init"),
     case("gitlab-url-not-http", *UPLOAD,
          env=lambda sb: job(sb, MLFLOW_GITLAB_URL="gitlab.example.com")),
+    case("gitlab-url-bad-port", *UPLOAD,
+         env=lambda sb: job(sb, MLFLOW_GITLAB_URL="http://gitlab.example.com:99999")),
+    case("ci-api-url-not-a-url", *RUN, env=lambda sb: job(sb, CI_API_V4_URL="notaurl")),
+    case("tracking-uri-not-a-url", *RUN, env=lambda sb: job(sb, MLFLOW_TRACKING_URI="notaurl")),
+    case("tracking-uri-malformed", *RELEASE, env=lambda sb: job(
+        sb, MLFLOW_TRACKING_URI="http://[::1/api/v4/projects/7/ml/mlflow")),
     # tokens
     case("job-token-on-mlflow-run", *RUN,
          env=lambda sb: job(sb, MLFLOW_TRACKING_TOKEN="job")),
@@ -224,6 +241,11 @@ CASES = [
          "--version", "1.0.0"),
     case("upload-a-pipe", "upload", "fifo", "--package", "churn", "--version", "1.0.0"),
     case("upload-empty-folder", "upload", "empty", "--package", "churn", "--version", "1.0.0"),
+    case("upload-symlink-out-of-folder", "upload", "linked", "--package", "churn",
+         "--version", "1.0.0"),
+    case("upload-name-download-refuses", "upload", "tabbed", "--package", "churn",
+         "--version", "1.0.0"),
+    case("sandbox-data-not-a-sandbox", "sandbox", "serve", "--data", "names"),
     case("download-dest-is-a-file", "download", "--package", "churn", "--version", "1.0.0",
          "--dest", "model.pkl"),
     case("space-is-a-folder", "tune", "matrix", "--space", "empty"),

@@ -30,8 +30,6 @@ def test_unsupported_mlflow_endpoint_is_404(api):
 
 
 def test_invalid_token_is_401(api):
-    r = api.request("GET", "/-/sandbox/info", token=None)
-    assert r.status_code == 200
     r = api.mlflow("GET", "experiments/get", token="glpat-not-a-real-token",
                    params={"experiment_id": "1"})
     assert (r.status_code, r.json()) == (401, {"message": "401 Unauthorized"})
@@ -52,14 +50,14 @@ def test_injected_429_has_retry_after_and_rate_limit_headers(sandbox, api):
 
 def test_injected_fault_counts_down(sandbox, api):
     sandbox.inject("*", r"/-/sandbox/info", status=503, times=2)
-    codes = [api.request("GET", "/-/sandbox/info").status_code for _ in range(3)]
+    codes = [api.admin("GET", "/-/sandbox/info").status_code for _ in range(3)]
     assert codes == [503, 503, 200]
 
 
 def test_injected_delay(sandbox, api):
     sandbox.inject("GET", r"/-/sandbox/info", delay=0.3)
     started = time.monotonic()
-    assert api.request("GET", "/-/sandbox/info").status_code == 200
+    assert api.admin("GET", "/-/sandbox/info").status_code == 200
     assert time.monotonic() - started >= 0.3
 
 
@@ -73,23 +71,23 @@ def test_dropped_connection_mid_upload(sandbox, api):
 def test_dropped_connection_mid_download(sandbox, api):
     sandbox.inject("GET", r"/-/sandbox/info", drop=True, drop_after=10)
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
-        _ = api.request("GET", "/-/sandbox/info").content
+        _ = api.admin("GET", "/-/sandbox/info").content
 
 
 def test_faults_over_http(sandbox, api):
-    r = api.request("POST", "/-/sandbox/faults",
-                    json={"method": "GET", "path": "/-/sandbox/info", "status": 500})
+    r = api.admin("POST", "/-/sandbox/faults",
+                  json={"method": "GET", "path": "/-/sandbox/info", "status": 500})
     assert r.status_code == 201
-    assert api.request("GET", "/-/sandbox/info").status_code == 500
-    assert api.request("GET", "/-/sandbox/faults").json()["fired"][0]["status"] == 500
-    r = api.request("POST", "/-/sandbox/faults", json={"path": "x"})
+    assert api.admin("GET", "/-/sandbox/info").status_code == 500
+    assert api.admin("GET", "/-/sandbox/faults").json()["fired"][0]["status"] == 500
+    r = api.admin("POST", "/-/sandbox/faults", json={"path": "x"})
     assert r.status_code == 400
 
 
 def test_ready_info_has_the_interface_fields(sandbox):
     info = sandbox.ready_info()
     assert set(info) == {"url", "api_url", "project_id", "project_path", "merge_request_iid",
-                         "pipeline_id", "job_ids", "tokens"}
+                         "pipeline_id", "job_ids", "tokens", "admin_token"}
     assert {"developer", "read_api", "reporter", "non_member", "job"} <= set(info["tokens"])
 
 
@@ -112,7 +110,9 @@ def test_serve_command_writes_ready_file(tmp_path):
             while not ready.exists() and time.monotonic() < deadline:
                 time.sleep(0.05)
             info = json.loads(ready.read_text())
-            assert requests.get(info["url"] + "/-/sandbox/info", timeout=5).json() == info
+            admin = {"PRIVATE-TOKEN": info["admin_token"]}
+            assert requests.get(info["url"] + "/-/sandbox/info", headers=admin,
+                                timeout=5).json() == info
             assert json.loads(proc.stdout.readline()) == info
         finally:
             proc.terminate()

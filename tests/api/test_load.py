@@ -29,7 +29,7 @@ CHILD = textwrap.dedent("""
 
 def test_concurrent_runs_lose_nothing_and_end_in_their_status(sandbox, api, mlflow_client,
                                                               tmp_path):
-    pipeline = api.request("POST", "/-/sandbox/pipelines", token=None, json={
+    pipeline = api.admin("POST", "/-/sandbox/pipelines", json={
         "jobs": [{"name": f"tune {i}", "status": "running"} for i in range(PROCESSES)]}).json()
     # Faults keep coming while every process logs: two of each per burst of batches.
     for _ in range(3):

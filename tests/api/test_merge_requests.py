@@ -13,7 +13,7 @@ MRS = "/projects/7/merge_requests"
 
 def add_mr(api, **fields) -> dict:
     body = {"title": "Another", "source_branch": "other", **fields}
-    r = api.request("POST", "/-/sandbox/merge_requests", token=None, json=body)
+    r = api.admin("POST", "/-/sandbox/merge_requests", json=body)
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -86,7 +86,7 @@ def test_job_token_reads_mrs(sandbox):
 
 def test_finished_jobs_token_is_rejected(api):
     assert api.request("GET", f"{MRS}/1", token="job", transport="job").status_code == 200
-    r = api.request("PUT", "/-/sandbox/jobs/5001", token=None, json={"status": "success"})
+    r = api.admin("PUT", "/-/sandbox/jobs/5001", json={"status": "success"})
     assert r.status_code == 200
     r = api.request("GET", f"{MRS}/1", token="job", transport="job")
     assert (r.status_code, r.json()) == (401, {"message": "401 Unauthorized"})

@@ -146,7 +146,7 @@ RETRAIN = textwrap.dedent("""
 def train_then_release(sandbox, api, tmp_path: Path, python: str, columns: str):
     """One branch pipeline: `run` trains and logs a model with these input columns through
     the relay (no outputs package), then `release` runs in the next job."""
-    pipeline = api.request("POST", "/-/sandbox/pipelines", token=None, json={
+    pipeline = api.admin("POST", "/-/sandbox/pipelines", json={
         "jobs": [{"name": "train", "status": "running"},
                  {"name": "release", "status": "running"}]}).json()
     train, release_job = pipeline["jobs"]

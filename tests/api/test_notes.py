@@ -156,8 +156,8 @@ def test_missing_mr_and_foreign_note_are_404(api):
     assert (r.status_code, r.json()) == (404, {"message": "404 Not found"})
     r = api.request("GET", "/projects/7/merge_requests/x/notes")
     assert (r.status_code, r.json()) == (400, {"error": "noteable_id is invalid"})
-    r = api.request("POST", "/-/sandbox/merge_requests", token=None,
-                    json={"title": "t", "source_branch": "b"})
+    r = api.admin("POST", "/-/sandbox/merge_requests",
+                  json={"title": "t", "source_branch": "b"})
     note = api.request("POST", "/projects/7/merge_requests/2/notes", json={"body": "x"}).json()
     r = api.request("GET", f"{NOTES}/{note['id']}")  # belongs to MR !2, not !1
     assert (r.status_code, r.json()) == (404, {"message": "404 Not found"})

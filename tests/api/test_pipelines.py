@@ -12,7 +12,7 @@ PIPELINES = "/projects/7/pipelines"
 
 
 def add_pipeline(api, **fields) -> dict:
-    r = api.request("POST", "/-/sandbox/pipelines", token=None, json=fields)
+    r = api.admin("POST", "/-/sandbox/pipelines", json=fields)
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -57,7 +57,7 @@ def test_job_entity(sandbox, api):
     assert job["user"]["username"] == "dev"
     assert job["duration"] >= 0
     assert "failure_reason" not in job
-    api.request("PUT", "/-/sandbox/jobs/5002", token=None, json={"status": "failed"})
+    api.admin("PUT", "/-/sandbox/jobs/5002", json={"status": "failed"})
     failed = api.request("GET", "/projects/7/jobs/5002").json()
     assert (failed["status"], failed["failure_reason"]) == ("failed", "script_failure")
     assert failed["finished_at"] is not None
@@ -140,7 +140,7 @@ def test_current_job_with_the_job_token(sandbox, api):
 
 def test_finished_jobs_token_is_rejected_by_get_job(api):
     assert api.request("GET", "/job", token="job", transport="job").status_code == 200
-    api.request("PUT", "/-/sandbox/jobs/5001", token=None, json={"status": "canceled"})
+    api.admin("PUT", "/-/sandbox/jobs/5001", json={"status": "canceled"})
     r = api.request("GET", "/job", token="job", transport="job")
     assert (r.status_code, r.json()) == (401, {"message": "401 Unauthorized"})
 

@@ -67,7 +67,7 @@ class Lab:
             project="7"))
 
     def pipeline(self) -> Pipeline:
-        body = self.api.request("POST", "/-/sandbox/pipelines", token=None, json={
+        body = self.api.admin("POST", "/-/sandbox/pipelines", json={
             "jobs": [{"name": "train", "status": "success"},
                      {"name": "release", "status": "running"}]}).json()
         train, rel = body["jobs"]

@@ -91,7 +91,7 @@ def log_runs(client, pipeline_id: int, job_ids, losses, *, mr_iid: str | None = 
 def new_pipeline(api, **fields) -> dict:
     fields.setdefault("ref", "refs/merge-requests/1/head")
     fields.setdefault("source", "merge_request_event")
-    r = api.request("POST", "/-/sandbox/pipelines", token=None, json=fields)
+    r = api.admin("POST", "/-/sandbox/pipelines", json=fields)
     assert r.status_code == 201, r.text
     return r.json()
 

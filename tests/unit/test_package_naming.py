@@ -10,6 +10,7 @@ from mlflow_gitlab.packages.naming import (
     check_package,
     check_remote_name,
     part_name,
+    path_problem,
     remote_name,
     url_path,
 )
@@ -97,3 +98,26 @@ def test_folders_keep_their_name_and_files_their_base_name(tmp_path):
         ("outputs/sub/w.bin", 10, ["outputs/sub/w.bin.part0001", "outputs/sub/w.bin.part0002",
                                    "outputs/sub/w.bin.part0003"]),
     ]
+
+
+@pytest.mark.parametrize("path", ["model.pkl", "outputs/sub/a b.txt", "caf\u00e9/x", "a" * 255,
+                                  "d/" + "\u00e9" * 127, ".hidden/x", "a.b"])
+def test_paths_any_system_can_hold_pass(path):
+    assert path_problem(path) is None
+
+
+@pytest.mark.parametrize(("path", "problem"), [
+    ("", "it is empty"),
+    ("/etc/passwd", "it is absolute"),
+    ("C:/x", "it is absolute"),
+    ("a\tb", "it has a control character ('\\t')"),
+    ("a\x7fb", "it has a control character ('\\x7f')"),
+    ("a\\b", "it has a backslash"),
+    ("a//b", "it has an empty, `.` or `..` part"),
+    ("a/../b", "it has an empty, `.` or `..` part"),
+    ("a" * 256, "one of its names has 256 bytes; file systems allow at most 255"),
+    ("d/" + "\u00e9" * 128, "one of its names has 256 bytes; file systems allow at most 255"),
+    ("caf\udce9", "it is not valid UTF-8"),
+])
+def test_paths_that_downloads_refuse_are_named_with_the_reason(path, problem):
+    assert path_problem(path) == problem

@@ -23,6 +23,9 @@ from mlflow_gitlab.cli.key_values import key_values
 @click.option("--artifacts", multiple=True, type=click.Path(path_type=Path), metavar="PATH",
               help="After COMMAND, upload this file or folder to the run's generic package "
                    "and tag the run with it (repeatable).")
+@click.option("--follow-symlinks", is_flag=True, envvar="MLFLOW_GITLAB_FOLLOW_SYMLINKS",
+              help="With --artifacts: upload what a symlink in a folder points to even "
+                   "outside the folder (refused otherwise).")
 @click.option("--no-relay", is_flag=True,
               help="Let COMMAND talk to the tracking server directly, with the token, "
                    "instead of through the local relay (docs/relay.md).")
@@ -32,7 +35,8 @@ from mlflow_gitlab.cli.key_values import key_values
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(experiment: str | None, run_name: str | None, params: tuple[str, ...],
         tracking_uri: str | None, dotenv: Path | None, artifacts: tuple[Path, ...],
-        no_relay: bool, no_journal: bool, command: tuple[str, ...]) -> None:
+        follow_symlinks: bool, no_relay: bool, no_journal: bool,
+        command: tuple[str, ...]) -> None:
     """Run COMMAND inside a new MLflow run tagged with the GitLab CI context.
 
     The command gets MLFLOW_RUN_ID, MLFLOW_TRACKING_URI and MLFLOW_EXPERIMENT_ID, so plain
@@ -54,6 +58,7 @@ def run(experiment: str | None, run_name: str | None, params: tuple[str, ...],
     options = RunOptions(command=command, experiment=experiment, run_name=run_name,
                          params=key_values("--param", params), tracking_uri=tracking_uri,
                          dotenv=dotenv,
-                         artifacts=artifacts, progress=progress_for(sys.stderr),
+                         artifacts=artifacts, follow_symlinks=follow_symlinks,
+                         progress=progress_for(sys.stderr),
                          relay=not no_relay, journal=not no_journal)
     sys.exit(run_tracked(options))

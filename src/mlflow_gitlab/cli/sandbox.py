@@ -16,13 +16,15 @@ def sandbox() -> None:
 
 
 @sandbox.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; any other than loopback prints a warning.")
 @click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on; 0 picks a free one.")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Keep state here across restarts (default: a temporary folder).")
+              help="Keep state here across restarts, private to you (0700) "
+                   "[default: a temporary folder].")
 @click.option("--ready-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the ready JSON here once the server accepts requests.")
+              help="Write the ready JSON here (0600) once the server accepts requests.")
 @click.option("--generic-max-file-size", type=click.IntRange(0), default=5 * 1024**3,
               show_default=True, help="Per-file limit for generic packages, bytes (0: none).")
 @click.option("--ml-model-max-file-size", type=click.IntRange(0), default=10 * 1024**3,
@@ -35,11 +37,14 @@ def serve(host: str, port: int, data_dir: Path | None, ready_file: Path | None,
           register_unknown_jobs: bool) -> None:
     """Serve until interrupted; print the ready JSON (URLs, ids, tokens) on stdout.
 
+    The control routes (`/-/sandbox/...`) need the ready JSON's `admin_token`.
+
     Example:
 
         mlflow-gitlab sandbox serve --port 0 --data .sandbox --ready-file ready.json
     """
     from mlflow_gitlab.sandbox.app import Settings
+    from mlflow_gitlab.sandbox.exposure import exposure_warning
     from mlflow_gitlab.sandbox.server import start, write_ready_file
 
     settings = Settings(generic_max_file_size=generic_max_file_size,
@@ -48,11 +53,14 @@ def serve(host: str, port: int, data_dir: Path | None, ready_file: Path | None,
     with tempfile.TemporaryDirectory(prefix="mlflow-gitlab-sandbox-") as tmp:
         server = start(data_dir or Path(tmp), host, port, settings, background=False)
         signal.signal(signal.SIGTERM, lambda *_: _stop(server))
-        if ready_file is not None:
-            write_ready_file(server, ready_file)
-        click.echo(json.dumps(server.ready_info()), nl=True)
-        click.echo(f"sandbox listening on {server.url} (Ctrl-C to stop)", err=True)
         try:
+            warning = exposure_warning(host, server.url)
+            if warning is not None:
+                click.echo(warning, err=True)
+            if ready_file is not None:
+                write_ready_file(server, ready_file)
+            click.echo(json.dumps(server.ready_info()), nl=True)
+            click.echo(f"sandbox listening on {server.url} (Ctrl-C to stop)", err=True)
             server.serve_forever()
         except KeyboardInterrupt:
             pass

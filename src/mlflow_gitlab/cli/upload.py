@@ -17,15 +17,20 @@ from mlflow_gitlab.cli.package_target import echo_result, package_target_options
 @click.option("--max-file-size", envvar="MLFLOW_GITLAB_MAX_FILE_SIZE", metavar="SIZE",
               help="The server's per-file limit; larger files are split into parts "
                    "[default: 5GiB, GitLab's default; 0: never split].")
+@click.option("--follow-symlinks", is_flag=True, envvar="MLFLOW_GITLAB_FOLLOW_SYMLINKS",
+              help="Upload what a symlink in a folder points to even outside the folder "
+                   "(refused otherwise).")
 def upload(paths: tuple[Path, ...], package: str | None, version: str | None,
            run_id: str | None, gitlab_url: str | None, project: str | None,
            tracking_uri: str | None, parallel: int | None, as_json: bool,
-           max_file_size: str | None) -> None:
+           max_file_size: str | None, follow_symlinks: bool) -> None:
     """Upload PATHS (files and folders) to a GitLab generic package, with a manifest.
 
     Folders keep their name and inner paths. Files go up streamed and in parallel; each is
     checked against GitLab's SHA-256, and files already stored with the same SHA-256 are
-    skipped, so re-running an interrupted upload finishes it. `manifest.json` (path, size,
+    skipped, so re-running an interrupted upload finishes it. A symlink in a folder that
+    points outside it, and a file name downloads would refuse, stop the upload before
+    anything is sent. `manifest.json` (path, size,
     SHA-256 of every file) goes up last. With --run, the package is the run's
     (ml_experiment_<experiment id>, version <run id>) and the run is tagged with it.
     Prints the manifest's URL (or a JSON summary with --json).
@@ -41,7 +46,7 @@ def upload(paths: tuple[Path, ...], package: str | None, version: str | None,
     result = upload_outputs(
         paths, target_from(package, version, run_id, gitlab_url, project, tracking_uri),
         transfer=transfer_settings(parallel=parallel, max_file_size=max_file_size),
-        progress=progress_for(sys.stderr))
+        progress=progress_for(sys.stderr), follow_symlinks=follow_symlinks)
     manifest = result.manifest
     echo_result({"package": manifest.package, "version": manifest.version,
                  "manifest_url": result.manifest_url, "files": len(manifest.files),

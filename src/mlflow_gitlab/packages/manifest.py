@@ -8,19 +8,23 @@ checks each, and reassembles the file. Every path is checked before anything is 
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlflow_gitlab.errors import InvalidPackageName, PackageDownloadError
-from mlflow_gitlab.packages.naming import MANIFEST, check_package, check_remote_name
+from mlflow_gitlab.packages.naming import (
+    MANIFEST,
+    check_package,
+    check_remote_name,
+    path_problem,
+    shown_path,
+)
 
 FORMAT = "mlflow-gitlab/manifest"
 FORMAT_VERSION = 1
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_DRIVE = re.compile(r"\A[A-Za-z]:")
 
 
 @dataclass(frozen=True)
@@ -108,19 +112,18 @@ def plan_parts(size: int, max_file_size: int) -> list[tuple[int, int]]:
 
 
 def check_path(path: str) -> None:
-    """Refuse a manifest path that could write outside the destination folder.
+    """Refuse a manifest path that could write outside the destination folder, or that no
+    file system could hold (`naming.path_problem`, the rule uploads follow too).
 
     Raises:
-        PackageDownloadError: absolute, a drive, `.`/`..` or empty segments, control
-            characters, or (on Windows) a backslash.
+        PackageDownloadError: the path is unsafe; the hint says why.
     """
-    unsafe = (not path or path.startswith("/") or _DRIVE.match(path)
-              or any(ord(c) < 32 for c in path) or (os.sep == "\\" and "\\" in path)
-              or any(segment in ("", ".", "..") for segment in path.split("/")))
-    if unsafe:
-        raise PackageDownloadError(f"{MANIFEST} lists an unsafe path {path!r}; nothing was "
-                                   "downloaded", hint="the package was not written by "
-                                   "mlflow-gitlab, or was tampered with")
+    problem = path_problem(path) if isinstance(path, str) else "it is not a string"
+    if problem is not None:
+        raise PackageDownloadError(
+            f"{MANIFEST} lists an unsafe path {shown_path(str(path))}; nothing was downloaded",
+            hint=f"{problem}: the package was not written by mlflow-gitlab, or was "
+                 "tampered with")
 
 
 def destination(dest: Path, path: str) -> Path:

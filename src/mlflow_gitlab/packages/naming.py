@@ -23,7 +23,9 @@ _NOT_NAME = re.compile(r"[^A-Za-z0-9._+-]")
 MODEL_NAME = re.compile(r"@?(?=(?P<head>(?:[\w.+-]*/)*[\w.-]+))(?P=head)"
                         r"@?(?=(?P<tail>(?:[\w.+-]*/)*[\w.-]*))(?P=tail)", re.ASCII)
 MAX_LENGTH = 255  # GitLab's column limit for package names and versions, and model names
+MAX_SEGMENT_BYTES = 255  # a file or folder name, in UTF-8: NAME_MAX of Linux and macOS
 MANIFEST = "manifest.json"
+_DRIVE = re.compile(r"\A[A-Za-z]:")
 
 
 def check_package(name: str, version: str) -> None:
@@ -54,6 +56,43 @@ def check_model_name(name: str) -> None:
                           f"allows at most {MAX_LENGTH}", hint=hint)
     if not MODEL_NAME.fullmatch(name):
         raise ConfigError(f"model name {name!r} is not valid on GitLab", hint=hint)
+
+
+def path_problem(path: str) -> str | None:
+    """Why relative POSIX `path` cannot be a file of a package, or None when it can.
+
+    The one rule for both sides: upload refuses such a file before sending anything, and
+    download refuses a manifest that lists one (it could write outside its folder, or fail
+    half-way). The rule is the same on every system, so a package uploaded on one downloads
+    on all: no backslash, even where it is an ordinary character.
+    """
+    if not path:
+        return "it is empty"
+    if path.startswith("/") or _DRIVE.match(path):
+        return "it is absolute"
+    control = next((c for c in path if ord(c) < 32 or ord(c) == 127), None)
+    if control is not None:
+        return f"it has a control character ({control!r})"
+    if "\\" in path:
+        return "it has a backslash"
+    for segment in path.split("/"):
+        if segment in ("", ".", ".."):
+            return "it has an empty, `.` or `..` part"
+        try:
+            size = len(segment.encode("utf-8"))
+        except UnicodeEncodeError:
+            return "it is not valid UTF-8"
+        if size > MAX_SEGMENT_BYTES:
+            return (f"one of its names has {size} bytes; file systems allow at most "
+                    f"{MAX_SEGMENT_BYTES}")
+    return None
+
+
+def shown_path(path: str) -> str:
+    """`path` quoted for a message, its middle cut when it is long."""
+    if len(path) <= 160:
+        return repr(path)
+    return f"{path[:60]!r}... ({len(path)} characters)"
 
 
 def remote_name(path: str) -> str:

@@ -36,7 +36,8 @@ class UploadResult:
 
 def upload_paths(client: GitLabClient, package: str, version: str,
                  paths: Iterable[Path | str], *, transfer: TransferSettings | None = None,
-                 progress: Progress | None = None) -> UploadResult:
+                 progress: Progress | None = None,
+                 follow_symlinks: bool = False) -> UploadResult:
     """Upload `paths` (files and folders) to generic package `package` `version`.
 
     Args:
@@ -46,19 +47,22 @@ def upload_paths(client: GitLabClient, package: str, version: str,
         paths: files and folders; folders keep their name and inner paths.
         transfer: parallel files and the server's per-file limit (larger files are split).
         progress: told about files and bytes as they move.
+        follow_symlinks: upload what a symlink in a folder points to even outside the folder
+            (refused otherwise, before anything is sent).
 
     Returns:
         The manifest uploaded last, its URL, and how many files were sent or skipped.
 
     Raises:
         InvalidPackageName: a name is invalid or two files map to one name (nothing sent).
-        PackageUploadError: a file cannot be read or was stored wrong.
+        PackageUploadError: a file cannot be read or was stored wrong, or a symlink leads out
+            of its folder.
         GitLabAPIError, ConfigError: GitLab refused or stayed unavailable past the retries.
     """
     check_package(package, version)
     transfer = transfer or TransferSettings()
     progress = progress or Progress()
-    planned = plan_files(paths, transfer.max_file_size)
+    planned = plan_files(paths, transfer.max_file_size, follow_symlinks=follow_symlinks)
     stored = stored_package(client, package, version)
     progress.start("uploading", len(planned), sum(f.size for f in planned))
     stop = threading.Event()

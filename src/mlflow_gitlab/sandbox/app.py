@@ -98,6 +98,7 @@ class App:
     faults: FaultInjector = field(default_factory=FaultInjector)
     base_url: str = ""
     info: dict[str, Any] = field(default_factory=dict)
+    admin_token: str = field(default="", repr=False)  # of the `/-/sandbox/` control routes
 
     def dispatch(self, request: web.Request) -> web.Response:
         """Answer one request; never raises for an `ApiError`."""
@@ -113,6 +114,9 @@ class App:
                 raise web.ApiError(405, {"error": "405 Not Allowed"})
             raise web.route_not_found()
         request.path_params = params
+        if route.family is Family.ADMIN:
+            auth.check_admin(self.admin_token, request.headers)
+            return route.handler(request)
         request.principal = auth.authenticate(
             self.store, route.family, request.method, request.headers, request.query)
         if "id" in params and route.template.startswith(API_PREFIX + "/projects/:id"):

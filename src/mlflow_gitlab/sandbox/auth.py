@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import enum
+import hmac
 import sqlite3
 from dataclasses import dataclass
 from email.message import Message
@@ -29,7 +30,7 @@ class Family(enum.Enum):
     REST = "rest"  # projects, pipelines, jobs, note writes: access tokens only
     REST_JOB_READ = "rest_job_read"  # MR and note reads: job token allowed on GET
     CURRENT_JOB = "current_job"  # GET /job: job token only
-    ADMIN = "admin"  # the sandbox's own control routes: no auth
+    ADMIN = "admin"  # the sandbox's own control routes: the admin token only
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,6 @@ def authenticate(store: Store, family: Family, method: str, headers: Message,
     Returns None for an anonymous call. Raises `ApiError` 401 for a presented but invalid
     token, and 403 `insufficient_scope` for a token whose scopes do not cover `method`.
     """
-    if family is Family.ADMIN:
-        return None
     access, job = _credentials(family, headers, query)
     if access is None and job is None:
         return None
@@ -64,6 +63,19 @@ def authenticate(store: Store, family: Family, method: str, headers: Message,
         if "read_api" not in principal.scopes or not read_only:
             raise web.INSUFFICIENT_SCOPE
     return principal
+
+
+def check_admin(admin_token: str, headers: Message) -> None:
+    """Let a control-route call through only with the sandbox's admin token.
+
+    It is read from `PRIVATE-TOKEN` or `Authorization: Bearer`. No token answers 401, any
+    other token (a GitLab token of the seed included) 403.
+    """
+    presented, _ = _credentials(Family.REST, headers, {})
+    if not presented:
+        raise web.unauthorized()
+    if not admin_token or not hmac.compare_digest(presented.encode(), admin_token.encode()):
+        raise web.forbidden("the sandbox's control routes need its admin token")
 
 
 def _credentials(family: Family, headers: Message, query: dict[str, list[str]]

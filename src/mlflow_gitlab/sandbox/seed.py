@@ -92,5 +92,19 @@ def seed(store: Store) -> dict[str, Any]:
     return info
 
 
+def admin_token(store: Store) -> str:
+    """The token of the sandbox's control routes (`/-/sandbox/...`), made once per data folder.
+
+    Kept apart from the seed so a data folder made by an older sandbox gets one too.
+    """
+    existing = store.meta("admin_token")
+    if existing is not None:
+        return existing
+    token = _token("glsandbox-")
+    with store.tx() as db:
+        db.execute("INSERT OR IGNORE INTO meta VALUES ('admin_token', ?)", (token,))
+    return store.meta("admin_token") or token
+
+
 def _token(prefix: str) -> str:
     return prefix + secrets.token_urlsafe(20)

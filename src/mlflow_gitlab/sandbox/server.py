@@ -13,9 +13,11 @@ from typing import Any
 
 from mlflow_gitlab.errors import SandboxError
 from mlflow_gitlab.sandbox.app import App, Settings, build_app
+from mlflow_gitlab.sandbox.data_dir import private_file
+from mlflow_gitlab.sandbox.exposure import reachable_host
 from mlflow_gitlab.sandbox.faults import Fault
 from mlflow_gitlab.sandbox.httpd import SandboxHTTPServer
-from mlflow_gitlab.sandbox.seed import seed
+from mlflow_gitlab.sandbox.seed import admin_token, seed
 from mlflow_gitlab.sandbox.store import Store
 
 
@@ -31,6 +33,7 @@ class Sandbox:
     pipeline_id: int
     job_ids: list[int]
     tokens: dict[str, str]
+    admin_token: str = field(repr=False)
     data_dir: Path
     app: App = field(repr=False)
     _server: SandboxHTTPServer = field(repr=False)
@@ -47,6 +50,7 @@ class Sandbox:
             "url": self.url, "api_url": self.api_url, "project_id": self.project_id,
             "project_path": self.project_path, "merge_request_iid": self.merge_request_iid,
             "pipeline_id": self.pipeline_id, "job_ids": self.job_ids, "tokens": self.tokens,
+            "admin_token": self.admin_token,
         }
 
     def inject(self, method: str = "*", path: str = ".*", *, status: int | None = None,
@@ -101,10 +105,7 @@ class Sandbox:
 def start(data_dir: Path, host: str = "127.0.0.1", port: int = 0,
           settings: Settings | None = None, *, background: bool = True) -> Sandbox:
     """Open (or create and seed) the data directory, bind, and serve in a thread."""
-    try:
-        store = Store(data_dir)
-    except OSError as exc:
-        raise SandboxError(f"cannot use data directory {data_dir}: {exc.strerror}") from exc
+    store = Store(data_dir)  # raises SandboxError
     app = build_app(store, settings)
     try:
         server = SandboxHTTPServer((host, port), app)
@@ -113,11 +114,12 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int = 0,
         raise SandboxError(f"cannot listen on {host}:{port}: {exc.strerror}",
                            hint="pick another --port, or 0 for a free one") from exc
     bound_host, bound_port = server.server_address[:2]
-    url = f"http://{_url_host(str(bound_host))}:{bound_port}"
+    url = f"http://{_url_host(reachable_host(str(bound_host)))}:{bound_port}"
     app.base_url = url
     info = seed(store)
+    app.admin_token = admin_token(store)
     sandbox = Sandbox(url=url, api_url=f"{url}/api/v4", data_dir=Path(data_dir), app=app,
-                      _server=server, **info)
+                      _server=server, admin_token=app.admin_token, **info)
     app.info = sandbox.ready_info()
     if background:
         sandbox._thread = threading.Thread(target=sandbox.serve_forever,
@@ -145,13 +147,17 @@ def running_sandbox(data_dir: Path | None = None, settings: Settings | None = No
 
 
 def write_ready_file(sandbox: Sandbox, path: Path) -> None:
-    """Write the ready JSON atomically, so a reader never sees half of it."""
+    """Write the ready JSON atomically and readable by its owner only (it holds every token),
+    so a reader never sees half of it."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(sandbox.ready_info()) + "\n")
-    tmp.replace(path)
+    try:
+        with private_file(tmp) as fh:
+            fh.write((json.dumps(sandbox.ready_info()) + "\n").encode())
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise SandboxError(f"cannot write the ready file {path}: {exc.strerror or exc}") from exc
 
 
 def _url_host(host: str) -> str:
-    if host in ("0.0.0.0", ""):
-        return "127.0.0.1"
     return f"[{host}]" if ":" in host else host

@@ -2,7 +2,8 @@
 
 Every write runs inside `Store.tx()`, which serializes writers with a lock (SQLite has one
 writer anyway) and commits on success. Uploaded bytes live under `<data>/files/` and are
-written before the lock is taken, so a slow upload never blocks other requests.
+written before the lock is taken, so a slow upload never blocks other requests. The database
+holds every token, so the data folder is its owner's alone (0700, the database 0600).
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from mlflow_gitlab.errors import SandboxError
+from mlflow_gitlab.sandbox.data_dir import DATABASE, private_database, private_folder
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -135,15 +139,26 @@ class Store:
     """A SQLite database and a blob folder under one data directory."""
 
     def __init__(self, data_dir: Path) -> None:
+        """Open (or create) the data folder, made private to its owner first.
+
+        Raises:
+            ConfigError: the folder is another user's, or holds files but no sandbox.
+            SandboxError: the folder or the database cannot be created or opened.
+        """
         self.data_dir = Path(data_dir)
         self.files_dir = self.data_dir / "files"
         self.tmp_dir = self.data_dir / "tmp"
-        self.files_dir.mkdir(parents=True, exist_ok=True)
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            private_folder(self.data_dir)
+            private_folder(self.files_dir, data_root=False)
+            private_folder(self.tmp_dir, data_root=False)
+            database = self.data_dir / DATABASE
+            private_database(database)
+            self._db = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            reason = getattr(exc, "strerror", None) or exc
+            raise SandboxError(f"cannot use data directory {data_dir}: {reason}") from exc
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            self.data_dir / "sandbox.db", check_same_thread=False, isolation_level=None
-        )
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")

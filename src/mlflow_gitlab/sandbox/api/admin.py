@@ -1,7 +1,7 @@
 """The sandbox's own control routes under `/-/sandbox/`: info and fault injection.
 
 They let tests and benchmarks in other processes drive the sandbox over HTTP. They are not
-part of GitLab's API and need no token; the sandbox listens on loopback by default.
+part of GitLab's API; like every control route they need the sandbox's admin token (app.py).
 """
 
 from __future__ import annotations

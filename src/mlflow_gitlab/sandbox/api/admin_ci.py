@@ -2,7 +2,8 @@
 
 Not part of GitLab's API (GitLab creates these from pushes and runners). Tests and external
 CI runners use them to stage what a real pipeline would look like; each job gets its own
-job token, which lives only while the job is `running` (auth.py checks that). No token.
+job token, which lives only while the job is `running` (auth.py checks that). They need the
+sandbox's admin token, as every control route does.
 
     POST /-/sandbox/pipelines            {ref, sha, source, status, user, jobs: [{name,...}]}
     PUT  /-/sandbox/pipelines/:id        {status}
