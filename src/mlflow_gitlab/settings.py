@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from mlflow_gitlab.errors import ConfigError
+from mlflow_gitlab.redaction import strip_url_credentials
 from mlflow_gitlab.urls import check_url
 
 _GITLAB_HINT = "set MLFLOW_GITLAB_URL=https://gitlab.example.com"
