@@ -24,13 +24,16 @@ class TrackingSettings:
     """How to reach the MLflow tracking server.
 
     `gitlab_api_url` and `project` are set when the tracking server is a GitLab project's
-    MLflow endpoint (or the sandbox's); they are None for a plain MLflow server.
+    MLflow endpoint (or the sandbox's); they are None for a plain MLflow server. The helper's
+    own calls to it retry under `retry_attempts` and `retry_seconds`.
     """
 
     tracking_uri: str
     token: str | None
     gitlab_api_url: str | None
     project: str | None
+    retry_attempts: int = 6
+    retry_seconds: float = 300.0
 
     @property
     def is_gitlab(self) -> bool:
@@ -54,9 +57,11 @@ def tracking_settings(env: Mapping[str, str] | None = None,
             f"MLFLOW_TRACKING_URI is not set and {_why_no_default(env)}",
             hint="set MLFLOW_TRACKING_URI, e.g. <gitlab>/api/v4/projects/<id>/ml/mlflow")
     token = env.get("MLFLOW_TRACKING_TOKEN") or None
+    retry = {"retry_attempts": _positive_int(env, "MLFLOW_GITLAB_RETRY_ATTEMPTS", 6),
+             "retry_seconds": float(_positive_int(env, "MLFLOW_GITLAB_RETRY_SECONDS", 300))}
     match = _GITLAB_TRACKING.match(uri)
     if match is None:
-        return TrackingSettings(uri, token, None, None)
+        return TrackingSettings(uri, token, None, None, **retry)
     if not token:
         raise ConfigError(
             "MLFLOW_TRACKING_TOKEN is not set; GitLab's MLflow API needs an access token",
@@ -67,7 +72,7 @@ def tracking_settings(env: Mapping[str, str] | None = None,
             "MLFLOW_TRACKING_TOKEN holds the CI job token, which GitLab's MLflow API rejects",
             hint="set MLFLOW_TRACKING_TOKEN to a project or personal access token with the "
                  "`api` scope (a masked CI/CD variable)")
-    return TrackingSettings(uri, token, match["api"], match["project"])
+    return TrackingSettings(uri, token, match["api"], match["project"], **retry)
 
 
 def _default_gitlab_uri(env: Mapping[str, str]) -> str | None:
