@@ -34,11 +34,6 @@ class MlflowAPI:
     def __init__(self, settings: TrackingSettings, retrier: Retrier | None = None) -> None:
         self.settings = settings
         self.where = strip_url_credentials(settings.tracking_uri)
-        if not self.where.lower().startswith(("http://", "https://")):
-            raise ConfigError(f"MLFLOW_TRACKING_URI {self.where!r} is not an http(s) tracking "
-                              "server", hint="point it at GitLab's MLflow endpoint "
-                                             "(.../api/v4/projects/<id>/ml/mlflow) or an "
-                                             "`mlflow server`")
         self.retrier = retrier or Retrier(RetryPolicy(settings.retry_attempts,
                                                       settings.retry_seconds))
         self.upstream = Upstream(settings, RelayConfig(), retrier=self.retrier)

@@ -48,7 +48,8 @@ def tracking_settings(env: Mapping[str, str] | None = None,
     (`$CI_API_V4_URL/projects/$CI_PROJECT_ID/ml/mlflow`) is the default.
 
     Raises:
-        ConfigError: nothing says where to track, or the token cannot work there.
+        ConfigError: nothing says where to track, it is not an http(s) server, or the
+            token cannot work there.
     """
     env = os.environ if env is None else env
     uri = tracking_uri or env.get("MLFLOW_TRACKING_URI") or _default_gitlab_uri(env)
@@ -56,6 +57,11 @@ def tracking_settings(env: Mapping[str, str] | None = None,
         raise ConfigError(
             f"MLFLOW_TRACKING_URI is not set and {_why_no_default(env)}",
             hint="set MLFLOW_TRACKING_URI, e.g. <gitlab>/api/v4/projects/<id>/ml/mlflow")
+    if not re.match(r"\Ahttps?://", uri, re.IGNORECASE):
+        raise ConfigError(f"MLFLOW_TRACKING_URI {strip_url_credentials(uri)!r} is not an "
+                          "http(s) tracking server",
+                          hint="point it at GitLab's MLflow endpoint "
+                               "(.../api/v4/projects/<id>/ml/mlflow) or an `mlflow server`")
     token = env.get("MLFLOW_TRACKING_TOKEN") or None
     retry = {"retry_attempts": _positive_int(env, "MLFLOW_GITLAB_RETRY_ATTEMPTS", 6),
              "retry_seconds": float(_positive_int(env, "MLFLOW_GITLAB_RETRY_SECONDS", 300))}

@@ -187,6 +187,8 @@ CASES = [
     case("package-without-version", "upload", "model.pkl", "--package", "churn"),
     case("gitlab-url-not-http", *UPLOAD,
          env=lambda sb: job(sb, MLFLOW_GITLAB_URL="gitlab.example.com")),
+    case("tracking-uri-local-store", *RUN,
+         env=lambda sb: job(sb, MLFLOW_TRACKING_URI="file:///tmp/mlruns")),
     # tokens
     case("job-token-on-mlflow-run", *RUN,
          env=lambda sb: job(sb, MLFLOW_TRACKING_TOKEN="job")),
