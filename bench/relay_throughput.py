@@ -3,12 +3,14 @@
 N processes each run `mlflow-gitlab run -- python child.py`, whose child logs M points with
 plain per-call `mlflow.log_metric`, against a sandbox in its own process, behind a proxy
 that adds a latency to every request (a remote GitLab's round trip), which answers some
-write requests with 429 (`Retry-After: 1`) and 503: one of each every `--fault-every`
-seconds once the previous pair fired, while every run still logs, so every mode meets the
-same failure rate. For each latency the same workload runs four times in this process's
-run: with `--no-relay` (MLflow's naive per-call requests, the baseline), through the relay
-with `--no-journal` (each call a synchronous HTTP request to the relay), through the relay
-as `run` sets it up by default (each call appended to the metric journal), and with
+write requests with 429 (`Retry-After: 1`) and 503: on the metric route, one of each every
+`--fault-every` seconds once the previous pair fired, while every run still logs, so every
+mode meets the same failure rate; and one of each per run on every other write (the
+experiment's create, once, `runs/create` and `runs/update`), the helper's as the child's.
+For each latency the same workload runs four times in this process's run: with
+`--no-relay` (MLflow's naive per-call requests, the baseline), through the relay with
+`--no-journal` (each call a synchronous HTTP request to the relay), through the relay as
+`run` sets it up by default (each call appended to the metric journal), and with
 MLflow's async logging turned on as well (`MLFLOW_ENABLE_ASYNC_LOGGING=true`; `run` then
 has MLflow merge calls into batches every second). The child ends its run with
 `end_run()`, which async logging needs to send its last points (docs/relay.md). The relayed
@@ -19,8 +21,10 @@ costs the baseline's minutes-long runs nothing.
 Reported per mode: points/s from each child's first `log_metric` until its `end_run()`
 returned (MLflow sends what its async queue holds and the relay sends what it holds before
 a run is updated, so that is end to end), write requests/s to the server, 429/503 answers
-absorbed by retries, and data lost or duplicated (both must be 0, checked with
-`metrics/get-history`); then the ratio of points/s to the baseline, per latency.
+absorbed by retries (on the metric route, and on the other writes), data lost or
+duplicated (both must be 0, checked with `metrics/get-history`) and runs created twice
+(must be 0, counted with `runs/search`); then the ratio of points/s to the baseline, per
+latency.
 
     python bench/relay_throughput.py [--children 4] [--points N] [--latency-ms 0,10,25,100]
 """
@@ -76,10 +80,24 @@ class Outcome:
     absorbed: int
     lost: int
     duplicated: int
+    other_faults: int  # 429/503 absorbed on the other writes (experiment, run create/update)
+    extra_runs: int  # job runs beyond one per child: a create made twice
 
     @property
     def points_per_s(self) -> float:
         return self.points / self.seconds
+
+
+# The other writes of a tracked run: each meets a 429 and a 503 per run (the experiment's
+# create: once), whatever the mode: the helper's own calls and the child's.
+OTHER_WRITES = (r"/experiments/create$", r"/runs/create$", r"/runs/update$")
+
+
+def inject_pair(url: str, route: str, admin: dict[str, str], times: int = 1) -> None:
+    """A 429 (`Retry-After: 1`) and a 503 on the next `times` requests to `route` each."""
+    for fault in ({"status": 429, "retry_after": 1}, {"status": 503}):
+        requests.post(url, json={"method": "POST", "path": route, "times": times, **fault},
+                      headers=admin, timeout=10)
 
 
 def inject_faults(info: dict, route: str, every: float,
@@ -91,12 +109,10 @@ def inject_faults(info: dict, route: str, every: float,
     url, admin = f"{info['url']}/-/sandbox/faults", admin_headers(info)
     while every > 0 and running():
         time.sleep(every)
-        if not running() or requests.get(url, headers=admin, timeout=10).json()["pending"]:
+        pending = requests.get(url, headers=admin, timeout=10).json()["pending"]
+        if not running() or any(rule["path"] == route for rule in pending):
             continue
-        requests.post(url, json={"method": "POST", "path": route, "status": 429,
-                                 "retry_after": 1}, headers=admin, timeout=10)
-        requests.post(url, json={"method": "POST", "path": route, "status": 503}, headers=admin,
-                      timeout=10)
+        inject_pair(url, route, admin)
 
 
 def run_mode(info: dict, mode: str, children: int, points: int, every: float,
@@ -104,7 +120,12 @@ def run_mode(info: dict, mode: str, children: int, points: int, every: float,
     options, extra_env = MODES[mode]
     relayed = mode != "per-call"
     route = r"/runs/log-batch$" if relayed else r"/runs/log-metric$"
-    requests.delete(f"{info['url']}/-/sandbox/faults", headers=admin_headers(info), timeout=10)
+    faults = f"{info['url']}/-/sandbox/faults"
+    requests.delete(faults, headers=admin_headers(info), timeout=10)
+    if every > 0:
+        for write in OTHER_WRITES:
+            inject_pair(faults, write, admin_headers(info),
+                        1 if "experiments" in write else children)
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
            "MLFLOW_TRACKING_URI": f"{info['remote']}/projects/{info['project_id']}/ml/mlflow",
            "MLFLOW_TRACKING_TOKEN": info["tokens"]["developer"],
@@ -131,14 +152,15 @@ def run_mode(info: dict, mode: str, children: int, points: int, every: float,
             if "error" in line.lower() or "warning" in line.lower() or "relay:" in line:
                 print(f"{tag}: {line}", file=sys.stderr)
     timings = [json.loads((tmp / f"{tag}-{i}.json").read_text()) for i in range(children)]
-    fired = requests.get(f"{info['url']}/-/sandbox/faults", headers=admin_headers(info),
-                         timeout=10).json()["fired"]
+    fired = requests.get(faults, headers=admin_headers(info), timeout=10).json()["fired"]
     absorbed = sum(1 for f in fired if re.search(route, str(f["path"])))
+    others = sum(1 for f in fired if any(re.search(w, str(f["path"])) for w in OTHER_WRITES))
     if relayed:
         writes = sum(int(m) for e in errors for m in re.findall(r"in (\d+) request", e))
     else:
         writes = children * points + absorbed
     lost = duplicated = 0
+    extra_runs = len(job_runs(info, f"bench-{tag}")) - children
     for timing in timings:
         stored = history_steps(info, timing["run_id"])
         lost += len(set(range(points)) - set(stored))
@@ -146,7 +168,20 @@ def run_mode(info: dict, mode: str, children: int, points: int, every: float,
     seconds = max(t["ended"] for t in timings) - min(t["started"] for t in timings)
     call_us = sum(t["logged"] - t["started"] for t in timings) / (children * points) * 1e6
     return Outcome(mode, children * points, seconds, call_us, writes, absorbed, lost,
-                   duplicated)
+                   duplicated, others, extra_runs)
+
+
+def job_runs(info: dict, experiment: str) -> list[dict]:
+    """The runs `mlflow-gitlab run` made in `experiment` (tag `mlflow-gitlab.role=job`)."""
+    base = f"{info['api_url']}/projects/{info['project_id']}/ml/mlflow/api/2.0/mlflow"
+    headers = {"Authorization": f"Bearer {info['tokens']['developer']}"}
+    found = requests.get(f"{base}/experiments/get-by-name", params={
+        "experiment_name": experiment}, headers=headers, timeout=30).json()
+    runs = requests.post(f"{base}/runs/search", json={
+        "experiment_ids": [found["experiment"]["experiment_id"]], "max_results": 1000},
+        headers=headers, timeout=30).json().get("runs") or []
+    return [run for run in runs if {"key": "mlflow-gitlab.role", "value": "job"}
+            in (run.get("data") or {}).get("tags", [])]
 
 
 def history_steps(info: dict, run_id: str) -> list[int]:
@@ -173,12 +208,13 @@ def default_points(latency_ms: float) -> int:
 
 def print_table(outcomes: list[Outcome]) -> None:
     print(f"{'mode':<12}{'points/s':>10}{'call us':>9}{'requests/s':>12}{'requests':>10}"
-          f"{'absorbed':>10}{'lost':>6}{'dup':>5}{'ratio':>8}")
+          f"{'absorbed':>10}{'others':>8}{'lost':>6}{'dup':>5}{'runs+':>7}{'ratio':>8}")
     base = outcomes[0].points_per_s
     for o in outcomes:
         print(f"{o.mode:<12}{o.points_per_s:>10.0f}{o.call_us:>9.0f}"
-              f"{o.requests / o.seconds:>12.1f}{o.requests:>10}{o.absorbed:>10}{o.lost:>6}"
-              f"{o.duplicated:>5}{o.points_per_s / base:>7.1f}x")
+              f"{o.requests / o.seconds:>12.1f}{o.requests:>10}{o.absorbed:>10}"
+              f"{o.other_faults:>8}{o.lost:>6}{o.duplicated:>5}{o.extra_runs:>7}"
+              f"{o.points_per_s / base:>7.1f}x")
 
 
 def main() -> None:
@@ -229,8 +265,9 @@ def main() -> None:
         base = outcomes[0].points_per_s
         print(f"{latency:>6g}ms{points:>8}" + "".join(
             f"{o.points_per_s:>6.0f} {o.points_per_s / base:>4.1f}x" for o in outcomes))
-    if any(o.lost or o.duplicated for _, _, outcomes in results for o in outcomes):
-        raise SystemExit("data was lost or duplicated")
+    if any(o.lost or o.duplicated or o.extra_runs
+           for _, _, outcomes in results for o in outcomes):
+        raise SystemExit("data was lost or duplicated, or a run was created twice")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,20 @@ class TrackingError(MlflowGitlabError):
     """Raised when a call to the MLflow tracking server fails."""
 
 
+class TrackingRefused(TrackingError):
+    """Raised when the tracking server answers a call with an MLflow error.
+
+    Attributes:
+        status: the HTTP status of the answer.
+        error_code: MLflow's `error_code` (`RESOURCE_DOES_NOT_EXIST`, ...), "" when none.
+    """
+
+    def __init__(self, message: str, *, status: int, error_code: str = "",
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status, self.error_code = status, error_code
+
+
 class CommandNotFound(MlflowGitlabError):
     """Raised when the command to wrap does not exist or cannot be executed."""
 

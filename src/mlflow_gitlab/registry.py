@@ -1,25 +1,22 @@
 """Registered models and model versions in GitLab's model registry, with its quirks.
 
 GitLab answers a model version's database id in `version` and its semver in `aliases[0]`
-(reference §9), numbers versions implicitly unless the `gitlab.version` tag says otherwise,
+numbers versions implicitly unless the `gitlab.version` tag says otherwise,
 cannot change a version's tags after creation (only its description), and lists every
-version, tags included, in `registered-models/get` (§8).
+version, tags included, in `registered-models/get`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from mlflow.exceptions import RestException
-from mlflow.tracking import MlflowClient
-
-from mlflow_gitlab.errors import ReleaseError, VersionTaken
-from mlflow_gitlab.settings import TrackingSettings
-from mlflow_gitlab.tracking import translate_errors
+from mlflow_gitlab.errors import ReleaseError, TrackingRefused, VersionTaken
+from mlflow_gitlab.mlflow_api import JSON, MlflowAPI
 from mlflow_gitlab.versioning import SemVer
 
-VERSION_TAG = "gitlab.version"  # sets the semver at creation (§9 rule 1)
+VERSION_TAG = "gitlab.version"  # sets the semver at creation
 _TAKEN = "Version has already been taken"
 
 
@@ -42,82 +39,88 @@ class ModelVersion:
 class Registry:
     """The model registry of the project behind one GitLab MLflow endpoint."""
 
-    def __init__(self, client: MlflowClient, settings: TrackingSettings) -> None:
-        self.client = client
-        self.settings = settings
+    def __init__(self, api: MlflowAPI) -> None:
+        self.api = api
 
     def ensure_model(self, name: str, description: str = "") -> bool:
         """Create registered model `name` unless it exists; True if this call created it.
 
         Raises:
             ReleaseError: GitLab refuses the name (every create failure is
-                RESOURCE_ALREADY_EXISTS there, §8, so an existing model is checked first).
+                RESOURCE_ALREADY_EXISTS there, so an existing model is checked first).
         """
-        if self._exists(name):
+        if self._model(name) is not None:
             return False
-        with translate_errors(self.settings):
-            try:
-                self.client.create_registered_model(name, description=description or None)
-                return True
-            except RestException as exc:
-                if exc.error_code != "RESOURCE_ALREADY_EXISTS":
-                    raise
-        if self._exists(name):
-            return False  # a concurrent release created it
+        body = {"name": name, **({"description": description} if description else {})}
+        try:  # sent again after a lost answer, it is refused as existing: checked below
+            self.api.send("POST", "registered-models/create", body)
+            return True
+        except TrackingRefused as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        if self._model(name) is not None:
+            return False  # a concurrent release (or an earlier attempt) created it
         raise ReleaseError(f"GitLab refused to create model {name!r}: the name is invalid, or "
                            f"an experiment named [model]{name} exists",
                            hint="use letters, digits and _ . - + (and / between parts)")
 
     def versions(self, name: str) -> list[ModelVersion]:
         """Every version of model `name` with its tags (none when the model does not exist)."""
-        with translate_errors(self.settings):
-            try:
-                model = self.client.get_registered_model(name)
-            except RestException as exc:
-                if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-                    return []
-                raise
-        # GitLab's `latest_versions` holds all versions, not one per stage (§8).
-        return [_version(mv) for mv in model.latest_versions]
+        model = self._model(name)
+        # GitLab's `latest_versions` holds all versions, not one per stage.
+        return [_version(mv) for mv in (model or {}).get("latest_versions") or [] if mv]
 
     def create_version(self, name: str, semver: SemVer, tags: Mapping[str, str],
                        description: str) -> ModelVersion:
-        """Create version `semver` of model `name` with `tags`, all at once.
+        """Create version `semver` of model `name` with `tags`, all at once; after an attempt
+        that may have worked, the version is looked for by its semver before sending again.
 
         Raises:
             VersionTaken: `semver` exists already (a concurrent release made it).
         """
         all_tags = {**tags, VERSION_TAG: str(semver)}
-        with translate_errors(self.settings):
-            try:
-                mv = self.client.create_model_version(
-                    name, source="", tags=all_tags, description=description,
-                    await_creation_for=0)  # GitLab answers READY; never poll by id (§9)
-            except RestException as exc:
-                if _TAKEN in str(exc.json.get("message") if exc.json else exc.message):
-                    raise VersionTaken(f"{name} {semver} already exists") from None
-                raise
-        return _version(mv)
+        body = {"name": name, "source": "", "description": description,
+                "tags": [{"key": k, "value": v} for k, v in all_tags.items()]}
+
+        def find() -> ModelVersion | None:
+            found = [v for v in self.versions(name) if v.semver == semver]
+            if found and all(found[0].tags.get(k) == v for k, v in all_tags.items()):
+                return found[0]
+            return None  # none, or a concurrent release's: sending again says it is taken
+
+        def made(answer: JSON) -> ModelVersion:
+            self.api.field(answer, "POST model-versions/create", "model_version", "version")
+            return _version(answer["model_version"])
+
+        try:
+            return self.api.create("model-versions/create", body, find, made)
+        except TrackingRefused as exc:
+            if _TAKEN in str(exc):
+                raise VersionTaken(f"{name} {semver} already exists") from None
+            raise
 
     def set_description(self, version: ModelVersion, description: str) -> None:
         """Replace the description (the one field GitLab can update on a version)."""
-        with translate_errors(self.settings):
-            self.client.update_model_version(version.name, str(version.semver), description)
+        self.api.send("PATCH", "model-versions/update", {
+            "name": version.name, "version": str(version.semver), "description": description})
 
-    def _exists(self, name: str) -> bool:
-        with translate_errors(self.settings):
-            try:
-                self.client.get_registered_model(name)
-                return True
-            except RestException as exc:
-                if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-                    return False
-                raise
+    def _model(self, name: str) -> JSON | None:
+        """The registered model's entity, or None when there is none."""
+        try:
+            answer = self.api.get("registered-models/get", {"name": name})
+        except TrackingRefused as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
+        return self.api.field(answer, "GET registered-models/get", "registered_model")
 
 
-def _version(mv) -> ModelVersion:
-    """Our view of an MLflow ModelVersion: the semver from `aliases[0]`, else the tag."""
-    text = (mv.aliases[0] if mv.aliases else None) or mv.tags.get(VERSION_TAG)
-    return ModelVersion(name=mv.name, id=str(mv.version), semver=SemVer.maybe(text),
-                        tags=dict(mv.tags), description=mv.description or "",
-                        web_url=mv.source or "")
+def _version(mv: Mapping[str, Any]) -> ModelVersion:
+    """Our view of a ModelVersion entity: the semver from `aliases[0]`, else the tag."""
+    tags = {str(x.get("key")): str(x.get("value")) for x in mv.get("tags") or []}
+    aliases = mv.get("aliases") or []
+    text = (aliases[0] if aliases else None) or tags.get(VERSION_TAG)
+    return ModelVersion(name=str(mv.get("name") or ""), id=str(mv["version"]),
+                        semver=SemVer.maybe(text), tags=tags,
+                        description=mv.get("description") or "",
+                        web_url=mv.get("source") or "")

@@ -99,7 +99,7 @@ def release(options: ReleaseOptions, env: Mapping[str, str] | None = None) -> Re
                           "releases need GitLab's model registry",
                           hint="set MLFLOW_TRACKING_URI=<gitlab>/api/v4/projects/<id>/ml/mlflow")
 
-    from mlflow_gitlab.release_run import Releaser  # imports mlflow
+    from mlflow_gitlab.release_run import Releaser
 
     result = Releaser(options, context, settings, env).run()
     if options.dotenv is not None:

@@ -51,8 +51,8 @@ class Releaser:
                  settings: TrackingSettings, env: Mapping[str, str]) -> None:
         self.options, self.context, self.env = options, context, env
         self.tracker = Tracker(settings)
-        self.registry = Registry(self.tracker.client, settings)
-        self.runs = RunSource(settings)
+        self.registry = Registry(self.tracker.api)
+        self.runs = RunSource(settings, self.tracker.api)
         self.files = ReleaseFiles(gitlab_settings(env), transfer_settings(env), settings)
         self.gate = Gate.parse(options.max_regression) if options.max_regression else None
         self.initial = SemVer.parse(options.initial_version)

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlflow_gitlab import tags as t
-from mlflow_gitlab.errors import NothingToRelease, ReleaseError
+from mlflow_gitlab.errors import NothingToRelease, ReleaseError, TrackingRefused
+from mlflow_gitlab.mlflow_api import MlflowAPI
 from mlflow_gitlab.settings import TrackingSettings
 
 log = logging.getLogger(__name__)
@@ -50,42 +51,28 @@ class Candidate:
 
 
 class RunSource:
-    """Runs of one tracking server, read with the raw REST call through MLflow's HTTP stack
-    (its retry policy and token), skipping MLflow's slow entity parsing."""
+    """Runs of one tracking server as raw JSON, read through the helper's retrying MLflow
+    client, skipping MLflow's slow entity parsing."""
 
-    def __init__(self, settings: TrackingSettings) -> None:
-        from mlflow.utils.rest_utils import MlflowHostCreds
-
-        self.creds = MlflowHostCreds(settings.tracking_uri, token=settings.token)
+    def __init__(self, settings: TrackingSettings, api: MlflowAPI | None = None) -> None:
         self.settings = settings
+        self.api = api or MlflowAPI(settings)
 
     def _call(self, method: str, endpoint: str, missing: str | None, **kwargs: Any
               ) -> dict[str, Any] | None:
         """The JSON answer. On RESOURCE_DOES_NOT_EXIST: a ReleaseError saying `missing`, or
         None when `missing` is None."""
-        from mlflow.exceptions import MlflowException, RestException
-        from mlflow.utils.rest_utils import http_request
-
-        from mlflow_gitlab.tracking import describe
-
         try:
-            response = http_request(self.creds, f"/api/2.0/mlflow/{endpoint}", method, **kwargs)
-        except MlflowException as exc:
-            raise describe(exc, self.settings) from exc
-        if response.ok:
-            return response.json()
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if isinstance(body, dict) and body.get("error_code") == "RESOURCE_DOES_NOT_EXIST":
+            if method == "GET":
+                return self.api.get(endpoint, kwargs.get("params") or {})
+            return self.api.send(method, endpoint, kwargs.get("json") or {})
+        except TrackingRefused as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
             if missing is None:
                 return None
-            raise ReleaseError(missing, hint="check --run and --experiment: they must belong to "
-                                             "this project")
-        error = (RestException(body) if isinstance(body, dict)
-                 else MlflowException(f"{response.status_code} {response.text[:200]}"))
-        raise describe(error, self.settings)
+            raise ReleaseError(missing, hint="check --run and --experiment: they must belong "
+                                             "to this project") from None
 
     def newest_first(self, experiment_id: str) -> Iterator[dict[str, Any]]:
         """Every run of the experiment as raw JSON, newest first, page after page."""
@@ -109,13 +96,16 @@ class RunSource:
         """
         answer = self._call("GET", "runs/get", f"run {run_id} was not found",
                             params={"run_id": run_id}) or {}
-        return Candidate.from_json(answer["run"])
+        return Candidate.from_json(self.api.field(answer, "GET runs/get", "run"))
 
     def experiment_id(self, name: str) -> str | None:
         """The id of experiment `name`, or None when there is none."""
         answer = self._call("GET", "experiments/get-by-name", None,
                             params={"experiment_name": name})
-        return None if answer is None else str(answer["experiment"]["experiment_id"])
+        if answer is None:
+            return None
+        return str(self.api.field(answer, "GET experiments/get-by-name", "experiment",
+                                  "experiment_id"))
 
 
 def select(source: RunSource, *, run_id: str | None, experiment: str, pipeline_id: int | None,

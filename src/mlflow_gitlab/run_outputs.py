@@ -137,6 +137,6 @@ def _client(target: PackageTarget, env: Mapping[str, str]) -> GitLabClient:
 
 
 def _tracker(target: PackageTarget, env: Mapping[str, str]) -> Tracker:
-    from mlflow_gitlab.tracking import Tracker  # imports mlflow
+    from mlflow_gitlab.tracking import Tracker
 
     return Tracker(tracking_settings(env, target.tracking_uri))

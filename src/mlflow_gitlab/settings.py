@@ -30,13 +30,16 @@ class TrackingSettings:
     """How to reach the MLflow tracking server.
 
     `gitlab_api_url` and `project` are set when the tracking server is a GitLab project's
-    MLflow endpoint (or the sandbox's); they are None for a plain MLflow server.
+    MLflow endpoint (or the sandbox's); they are None for a plain MLflow server. The helper's
+    own calls to it retry under `retry_attempts` and `retry_seconds`.
     """
 
     tracking_uri: str
     token: str | None
     gitlab_api_url: str | None
     project: str | None
+    retry_attempts: int = 6
+    retry_seconds: float = 300.0
 
     @property
     def is_gitlab(self) -> bool:
@@ -51,7 +54,8 @@ def tracking_settings(env: Mapping[str, str] | None = None,
     (`$CI_API_V4_URL/projects/$CI_PROJECT_ID/ml/mlflow`) is the default.
 
     Raises:
-        ConfigError: nothing says where to track, or the token cannot work there.
+        ConfigError: nothing says where to track, it is not an http(s) server, or the
+            token cannot work there.
     """
     env = os.environ if env is None else env
     uri = tracking_uri or env.get("MLFLOW_TRACKING_URI")
@@ -63,7 +67,14 @@ def tracking_settings(env: Mapping[str, str] | None = None,
         raise ConfigError(
             f"MLFLOW_TRACKING_URI is not set and {_why_no_default(env)}",
             hint="set MLFLOW_TRACKING_URI, e.g. <gitlab>/api/v4/projects/<id>/ml/mlflow")
+    if not re.match(r"\Ahttps?://", uri, re.IGNORECASE):
+        raise ConfigError(f"MLFLOW_TRACKING_URI {strip_url_credentials(uri)!r} is not an "
+                          "http(s) tracking server",
+                          hint="point it at GitLab's MLflow endpoint "
+                               "(.../api/v4/projects/<id>/ml/mlflow) or an `mlflow server`")
     token = env.get("MLFLOW_TRACKING_TOKEN") or None
+    retry = {"retry_attempts": _positive_int(env, "MLFLOW_GITLAB_RETRY_ATTEMPTS", 6),
+             "retry_seconds": float(_positive_int(env, "MLFLOW_GITLAB_RETRY_SECONDS", 300))}
     match = _GITLAB_TRACKING.match(uri)
     if match is None:
         project_api = _PROJECT_API.match(uri)
@@ -72,7 +83,7 @@ def tracking_settings(env: Mapping[str, str] | None = None,
                 f"{strip_url_credentials(uri)} is not GitLab's MLflow endpoint: its path must "
                 "end in /ml/mlflow",
                 hint=f"set MLFLOW_TRACKING_URI={strip_url_credentials(project_api[0])}/ml/mlflow")
-        return TrackingSettings(uri, token, None, None)
+        return TrackingSettings(uri, token, None, None, **retry)
     if not token:
         raise ConfigError(
             "MLFLOW_TRACKING_TOKEN is not set; GitLab's MLflow API needs an access token",
@@ -83,7 +94,7 @@ def tracking_settings(env: Mapping[str, str] | None = None,
             "MLFLOW_TRACKING_TOKEN holds the CI job token, which GitLab's MLflow API rejects",
             hint="set MLFLOW_TRACKING_TOKEN to a project or personal access token with the "
                  "`api` scope (a masked CI/CD variable)")
-    return TrackingSettings(uri, token, match["api"], match["project"])
+    return TrackingSettings(uri, token, match["api"], match["project"], **retry)
 
 
 def _default_gitlab_uri(env: Mapping[str, str]) -> str | None:

@@ -46,6 +46,7 @@ USER = "mlflow.user"
 RUN_NAME = "mlflow.runName"
 PARENT_RUN_ID = "mlflow.parentRunId"
 RUN_ROLE = "mlflow-gitlab.role"  # "pipeline" on a pipeline's parent run, "job" on job runs
+CREATE_ID = "mlflow-gitlab.create-id"  # made by the helper: finds a run whose answer was lost
 
 
 def tags_for(context: CIContext, redactor: Redactor | None = None) -> dict[str, str]:

@@ -84,7 +84,7 @@ def run_tracked(options: RunOptions, env: Mapping[str, str] | None = None) -> in
     run_tags = t.tags_for(context, redactor)
     name = experiment_name(options, env, context)
 
-    from mlflow_gitlab.tracking import Tracker, scan_start_ms  # imports mlflow
+    from mlflow_gitlab.tracking import Tracker, scan_start_ms
 
     tracker = Tracker(settings)
     experiment_id = tracker.ensure_experiment(name)

@@ -205,6 +205,8 @@ CASES = [
     case("tracking-uri-not-a-url", *RUN, env=lambda sb: job(sb, MLFLOW_TRACKING_URI="notaurl")),
     case("tracking-uri-malformed", *RELEASE, env=lambda sb: job(
         sb, MLFLOW_TRACKING_URI="http://[::1/api/v4/projects/7/ml/mlflow")),
+    case("tracking-uri-local-store", *RUN,
+         env=lambda sb: job(sb, MLFLOW_TRACKING_URI="file:///tmp/mlruns")),
     # tokens
     case("job-token-on-mlflow-run", *RUN,
          env=lambda sb: job(sb, MLFLOW_TRACKING_TOKEN="job")),

@@ -1,5 +1,6 @@
 """A tuning fan-out in small: concurrent `mlflow-gitlab run` processes against a sandbox that
-answers a share of writes with 429 and 503. Every point arrives once; every run ends right.
+answers a share of writes with 429 and 503 (and stores some creates, then answers 500).
+Every point arrives once; every run is made once and ends right.
 
 `bench/relay_throughput.py` runs the same workload at size, beside naive per-call logging.
 """
@@ -35,6 +36,12 @@ def test_concurrent_runs_lose_nothing_and_end_in_their_status(sandbox, api, mlfl
     for _ in range(3):
         sandbox.inject("POST", r"/runs/log-batch$", status=429, retry_after=0.2, times=2)
         sandbox.inject("POST", r"/runs/log-batch$", status=503, times=2)
+    # The helper's own writes meet them too (runs/update: the helper's or the child's, through
+    # the relay), and creates that are stored but answered 500.
+    for route in (r"/runs/create$", r"/runs/update$"):
+        sandbox.inject("POST", route, status=429, retry_after=0.2, times=2)
+        sandbox.inject("POST", route, status=503, times=2)
+    sandbox.inject("POST", r"/runs/create$", status=500, processed=True, times=2)
     (tmp_path / "child.py").write_text(CHILD)
     exit_codes = [0] * (PROCESSES - 1) + [3]  # the last candidate's script fails
     processes = []
@@ -56,11 +63,13 @@ def test_concurrent_runs_lose_nothing_and_end_in_their_status(sandbox, api, mlfl
         record(args, out, err)
         assert process.returncode == expected, err
 
-    assert {f["status"] for f in sandbox.fired} == {429, 503}  # the faults did fire
+    assert {f["status"] for f in sandbox.fired} == {429, 503, 500}  # the faults did fire
+    assert sandbox.app.faults.pending() == []
     experiment = mlflow_client.get_experiment_by_name("demo-project")
-    runs = [r for r in mlflow_client.search_runs([experiment.experiment_id])
-            if r.data.tags.get("mlflow-gitlab.role") == "job"]
-    assert len(runs) == PROCESSES
+    every = mlflow_client.search_runs([experiment.experiment_id])
+    runs = [r for r in every if r.data.tags.get("mlflow-gitlab.role") == "job"]
+    assert len(runs) == PROCESSES  # one per process, none made twice
+    assert [r.data.tags.get("mlflow-gitlab.role") for r in every].count("pipeline") == 1
     for run in runs:
         candidate = int(run.data.params["candidate"])
         assert run.info.status == ("FAILED" if exit_codes[candidate] else "FINISHED")

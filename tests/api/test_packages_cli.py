@@ -133,12 +133,11 @@ def test_a_failing_command_keeps_its_exit_code_and_still_uploads(sandbox, mlflow
     assert "mlflow-gitlab.package.url" in run.data.tags  # what exists helps to debug
 
 
-def test_without_gitlab_artifacts_are_skipped_with_a_note(workdir, tmp_path):
-    """Plain MLflow (a local store: the same code path as a plain server, without its start
-    time) and no GitLab settings: the run works, the upload is skipped with one line."""
+def test_without_gitlab_artifacts_are_skipped_with_a_note(workdir, plain_mlflow_server):
+    """Plain MLflow and no GitLab settings: the run works, the upload is skipped with one
+    line."""
     env = {"PATH": os.environ["PATH"], "HOME": home(),
-           "MLFLOW_TRACKING_URI": (tmp_path / "mlruns").as_uri(),
-           "MLFLOW_ALLOW_FILE_STORE": "true"}
+           "MLFLOW_TRACKING_URI": plain_mlflow_server}
     result = mlflow_gitlab("run", "--experiment", "local", "--artifacts", "outputs", "--",
                            sys.executable, "train.py", cwd=workdir, env=env)
     assert result.returncode == 0, result.stderr

@@ -185,6 +185,7 @@ def test_missing_token_names_the_variable(sandbox, script):
 def test_unreachable_server_is_one_line(sandbox, script):
     env = job_env(sandbox)
     env["CI_API_V4_URL"] = "http://127.0.0.1:9/api/v4"  # nothing listens on port 9
+    env["MLFLOW_GITLAB_RETRY_ATTEMPTS"] = "1"  # no retry lines before the error
     result = mlflow_gitlab("run", "--", sys.executable, str(script), env=env)
     assert result.returncode == 1
     assert result.stderr.splitlines()[0].startswith("error: cannot reach the tracking server")

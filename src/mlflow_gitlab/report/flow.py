@@ -79,7 +79,7 @@ def make_report(options: ReportOptions, env: Mapping[str, str] | None = None
         gitlab = replace(gitlab, project=str(mr.project_id))  # notes live in the target project
     client = connect(gitlab) if gitlab is not None else None
 
-    from mlflow_gitlab.report.sources import collect  # imports mlflow
+    from mlflow_gitlab.report.sources import collect
 
     data, rows = collect(options, env, context, tracking, client)
     comparison = compare(rows, options.metric, options.mode, data.baseline.value, options.top)

@@ -8,12 +8,14 @@ with the `api` scope; GitLab refuses the CI job token (`doc/ci/jobs/ci_job_token
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from mlflow_gitlab.context import CIContext
-from mlflow_gitlab.errors import NotesUnavailable
-from mlflow_gitlab.gitlab_api import GitLabClient, gitlab_message
+from mlflow_gitlab.create_once import create_once
+from mlflow_gitlab.errors import GitLabAPIError, NotesUnavailable
+from mlflow_gitlab.gitlab_api import GitLabClient, gitlab_message, short_url
 from mlflow_gitlab.settings import GitLabSettings
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,8 @@ def upsert_note(client: GitLabClient, mr_iid: int, body: str, marker: str,
     """Update this report's note on merge request `mr_iid`, or create it.
 
     The token's user's notes holding `marker` are looked up (oldest first); the oldest is
-    updated and any others (left by a retried create or a concurrent job) are deleted.
+    updated and any others (left by a concurrent job) are deleted. A create that may have
+    worked is looked up the same way before it is sent again.
 
     Raises:
         NotesUnavailable: GitLab refuses the token (401/403: no `api` scope, or no access).
@@ -64,19 +67,25 @@ def upsert_note(client: GitLabClient, mr_iid: int, body: str, marker: str,
     """
     me = _current_user_id(client)
     path = f"/merge_requests/{mr_iid}/notes"
-    ours = [note for note in client.pages(path, {"sort": "asc", "order_by": "created_at"},
-                                          f"list the notes of merge request !{mr_iid}")
-            if not note.get("system") and marker in (note.get("body") or "")
-            and (note.get("author") or {}).get("id") == me]
-    if ours:
-        note = _send(client, "PUT", f"{path}/{ours[0]['id']}", {"body": body},
-                     f"update note {ours[0]['id']} of !{mr_iid}")
-        for copy in ours[1:]:
+
+    def ours() -> list[dict[str, Any]]:
+        return [note for note in client.pages(path, {"sort": "asc", "order_by": "created_at"},
+                                              f"list the notes of merge request !{mr_iid}")
+                if not note.get("system") and marker in (note.get("body") or "")
+                and (note.get("author") or {}).get("id") == me]
+
+    found = ours()
+    if found:
+        note = _send(client, "PUT", f"{path}/{found[0]['id']}", {"body": body},
+                     f"update note {found[0]['id']} of !{mr_iid}")
+        for copy in found[1:]:
             log.info("deleting note %s, a copy of this report's note", copy["id"])
-            _send(client, "DELETE", f"{path}/{copy['id']}", None, f"delete note {copy['id']}")
+            _send(client, "DELETE", f"{path}/{copy['id']}", None, f"delete note {copy['id']}",
+                  gone_ok=True)
         action = "updated"
     else:
-        note = _send(client, "POST", path, {"body": body}, f"create a note on !{mr_iid}")
+        note = _create(client, path, body, f"create a note on !{mr_iid}",
+                       lambda: next(iter(ours()), None))
         action = "created"
     url = f"{mr_url}#note_{note['id']}" if mr_url else None
     return NoteResult(action, int(note["id"]), url)
@@ -90,11 +99,37 @@ def _current_user_id(client: GitLabClient) -> int:
 
 
 def _send(client: GitLabClient, method: str, path: str, body: dict[str, str] | None,
-          what: str) -> dict[str, Any]:
+          what: str, *, gone_ok: bool = False) -> dict[str, Any]:
+    """A call that may be repeated (GitLabSession retries it); with `gone_ok`, a 404 (a
+    delete whose answer was lost, sent again) is success."""
     response = client.session.request(method, client.project_url + path, json=body)
+    if gone_ok and response.status_code == 404:
+        return {}
+    return _note(client, response, what)
+
+
+def _create(client: GitLabClient, path: str, body: str, what: str,
+            find: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
+    """POST the note once: after an attempt that may have worked, `find` looks for it."""
+    url = client.project_url + path
+    return create_once(client.retrier, f"POST {short_url(url)}",
+                       lambda: client.session.request("POST", url, retry=False,
+                                                      json={"body": body}),
+                       find, lambda response: _note(client, response, what))
+
+
+def _note(client: GitLabClient, response: Any, what: str) -> dict[str, Any]:
+    """The note GitLab answered, checked."""
     _refused(response, what)
     client.check(response, what)
-    return response.json() if response.content else {}
+    try:
+        note = response.json() if response.content else {}
+    except ValueError:
+        note = None
+    if response.request.method != "DELETE" and not (isinstance(note, dict) and note.get("id")):
+        raise GitLabAPIError(f"cannot {what}: GitLab answered {response.status_code} without "
+                             f"a note id: {response.text[:120]!r}")
+    return note
 
 
 def _refused(response: Any, what: str) -> None:

@@ -17,7 +17,7 @@ from mlflow_gitlab.report.links import Links
 from mlflow_gitlab.report.model import Place, ReportData, Row
 from mlflow_gitlab.settings import TrackingSettings
 from mlflow_gitlab.tracked_run import RunOptions, experiment_name
-from mlflow_gitlab.tracking import Tracker, scan_start_ms, translate_errors
+from mlflow_gitlab.tracking import Tracker, scan_start_ms
 
 if TYPE_CHECKING:
     from mlflow_gitlab.report.flow import ReportOptions
@@ -36,15 +36,14 @@ def collect(options: ReportOptions, env: Mapping[str, str], context: CIContext,
     """
     tracker = Tracker(tracking)
     name = experiment_name(RunOptions(command=(), experiment=options.experiment), env, context)
-    with translate_errors(tracking):
-        experiment = tracker.client.get_experiment_by_name(name)
-    if experiment is None:
+    experiment_id = tracker.experiment_id(name)
+    if experiment_id is None:
         raise ReportError(f"experiment {name!r} does not exist on {tracking.tracking_uri}",
                           hint="pass --experiment (or set MLFLOW_EXPERIMENT_NAME) to the "
                                "experiment the training jobs log to")
-    source = RunSource(tracking)
-    scan = RunScan(source, experiment.experiment_id)
-    links = Links(tracking, context.project.url, experiment.experiment_id)
+    source = RunSource(tracking, tracker.api)
+    scan = RunScan(source, experiment_id)
+    links = Links(tracking, context.project.url, experiment_id)
     mr = context.merge_request
     details = _merge_request(client, mr.iid) if mr is not None else {}
     if options.scope == "merge-request" and mr is not None:
@@ -56,7 +55,7 @@ def collect(options: ReportOptions, env: Mapping[str, str], context: CIContext,
     if options.baseline_kind == "latest-version":
         from mlflow_gitlab.registry import Registry
 
-        baseline = baselines.latest_version(Registry(tracker.client, tracking), source,
+        baseline = baselines.latest_version(Registry(tracker.api), source,
                                             str(options.model), options.metric)
     else:
         target = ((mr.target_branch if mr else None) or details.get("target_branch")

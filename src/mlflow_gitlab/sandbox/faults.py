@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -14,7 +15,10 @@ class Fault:
     Exactly one effect applies: answer `status` (with `retry_after` seconds on a 429),
     wait `delay` seconds before handling normally, or `drop` the connection after reading
     `drop_after` bytes of the request body (or, for a request without a body, after sending
-    `drop_after` bytes of the response body).
+    `drop_after` bytes of the response body). With `processed`, the request is handled
+    first and its answer replaced by `status` (a server that stored it, then failed), or cut
+    after `drop_after` bytes with `drop` (the answer is lost); with
+    `body`, the `status` answer carries that JSON body instead of GitLab's error.
     """
 
     method: str = "*"
@@ -25,6 +29,8 @@ class Fault:
     delay: float = 0.0
     drop: bool = False
     drop_after: int = 0
+    processed: bool = False
+    body: Any = None
     _regex: re.Pattern[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -32,6 +38,10 @@ class Fault:
         self._regex = re.compile(self.path)
         if self.status is None and not self.drop and not self.delay:
             raise ValueError("a fault needs a status, a delay or drop=True")
+        if self.body is not None and self.status is None:
+            raise ValueError("a fault's body needs a status")
+        if self.processed and self.status is None and not self.drop:
+            raise ValueError("a processed fault needs a status or drop=True")
 
     def matches(self, method: str, raw_path: str) -> bool:
         return self.method in ("*", method) and bool(self._regex.search(raw_path))

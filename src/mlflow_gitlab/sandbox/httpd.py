@@ -122,10 +122,11 @@ class _Handler(BaseHTTPRequestHandler):
             if self.server.stopped:  # it went down meanwhile, as if it had died
                 self.close_connection = True
                 return
-            if fault is not None and fault.drop and not request.body.exhausted:
+            if (fault is not None and fault.drop and not fault.processed
+                    and not request.body.exhausted):
                 self._drop_during_upload(request.body, fault)
                 return
-            if fault is not None and fault.status is not None:
+            if fault is not None and fault.status is not None and not fault.processed:
                 response = _fault_response(fault)
             else:
                 with self.server.dispatching() as serving:
@@ -133,6 +134,8 @@ class _Handler(BaseHTTPRequestHandler):
                         self.close_connection = True
                         return
                     response = app.dispatch(request)
+                if fault is not None and fault.processed and fault.status is not None:
+                    response = _fault_response(fault)
             request.body.drain()
         except ConnectionError:
             self.close_connection = True
@@ -209,6 +212,8 @@ class _Handler(BaseHTTPRequestHandler):
 def _fault_response(fault: Fault) -> web.Response:
     """What GitLab (or its load balancer) answers for an injected status."""
     assert fault.status is not None
+    if fault.body is not None:
+        return web.Response(fault.status, fault.body)
     if fault.status == 429:
         retry_after = fault.retry_after if fault.retry_after is not None else 1
         reset = int(time.time() + retry_after)

@@ -220,9 +220,12 @@ def create_run(req: web.Request) -> sqlite3.Row:
     experiment = find_experiment(req, iid=experiment_id)
     if not (run_name or "").strip():
         run_name = next((v for k, v in tags if k == "mlflow.runName"), None)
+    # GitLab creates the candidate, then its tags, with no transaction around both
+    # (`CandidateRepository#create!`): when the tags fail, the run stays, without them.
     with req.app.store.tx() as db:
         candidate = insert_candidate(db, req.project["id"], experiment["id"], name=run_name,
                                      start_time=start_time, user_id=req.principal.user_id)
+    with req.app.store.tx() as db:
         add_tags(db, candidate["id"], tags, req.app.settings.register_unknown_jobs)
         return db.execute("SELECT * FROM candidates WHERE id = ?", (candidate["id"],)).fetchone()
 
