@@ -76,8 +76,15 @@ def test_a_refused_url_never_shows_its_credentials():
 
 
 @pytest.mark.parametrize("uri", ["file:///tmp/mlruns", "sqlite:///m.db", "databricks",
-                                 "postgresql+psycopg2://h/db", "http://127.0.0.1:5000"])
-def test_tracking_uris_mlflow_takes_pass(uri):
+                                 "postgresql+psycopg2://h/db"])
+def test_local_stores_are_urls_but_no_tracking_server(uri):
+    check_url(uri, "tracking URI", http_only=False)
+    with pytest.raises(ConfigError, match="is not an http\\(s\\) tracking server"):
+        tracking_settings({"MLFLOW_TRACKING_URI": uri})
+
+
+def test_an_mlflow_server_passes():
+    uri = "http://127.0.0.1:5000"
     assert tracking_settings({"MLFLOW_TRACKING_URI": uri}).tracking_uri == uri
 
 
