@@ -106,7 +106,7 @@ class Tracker:
                 if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
                     raise
                 raise TrackingError(f"run {run_id} was not found on "
-                                    f"{self.settings.tracking_uri}") from exc
+                                    f"{self.settings.shown_uri}") from exc
         return run.info.experiment_id, dict(run.data.tags)
 
     def tag_once(self, run_id: str, tags: Mapping[str, str]) -> list[str]:
@@ -197,7 +197,7 @@ def describe(exc: MlflowException, settings: TrackingSettings) -> TrackingError 
     """A clear error for a failed tracking call; never includes the token."""
     body = getattr(exc, "json", None) or {}
     message = str(body.get("message") or "")
-    where = settings.tracking_uri
+    where = settings.shown_uri
     if message.startswith("401"):
         return ConfigError(
             f"the tracking server at {where} rejected MLFLOW_TRACKING_TOKEN (401)",

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from mlflow_gitlab.cli import printer
+
 
 @click.command()
 @click.option("--tune/--no-tune", default=True, show_default=True,
@@ -47,8 +49,8 @@ def init(space: Path | None, output: str, force: bool, **options: object) -> Non
     choices = Choices(**{k: v for k, v in options.items() if k in fields and v is not None})
     text = generate(choices, space)
     if output == "-":
-        click.echo(text, nl=False)
+        printer.result(text, nl=False)
         return
     write(text, Path(output), force)
-    click.echo(f"wrote {output}; add the masked CI/CD variable MLFLOW_TRACKING_TOKEN (an access "
-               "token with the `api` scope, Developer role)", err=True)
+    printer.note(f"wrote {output}; add the masked CI/CD variable MLFLOW_TRACKING_TOKEN (an access "
+               "token with the `api` scope, Developer role)")

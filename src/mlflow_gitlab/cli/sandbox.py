@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from mlflow_gitlab.cli import printer
+
 
 @click.group()
 def sandbox() -> None:
@@ -50,8 +52,8 @@ def serve(host: str, port: int, data_dir: Path | None, ready_file: Path | None,
         signal.signal(signal.SIGTERM, lambda *_: _stop(server))
         if ready_file is not None:
             write_ready_file(server, ready_file)
-        click.echo(json.dumps(server.ready_info()), nl=True)
-        click.echo(f"sandbox listening on {server.url} (Ctrl-C to stop)", err=True)
+        printer.unmasked(json.dumps(server.ready_info()))
+        printer.note(f"sandbox listening on {server.url} (Ctrl-C to stop)")
         try:
             server.serve_forever()
         except KeyboardInterrupt:

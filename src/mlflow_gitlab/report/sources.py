@@ -39,7 +39,7 @@ def collect(options: ReportOptions, env: Mapping[str, str], context: CIContext,
     with translate_errors(tracking):
         experiment = tracker.client.get_experiment_by_name(name)
     if experiment is None:
-        raise ReportError(f"experiment {name!r} does not exist on {tracking.tracking_uri}",
+        raise ReportError(f"experiment {name!r} does not exist on {tracking.shown_uri}",
                           hint="pass --experiment (or set MLFLOW_EXPERIMENT_NAME) to the "
                                "experiment the training jobs log to")
     source = RunSource(tracking)
