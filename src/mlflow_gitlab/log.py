@@ -46,6 +46,7 @@ def configure_logging(verbose: int) -> None:
     ours.handlers[:] = [handler]
     ours.propagate = False
     ours.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.captureWarnings(False)  # anew: someone may have put `showwarning` back since
     logging.captureWarnings(True)
     warnings_log = logging.getLogger("py.warnings")
     warnings_log.handlers[:] = [handler]

@@ -98,29 +98,34 @@ def test_log_records_and_their_tracebacks_are_masked():
 
 @pytest.fixture
 def cli_logging():
-    """The CLI's logging for one test; the loggers it changes are put back afterwards."""
+    """The CLI's logging for one test, its handlers writing to a buffer; the loggers it
+    changes are put back afterwards."""
     from mlflow_gitlab.log import configure_logging
 
     loggers = [logging.getLogger(name) for name in ("", "mlflow_gitlab", "py.warnings")]
     saved = [(lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
-    with warnings.catch_warnings():
-        warnings.simplefilter("always")
+    shown = warnings.showwarning
+    out = io.StringIO()
+    try:
         configure_logging(0)
-        yield
+        for lg in loggers:
+            for handler in lg.handlers:
+                handler.setStream(out)
+        yield out
+    finally:
         logging.captureWarnings(False)
-    for lg, (handlers, level, propagate) in zip(loggers, saved, strict=True):
-        lg.handlers[:], lg.level, lg.propagate = handlers, level, propagate
+        warnings.showwarning = shown
+        for lg, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+            lg.handlers[:], lg.level, lg.propagate = handlers, level, propagate
 
 
-def test_warnings_and_other_libraries_records_go_through_the_masking_filter(capsys,
-                                                                            cli_logging):
+def test_warnings_and_other_libraries_records_go_through_the_masking_filter(cli_logging):
     redaction.register(TOKEN)
-    warnings.warn(f"deprecated call with {TOKEN}", UserWarning, stacklevel=1)
+    warnings.showwarning(UserWarning(f"deprecated call with {TOKEN}"), UserWarning, __file__, 1)
     logging.getLogger("urllib3.connectionpool").warning("Retrying %s", f"oauth2:{TOKEN}@h")
-    err = capsys.readouterr().err
-    assert "UserWarning: deprecated call with [MASKED]" in err
-    assert "Retrying oauth2:[MASKED]@h" in err and TOKEN not in err
-    assert "deprecated call with [MASKED]" in err and TOKEN not in err
+    printed = cli_logging.getvalue()
+    assert "UserWarning: deprecated call with [MASKED]" in printed
+    assert "Retrying oauth2:[MASKED]@h" in printed and TOKEN not in printed
 
 
 def test_the_cli_streams_mask_a_token_written_in_pieces():
