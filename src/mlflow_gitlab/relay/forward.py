@@ -1,4 +1,5 @@
-"""Passing a child's request on to the tracking server, and its answer back, unchanged."""
+"""Passing a child's request on to the tracking server, and its answer back (an error's body
+masked: it may echo the request's token)."""
 
 from __future__ import annotations
 
