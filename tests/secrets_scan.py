@@ -1,6 +1,8 @@
 """Find token values wherever the tool could have put them: what it printed, the files it
 wrote, and what a sandbox stored (tags, params, notes, names, package files). A token is
-also found base64-encoded as Basic auth credentials (`<user>:<token>`).
+also found without the whitespace it was given with, percent-encoded (any of its characters,
+as in a URL's userinfo), and base64-encoded: as Basic auth credentials (`<user>:<token>`) of
+GitLab's own users anywhere or of any user after "Basic ", and the token alone.
 
 `conftest.py` scans after every test, so a leak anywhere in the suite is reported as an
 error in the teardown of the test that caused it. Reports name where a token was (a
@@ -17,6 +19,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import unquote_to_bytes
 
 if TYPE_CHECKING:
     from mlflow_gitlab.sandbox import Sandbox
@@ -40,7 +43,7 @@ allowed: set[Path] = set()  # files a test wrote with tokens in them on purpose
 
 def remember(values: Iterable[str]) -> None:
     """Add token values to the ones every later scan looks for."""
-    new = {v for v in values if len(v) >= MIN_LENGTH} - known
+    new = {v.strip() for v in values if len(v.strip()) >= MIN_LENGTH} - known
     known.update(new)
     _known_needles.add(new)
 
@@ -62,8 +65,9 @@ class Needles:
         self.add(tokens)
 
     def add(self, tokens: Iterable[str]) -> None:
-        for token in (t.encode() for t in tokens if len(t) >= MIN_LENGTH):
-            for needle in (token, *(_basic(user.encode(), token) for user in BASIC_USERS)):
+        for token in (t.strip().encode() for t in tokens if len(t.strip()) >= MIN_LENGTH):
+            for needle in (token, *(_basic(user.encode(), token) for user in BASIC_USERS),
+                           *(_alone(token, altchars) for altchars in (None, b"-_"))):
                 self.tokens.add(needle)
                 sizes = self.by_start.setdefault(needle[:_START], {})
                 sizes.setdefault(len(needle), set()).add(needle)
@@ -71,8 +75,10 @@ class Needles:
     def found_in(self, data: bytes | str) -> bool:
         if isinstance(data, str):
             data = data.encode(errors="replace")
-        return self._found_plain(data) or any(
-            self._found_plain(credentials) for credentials in _basic_credentials(data))
+        if self._found_plain(data) or any(
+                self._found_plain(credentials) for credentials in _basic_credentials(data)):
+            return True
+        return b"%" in data and self._found_plain(unquote_to_bytes(data))
 
     def _found_plain(self, data: bytes) -> bool:
         for start, sizes in self.by_start.items():
@@ -93,8 +99,13 @@ class Needles:
 def _basic(user: bytes, token: bytes) -> bytes:
     """The base64 of `user:token` as Basic auth sends it, cut to its whole 3-byte groups
     (the last characters depend on what is padded or follows)."""
-    credentials = user + b":" + token
-    return base64.b64encode(credentials[: len(credentials) // 3 * 3])
+    return _alone(user + b":" + token)
+
+
+def _alone(data: bytes, altchars: bytes | None = None) -> bytes:
+    """The base64 of `data` (standard, or URL-safe with `altchars`), cut to its whole
+    3-byte groups."""
+    return base64.b64encode(data[: len(data) // 3 * 3], altchars)
 
 
 def _basic_credentials(data: bytes) -> Iterator[bytes]:

@@ -95,7 +95,7 @@ def release(options: ReleaseOptions, env: Mapping[str, str] | None = None) -> Re
                           hint="pass --run RUN_ID")
     settings = tracking_settings(env, options.tracking_uri)
     if not settings.is_gitlab:
-        raise ConfigError(f"{settings.tracking_uri} is not a GitLab project's MLflow endpoint; "
+        raise ConfigError(f"{settings.shown_uri} is not a GitLab project's MLflow endpoint; "
                           "releases need GitLab's model registry",
                           hint="set MLFLOW_TRACKING_URI=<gitlab>/api/v4/projects/<id>/ml/mlflow")
 

@@ -2,6 +2,7 @@
 
 Read from the environment (standard `MLFLOW_*` and `CI_*` variables as they are, our own as
 `MLFLOW_GITLAB_*`) with CLI flags taking precedence; errors name the variable to set.
+Every token read is registered with the redactor and checked before anything is sent.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
+from mlflow_gitlab import redaction
 from mlflow_gitlab.errors import ConfigError
 from mlflow_gitlab.redaction import strip_url_credentials
+from mlflow_gitlab.tokens import read_token, register_url_password
 from mlflow_gitlab.urls import check_url
 
 _GITLAB_HINT = "set MLFLOW_GITLAB_URL=https://gitlab.example.com"
@@ -35,15 +38,24 @@ class TrackingSettings:
     """
 
     tracking_uri: str
-    token: str | None
+    token: str | None = field(repr=False)
     gitlab_api_url: str | None
     project: str | None
     retry_attempts: int = 6
     retry_seconds: float = 300.0
 
+    def __post_init__(self) -> None:
+        redaction.register(self.token)
+        register_url_password(self.tracking_uri)
+
     @property
     def is_gitlab(self) -> bool:
         return self.gitlab_api_url is not None
+
+    @property
+    def shown_uri(self) -> str:
+        """The tracking URI fit for a message: without any credentials in it."""
+        return strip_url_credentials(self.tracking_uri)
 
 
 def tracking_settings(env: Mapping[str, str] | None = None,
@@ -72,7 +84,8 @@ def tracking_settings(env: Mapping[str, str] | None = None,
                           "http(s) tracking server",
                           hint="point it at GitLab's MLflow endpoint "
                                "(.../api/v4/projects/<id>/ml/mlflow) or an `mlflow server`")
-    token = env.get("MLFLOW_TRACKING_TOKEN") or None
+    register_url_password(uri)
+    token = read_token(env, "MLFLOW_TRACKING_TOKEN")
     retry = {"retry_attempts": _positive_int(env, "MLFLOW_GITLAB_RETRY_ATTEMPTS", 6),
              "retry_seconds": float(_positive_int(env, "MLFLOW_GITLAB_RETRY_SECONDS", 300))}
     match = _GITLAB_TRACKING.match(uri)
@@ -135,6 +148,9 @@ class GitLabSettings:
     retry_attempts: int = 6
     retry_seconds: float = 300.0
 
+    def __post_init__(self) -> None:
+        redaction.register(self.token)
+
     @property
     def job_token(self) -> bool:
         return self.token_variable == "CI_JOB_TOKEN"
@@ -175,6 +191,7 @@ def gitlab_settings(env: Mapping[str, str] | None = None, *, url: str | None = N
             return None
         raise ConfigError("no GitLab URL: MLFLOW_GITLAB_URL is not set and this is not a "
                           "GitLab CI job", hint="set MLFLOW_GITLAB_URL=https://gitlab.example.com")
+    register_url_password(base)
     api_url = _api_url(base, source)
     project = (project or env.get("MLFLOW_GITLAB_PROJECT") or env.get("CI_PROJECT_ID")
                or (tracking["project"] if tracking else None))
@@ -183,8 +200,9 @@ def gitlab_settings(env: Mapping[str, str] | None = None, *, url: str | None = N
                           "a GitLab CI job", hint="set MLFLOW_GITLAB_PROJECT to the project's "
                           "id or full path (group/project)")
     for variable in ("MLFLOW_GITLAB_TOKEN", "CI_JOB_TOKEN", "MLFLOW_TRACKING_TOKEN"):
-        if env.get(variable):
-            token, token_variable = env[variable], variable
+        token = read_token(env, variable)
+        if token:
+            token_variable = variable
             break
     else:
         raise ConfigError("no GitLab token: MLFLOW_GITLAB_TOKEN is not set and this is not a "

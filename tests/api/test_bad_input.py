@@ -223,6 +223,12 @@ CASES = [
          env=lambda sb: job(sb, MLFLOW_GITLAB_TOKEN="reporter")),
     case("gitlab-token-rejected", *UPLOAD,
          env=lambda sb: job(sb, MLFLOW_GITLAB_TOKEN=BAD_TOKEN)),
+    case("gitlab-token-trailing-newline", *UPLOAD,
+         env=lambda sb: job(sb, MLFLOW_GITLAB_TOKEN=sb.tokens["developer"] + "\n")),
+    case("tracking-token-trailing-newline", *RUN,
+         env=lambda sb: job(sb, MLFLOW_TRACKING_TOKEN=sb.tokens["developer"] + "\n")),
+    case("tracking-token-inner-whitespace", *RUN, env=lambda sb: job(
+        sb, MLFLOW_TRACKING_TOKEN=sb.tokens["developer"].replace("-", "- ", 1))),
     # missing settings
     case("no-tracking-uri", *RUN, env=laptop),
     case("job-without-project-id", *RUN, env=lambda sb: job(sb, CI_PROJECT_ID=None)),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+from urllib.parse import quote
 
 import requests
 
@@ -98,3 +99,14 @@ def test_what_a_sandbox_stored_is_scanned_after_it_stopped(tmp_path_factory):
                          headers={"PRIVATE-TOKEN": sb.tokens["developer"]}, timeout=30)
         assert r.status_code == 201, r.text
     assert scan(root, []) == ["sandbox data: file env.txt"]
+
+
+def test_a_token_is_found_stripped_percent_encoded_and_base64_alone():
+    token = "Xy7Pq/K93+mA2bLz0c1Q"  # no token shape: only the value itself gives it away
+    needles = Needles([f"{token}\n"])  # as given, with `echo`'s newline
+    assert needles.found_in(f"error: {token} refused")
+    assert needles.found_in(f"http://oauth2:{quote(token, safe='')}@gitlab.example.com/")
+    assert needles.found_in("".join(f"%{byte:02x}" for byte in token.encode()))
+    assert needles.found_in(base64.b64encode(token.encode() + b"\n"))
+    assert needles.found_in(base64.urlsafe_b64encode(token.encode()))
+    assert not needles.found_in(quote(token[:-1], safe=""))

@@ -7,6 +7,8 @@ import shlex
 
 import click
 
+from mlflow_gitlab.cli import printer
+
 
 @click.command()
 @click.option("--format", "output_format",
@@ -30,18 +32,18 @@ def context(output_format: str) -> None:
     ctx = collect_context()
     redactor = Redactor.from_env()
     if output_format == "tags":
-        click.echo(json.dumps(t.tags_for(ctx, redactor), indent=2, sort_keys=True))
+        printer.result(json.dumps(t.tags_for(ctx, redactor), indent=2, sort_keys=True))
         return
     flat = dict(_flatten(ctx.as_dict()))
     if output_format == "json":
-        click.echo(redactor.redact(json.dumps(ctx.as_dict(), indent=2)))
+        printer.result(redactor.redact(json.dumps(ctx.as_dict(), indent=2)))
     elif output_format == "env":
         for key, value in flat.items():
-            click.echo(f"MLFLOW_GITLAB_CTX_{key.upper()}={shlex.quote(redactor.redact(value))}")
+            printer.result(f"MLFLOW_GITLAB_CTX_{key.upper()}={shlex.quote(redactor.redact(value))}")
     else:
         width = max(map(len, flat), default=0)
         for key, value in flat.items():
-            click.echo(f"{key:<{width}}  {redactor.redact(value)}")
+            printer.result(f"{key:<{width}}  {redactor.redact(value)}")
 
 
 def _flatten(data: dict, prefix: str = ""):

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from mlflow_gitlab.cli import printer
+
 
 @click.command()
 @click.option("--tune/--no-tune", default=True, show_default=True,
@@ -56,7 +58,7 @@ def init(space: Path | None, output: str, force: bool, **options: object) -> Non
                                   if k in fields and v is not None})
     scaffold.check(choices)
     if output == "-":
-        click.echo(scaffold.generate(choices, space), nl=False)
+        printer.result(scaffold.generate(choices, space), nl=False)
         return
     target = Path(output)
     scaffold.check_target(target, force)
@@ -65,4 +67,4 @@ def init(space: Path | None, output: str, force: bool, **options: object) -> Non
     starter.write(start)
     scaffold.write(text, target, force)
     for line in scaffold.next_steps(start.choices, target, start.new, start.kept):
-        click.echo(line, err=True)
+        printer.note(line)

@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 import click
 
 from mlflow_gitlab import __version__
+from mlflow_gitlab.cli import printer
 from mlflow_gitlab.errors import MlflowGitlabError
 from mlflow_gitlab.log import configure_logging
 
@@ -56,14 +57,12 @@ class _Group(click.Group):
             verbosity = ctx.obj.get("verbose", 0) if isinstance(ctx.obj, dict) else 0
             if verbosity >= 2:
                 traceback.print_exc()
-            click.echo(f"error: {exc}", err=True)
-            if exc.hint:
-                click.echo(f"hint: {exc.hint}", err=True)
+            printer.error(str(exc), exc.hint)
             sys.exit(exc.exit_code)
         except click.UsageError as exc:
             _usage_error(exc, ctx.command_path)
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+            printer.note("interrupted")
             sys.exit(130)
 
 
@@ -73,8 +72,7 @@ def _usage_error(exc: click.UsageError, command_path: str) -> NoReturn:
         exc.show()
         sys.exit(exc.exit_code)
     command = exc.ctx.command_path if exc.ctx is not None else command_path
-    click.echo(f"error: {exc.format_message()}", err=True)
-    click.echo(f"hint: see '{command} --help'", err=True)
+    printer.error(exc.format_message(), f"see '{command} --help'")
     sys.exit(exc.exit_code)
 
 
@@ -89,5 +87,6 @@ def cli(ctx: click.Context, verbose: int) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: every line the process prints goes through the redactor."""
+    printer.guard_streams()
     cli(prog_name="mlflow-gitlab", auto_envvar_prefix="MLFLOW_GITLAB")

@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from mlflow_gitlab.cli import printer
+
 F = Callable[..., Any]
 
 
@@ -49,4 +51,4 @@ def target_from(package: str | None, version: str | None, run_id: str | None,
 
 def echo_result(summary: dict[str, Any], line: str, as_json: bool) -> None:
     """The machine output: `summary` as JSON with --json, else `line`."""
-    click.echo(json.dumps(summary, sort_keys=True) if as_json else line)
+    printer.result(json.dumps(summary, sort_keys=True) if as_json else line)

@@ -6,6 +6,8 @@ import logging
 
 import click
 
+from mlflow_gitlab.cli import printer
+
 log = logging.getLogger("mlflow_gitlab.cli")
 
 
@@ -29,5 +31,5 @@ def relay(port: int, tracking_uri: str | None) -> None:
     """
     from mlflow_gitlab.relay.standalone import serve_relay
 
-    summary = serve_relay(lambda uri: click.echo(uri), tracking_uri=tracking_uri, port=port)
+    summary = serve_relay(printer.result, tracking_uri=tracking_uri, port=port)
     log.info("%s", summary.line())

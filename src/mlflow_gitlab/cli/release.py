@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from mlflow_gitlab.cli import printer
 from mlflow_gitlab.errors import NothingToRelease
 
 log = logging.getLogger("mlflow_gitlab.release")
@@ -78,4 +79,4 @@ def release(model: str, metric: str | None, mode: str, bump: str, run_id: str | 
             log.info("hint: %s", exc.hint)
         return
     log.info("released %s %s (%s)", result.name, result.version, result.web_url)
-    click.echo(json.dumps(result.as_json()) if as_json else result.version)
+    printer.result(json.dumps(result.as_json()) if as_json else result.version)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from mlflow_gitlab.cli import printer
+
 
 @click.group()
 def sandbox() -> None:
@@ -56,11 +58,11 @@ def serve(host: str, port: int, data_dir: Path | None, ready_file: Path | None,
         try:
             warning = exposure_warning(host, server.url)
             if warning is not None:
-                click.echo(warning, err=True)
+                printer.note(warning)
             if ready_file is not None:
                 write_ready_file(server, ready_file)
-            click.echo(json.dumps(server.ready_info()), nl=True)
-            click.echo(f"sandbox listening on {server.url} (Ctrl-C to stop)", err=True)
+            printer.unmasked(json.dumps(server.ready_info()))
+            printer.note(f"sandbox listening on {server.url} (Ctrl-C to stop)")
             server.serve_forever()
         except KeyboardInterrupt:
             pass

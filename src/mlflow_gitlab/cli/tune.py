@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from mlflow_gitlab.cli import printer
 from mlflow_gitlab.cli.key_values import key_values
 from mlflow_gitlab.matrix_yaml import FORMATS
 from mlflow_gitlab.tuning import STRATEGIES
@@ -59,7 +60,7 @@ def matrix(space: Path, strategy: str | None, max_jobs: int | None, seed: int | 
                          job_name=job_name, image=image, script=script,
                          variables=key_values("--variable", variables))
     if output is None:
-        click.echo(text, nl=False)
+        printer.result(text, nl=False)
     else:
         write_text(output, text, "matrix file", "--output")
-    click.echo(f"{plan.describe()}" + (f" -> {output}" if output else ""), err=True)
+    printer.note(f"{plan.describe()}" + (f" -> {output}" if output else ""))

@@ -1,4 +1,5 @@
-"""Passing a child's request on to the tracking server, and its answer back, unchanged."""
+"""Passing a child's request on to the tracking server, and its answer back (an error's body
+masked: it may echo the request's token)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Iterator
 
 import requests
 
+from mlflow_gitlab import redaction
 from mlflow_gitlab.errors import GitLabAPIError
 from mlflow_gitlab.relay.http import Reply, Request, mlflow_error
 from mlflow_gitlab.relay.upstream import Upstream
@@ -40,16 +42,20 @@ def reply_from(response: requests.Response, *, stream: bool = False) -> Reply:
                if k.lower() not in _HOP_BY_HOP and k.lower() in ("retry-after",
                                                                   "content-disposition")}
     length = response.headers.get("Content-Length")
-    if stream and length is not None and length.isdigit():
+    if stream and response.ok and length is not None and length.isdigit():
         return Reply(response.status_code, _chunks(response), content_type, int(length),
                      headers)
-    return Reply(response.status_code, response.content, content_type, headers=headers)
+    body = response.content
+    if response.status_code >= 400:  # an error page may echo the request, token and all
+        body = redaction.redact(body.decode(errors="replace")).encode()
+    return Reply(response.status_code, body, content_type, headers=headers)
 
 
 def unavailable(exc: BaseException) -> Reply:
     """The tracking server could not be reached under the retry policy: a 503 the child's
     MLflow client reports (and may retry)."""
-    text = str(exc) if isinstance(exc, GitLabAPIError) else describe_error(exc)
+    text = redaction.redact(str(exc) if isinstance(exc, GitLabAPIError)
+                            else describe_error(exc))
     return mlflow_error(503, "TEMPORARILY_UNAVAILABLE",
                         f"mlflow-gitlab relay: the tracking server is unavailable: {text}")
 

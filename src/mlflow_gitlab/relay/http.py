@@ -15,6 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, BinaryIO
 from urllib.parse import parse_qs
 
+from mlflow_gitlab import redaction
+
 log = logging.getLogger(__name__)
 
 
@@ -80,8 +82,9 @@ def json_reply(payload: Any, status: int = 200) -> Reply:
 
 
 def mlflow_error(status: int, code: str, message: str) -> Reply:
-    """An error in MLflow's shape, which the MLflow client turns into an MlflowException."""
-    return json_reply({"error_code": code, "message": message}, status)
+    """An error in MLflow's shape, which the MLflow client turns into an MlflowException
+    (and the child may print: its message goes through the redactor)."""
+    return json_reply({"error_code": code, "message": redaction.redact(message)}, status)
 
 
 Handler = Callable[[Request], Reply]

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from mlflow_gitlab import redaction
 from mlflow_gitlab.context import CIContext, collect_context
 from mlflow_gitlab.errors import ConfigError, NotesUnavailable
 from mlflow_gitlab.gitlab_api import GitLabClient, connect
@@ -83,7 +84,7 @@ def make_report(options: ReportOptions, env: Mapping[str, str] | None = None
 
     data, rows = collect(options, env, context, tracking, client)
     comparison = compare(rows, options.metric, options.mode, data.baseline.value, options.top)
-    body = render(data, comparison, options.template)
+    body = redaction.redact(render(data, comparison, options.template))  # file and note
     write_text(options.output, body, "report", "--output")
     log.info("report on %d candidate(s) written to %s", len(rows), options.output)
     winner = comparison.winner

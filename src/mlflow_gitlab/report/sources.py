@@ -38,7 +38,7 @@ def collect(options: ReportOptions, env: Mapping[str, str], context: CIContext,
     name = experiment_name(RunOptions(command=(), experiment=options.experiment), env, context)
     experiment_id = tracker.experiment_id(name)
     if experiment_id is None:
-        raise ReportError(f"experiment {name!r} does not exist on {tracking.tracking_uri}",
+        raise ReportError(f"experiment {name!r} does not exist on {tracking.shown_uri}",
                           hint="pass --experiment (or set MLFLOW_EXPERIMENT_NAME) to the "
                                "experiment the training jobs log to")
     source = RunSource(tracking, tracker.api)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 
@@ -19,6 +21,11 @@ class Fault:
     first and its answer replaced by `status` (a server that stored it, then failed), or cut
     after `drop_after` bytes with `drop` (the answer is lost); with
     `body`, the `status` answer carries that JSON body instead of GitLab's error.
+
+    With `echo` ("json" or "text"), the `status` answer's body repeats the request line and
+    headers, credentials included, as some proxies and debug pages do: "json" as GitLab's
+    `{"message": ...}` on one line, "text" as the raw request head. `skip` lets the first
+    `skip` matching requests through untouched (to reach the n-th call of a command).
     """
 
     method: str = "*"
@@ -31,6 +38,8 @@ class Fault:
     drop_after: int = 0
     processed: bool = False
     body: Any = None
+    echo: str | None = None
+    skip: int = 0
     _regex: re.Pattern[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -42,6 +51,8 @@ class Fault:
             raise ValueError("a fault's body needs a status")
         if self.processed and self.status is None and not self.drop:
             raise ValueError("a processed fault needs a status or drop=True")
+        if self.echo not in (None, "json", "text") or (self.echo and self.status is None):
+            raise ValueError('echo is "json" or "text", with a status')
 
     def matches(self, method: str, raw_path: str) -> bool:
         return self.method in ("*", method) and bool(self._regex.search(raw_path))
@@ -68,12 +79,15 @@ class FaultInjector:
         with self._lock:
             for rule in self._rules:
                 if rule.times > 0 and rule.matches(method, raw_path):
+                    if rule.skip > 0:
+                        rule.skip -= 1
+                        continue
                     rule.times -= 1
                     if rule.times == 0:
                         self._rules.remove(rule)
                     self.fired.append({"method": method, "path": raw_path,
                                        "status": rule.status, "drop": rule.drop,
-                                       "delay": rule.delay})
+                                       "delay": rule.delay, "echo": rule.echo})
                     return rule
         return None
 
@@ -85,3 +99,17 @@ class FaultInjector:
         with self._lock:
             self._rules.clear()
             self.fired.clear()
+
+
+def echoed_request(fault: Fault, request_line: str, headers: Iterable[tuple[str, str]]
+                   ) -> tuple[str | dict[str, str], str]:
+    """The body (and its content type) of an `echo` fault's answer."""
+    try:
+        reason = HTTPStatus(fault.status).phrase
+    except ValueError:
+        reason = "Error"
+    lines = [request_line, *(f"{name}: {value}" for name, value in headers)]
+    if fault.echo == "json":
+        return {"message": f"{fault.status} {reason}: request {'; '.join(lines)}"}, \
+            "application/json"
+    return f"{fault.status} {reason}\r\n\r\n" + "\r\n".join(lines) + "\r\n", "text/plain"

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs
 
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.app import App
-from mlflow_gitlab.sandbox.faults import Fault
+from mlflow_gitlab.sandbox.faults import Fault, echoed_request
 
 log = logging.getLogger("mlflow_gitlab.sandbox")
 
@@ -126,7 +126,11 @@ class _Handler(BaseHTTPRequestHandler):
                     and not request.body.exhausted):
                 self._drop_during_upload(request.body, fault)
                 return
-            if fault is not None and fault.status is not None and not fault.processed:
+            if fault is not None and fault.echo is not None:
+                body, content_type = echoed_request(fault, self.requestline,
+                                                    self.headers.items())
+                response = web.Response(fault.status, body, {"Content-Type": content_type})
+            elif fault is not None and fault.status is not None and not fault.processed:
                 response = _fault_response(fault)
             else:
                 with self.server.dispatching() as serving:

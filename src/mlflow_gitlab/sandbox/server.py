@@ -56,10 +56,12 @@ class Sandbox:
     def inject(self, method: str = "*", path: str = ".*", *, status: int | None = None,
                times: int = 1, retry_after: float | None = None, delay: float = 0.0,
                drop: bool = False, drop_after: int = 0, processed: bool = False,
-               body: Any = None) -> Fault:
-        """Make the next `times` requests matching `method` and the `path` regex misbehave."""
+               body: Any = None, echo: str | None = None, skip: int = 0) -> Fault:
+        """Make the next `times` requests matching `method` and the `path` regex misbehave
+        (after letting `skip` of them through)."""
         return self.app.faults.add(Fault(method, path, times, status, retry_after, delay,
-                                         drop, drop_after, processed, body))
+                                         drop, drop_after, processed, body, echo=echo,
+                                         skip=skip))
 
     @property
     def fired(self) -> list[dict[str, object]]:

@@ -30,7 +30,7 @@ def register(router: Router) -> None:
     @route("POST", "/faults", Family.ADMIN, prefix=PREFIX)
     def add_fault(req: web.Request) -> web.Response:
         allowed = {"method", "path", "times", "status", "retry_after", "delay", "drop",
-                   "drop_after"}
+                   "drop_after", "processed", "body", "echo", "skip"}
         unknown = set(req.params) - allowed
         if unknown:
             raise web.grape_error(f"unknown fault fields: {', '.join(sorted(unknown))}")
