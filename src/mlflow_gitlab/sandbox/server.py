@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mlflow_gitlab.errors import SandboxError
+from mlflow_gitlab.sandbox import deploy_tokens
 from mlflow_gitlab.sandbox.app import App, Settings, build_app
 from mlflow_gitlab.sandbox.faults import Fault
 from mlflow_gitlab.sandbox.httpd import SandboxHTTPServer
@@ -31,6 +32,7 @@ class Sandbox:
     pipeline_id: int
     job_ids: list[int]
     tokens: dict[str, str]
+    deploy_token: dict[str, str]  # {"username", "token"}: read_package_registry
     data_dir: Path
     app: App = field(repr=False)
     _server: SandboxHTTPServer = field(repr=False)
@@ -47,6 +49,7 @@ class Sandbox:
             "url": self.url, "api_url": self.api_url, "project_id": self.project_id,
             "project_path": self.project_path, "merge_request_iid": self.merge_request_iid,
             "pipeline_id": self.pipeline_id, "job_ids": self.job_ids, "tokens": self.tokens,
+            "deploy_token": self.deploy_token,
         }
 
     def inject(self, method: str = "*", path: str = ".*", *, status: int | None = None,
@@ -116,6 +119,7 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int = 0,
     url = f"http://{_url_host(str(bound_host))}:{bound_port}"
     app.base_url = url
     info = seed(store)
+    info["deploy_token"] = deploy_tokens.ensure_seeded(store, info["project_id"])
     sandbox = Sandbox(url=url, api_url=f"{url}/api/v4", data_dir=Path(data_dir), app=app,
                       _server=server, **info)
     app.info = sandbox.ready_info()
