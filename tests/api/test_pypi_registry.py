@@ -104,6 +104,10 @@ def test_wrong_credentials_as_gitlab_answers_them(sandbox, dist, tmp_path):
     # An unknown access token makes an anonymous caller; a bad job token is refused outright.
     assert requests.get(url, auth=("me", "glpat-wrong-token"), timeout=10).status_code == 401
     assert requests.get(url, auth=("gitlab-ci-token", "x" * 20), timeout=10).status_code == 401
+    assert requests.get(url, headers={"PRIVATE-TOKEN": "glpat-wrong-token"},
+                        timeout=10).status_code == 401
+    assert requests.get(url, headers={"JOB-TOKEN": sandbox.tokens["job"]},
+                        timeout=10).status_code == 401  # Basic only for job tokens
     outsider = requests.get(url, auth=("me", sandbox.tokens["non_member"]), timeout=10)
     assert (outsider.status_code, outsider.json()) == (404, {"message": "404 Not Found"})
     unknown = requests.get(registry(sandbox).replace("/7/", "/999/") + "/simple", timeout=10)
@@ -127,10 +131,13 @@ def test_deploy_token_reads_but_cannot_publish(sandbox, dist, tmp_path):
     got = pip_download(sandbox, deploy["username"], deploy["token"], tmp_path / "dl",
                        "demo-pkg")
     assert got.returncode == 0, got.stdout + got.stderr
-    # Under another username the secret is no deploy token: anonymous, hence 401.
-    wrong_user = requests.get(registry(sandbox) + "/simple/demo-pkg",
-                              auth=("someone", deploy["token"]), timeout=10)
-    assert wrong_user.status_code == 401
+    # GitLab finds a deploy token by its secret alone, and in a DEPLOY-TOKEN header too.
+    url = registry(sandbox) + "/simple/demo-pkg"
+    assert requests.get(url, auth=("someone", deploy["token"]), timeout=10).status_code == 200
+    assert requests.get(url, headers={"DEPLOY-TOKEN": deploy["token"]},
+                        timeout=10).status_code == 200
+    assert requests.get(url, auth=(deploy["username"], "gldt-wrong"), timeout=10
+                        ).status_code == 401
     writer = deploy_tokens.create(sandbox.app.store, sandbox.project_id,
                                   (deploy_tokens.WRITE_PACKAGES,))
     v2 = pypi_dist.build(tmp_path / "v2", "0.2.0")

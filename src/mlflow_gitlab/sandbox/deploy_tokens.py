@@ -1,7 +1,7 @@
 """Deploy tokens: project credentials for the package registry, not tied to a user.
 
-GitLab names them `gitlab+deploy-token-<id>` and prefixes the secret with `gldt-`; a client
-sends both as HTTP Basic credentials (`app/models/deploy_token.rb`).
+GitLab names them `gitlab+deploy-token-<id>` and prefixes the secret with `gldt-`; clients
+send them as HTTP Basic credentials or in a `DEPLOY-TOKEN` header (`app/models/deploy_token.rb`).
 """
 
 from __future__ import annotations
@@ -46,11 +46,11 @@ def ensure_seeded(store: Store, project_id: int) -> dict[str, str]:
     return {"username": row["username"], "token": row["value"]}
 
 
-def find(store: Store, username: str, value: str) -> DeployToken | None:
-    """The live deploy token with this username and secret, if any."""
+def find(store: Store, value: str) -> DeployToken | None:
+    """The live deploy token with this secret, if any (`DeployToken.active.find_by_token`:
+    the username a client sends with it is not checked)."""
     row: sqlite3.Row | None = store.one(
-        "SELECT * FROM deploy_tokens WHERE username = ? AND value = ? AND revoked = 0",
-        username, value)
+        "SELECT * FROM deploy_tokens WHERE value = ? AND revoked = 0", value) if value else None
     if row is None:
         return None
     return DeployToken(row["username"], row["project_id"], frozenset(row["scopes"].split()))

@@ -1,12 +1,12 @@
-"""Who may use a project's package registry over HTTP Basic, and what they get otherwise.
+"""Who may use a project's package registry, and what they get otherwise.
 
-Package managers authenticate with Basic credentials only: any username with a personal or
-project access token, `gitlab-ci-token` with a running job's token, or a deploy token's own
-username with its secret. Unknown credentials make an anonymous caller, except a bad job
-token, which is refused outright. Refusals follow `authorized_project_find!` and
-`unauthorized_or!` of `lib/api/helpers/packages/basic_auth_helpers.rb`: anonymous callers get
-401 with a `WWW-Authenticate` challenge (so pip retries with credentials), others 404 for a
-project they cannot see and 403 for what their role or scopes do not allow.
+Package managers send HTTP Basic credentials: any username with a personal or project access
+token or with a deploy token, `gitlab-ci-token` with a running job's token. Unknown Basic
+credentials make an anonymous caller, except a bad job token, which is refused outright.
+Refusals follow `authorized_project_find!` and `unauthorized_or!` of
+`lib/api/helpers/packages/basic_auth_helpers.rb`: anonymous callers get 401 with a
+`WWW-Authenticate` challenge (so pip retries with credentials), others 404 for a project
+they cannot see and 403 for what their role or scopes do not allow.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import base64
 import binascii
 import sqlite3
 from dataclasses import dataclass
+from email.message import Message
 
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.auth import DEVELOPER, GUEST, REPORTER, Principal, access_level
@@ -49,24 +50,32 @@ def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
     return username, password
 
 
-def identify(store: Store, credentials: tuple[str, str] | None, method: str) -> Caller:
-    """The caller these credentials name; a bad job token is 401, a token without the
-    scope for `method` 403 `insufficient_scope`."""
-    if credentials is None:
-        return None
-    username, password = credentials
-    if username == CI_JOB_USER:
-        principal = _user_token(store, password, ("job",))
-        if principal is None:
-            raise unauthorized()
-        return principal
-    principal = _user_token(store, password, ("personal", "project"))
+def identify(store: Store, headers: Message, method: str) -> Caller:
+    """The caller a request's credentials name, in GitLab's order (`find_user_from_sources`
+    of `lib/gitlab/auth/auth_finders.rb`): a deploy token (`DEPLOY-TOKEN`, or a Basic password,
+    whatever the username), an access token (`PRIVATE-TOKEN`, or a Basic password, any
+    username), a job token (Basic as `gitlab-ci-token` only). An unknown `PRIVATE-TOKEN` or
+    job token is 401; a token without the scope for `method` 403 `insufficient_scope`."""
+    credentials = basic_credentials(headers.get("Authorization"))
+    password = credentials[1] if credentials else None
+    deploy = find(store, headers.get("DEPLOY-TOKEN") or password or "")
+    if deploy is not None:
+        return deploy
+    private = headers.get("PRIVATE-TOKEN")
+    principal = _user_token(store, private or password or "", ("personal", "project"))
     if principal is not None:
         if "api" not in principal.scopes and not (
                 "read_api" in principal.scopes and method in ("GET", "HEAD")):
             raise web.INSUFFICIENT_SCOPE
         return principal
-    return find(store, username, password)
+    if private:
+        raise unauthorized()
+    if credentials is not None and credentials[0] == CI_JOB_USER:
+        principal = _user_token(store, credentials[1], ("job",))
+        if principal is None:
+            raise unauthorized()
+        return principal
+    return None
 
 
 def access(store: Store, project: sqlite3.Row, caller: Caller) -> Access:

@@ -1,7 +1,7 @@
 """The PyPI package registry of a project: twine's upload, pip's simple index and downloads.
 
 Follows `lib/api/pypi_packages.rb` and `app/services/packages/pypi/create_package_service.rb`;
-credentials are HTTP Basic only (`registry_auth`), the rules live in `pypi_index`.
+credentials are read by `registry_auth`, the rules live in `pypi_index`.
 """
 
 from __future__ import annotations
@@ -96,8 +96,7 @@ def download(req: web.Request) -> web.Response:
 
 
 def _caller(req: web.Request) -> registry_auth.Caller:
-    credentials = registry_auth.basic_credentials(req.headers.get("Authorization"))
-    caller = registry_auth.identify(req.app.store, credentials, req.method)
+    caller = registry_auth.identify(req.app.store, req.headers, req.method)
     if not isinstance(caller, registry_auth.DeployToken):
         req.principal = caller
     return caller
