@@ -29,7 +29,7 @@ MIN_LENGTH = 9  # shorter values (placeholders like "x") would match everywhere
 MAX_FILE_BYTES = 64 << 20  # larger files are benchmark data, not tool output
 SANDBOX_DB = "sandbox.db"  # marks a sandbox's data directory, where tokens live by design
 _SANDBOX_DIRS = {"files", "tmp"}  # its blobs and uploads in progress, next to SANDBOX_DB
-_SKIP_TABLES = {"tokens", "meta"}  # where the sandbox itself keeps the tokens
+_SKIP_TABLES = {"tokens", "deploy_tokens", "meta"}  # where the sandbox keeps the tokens
 _START = 6  # bytes of a token's beginning that are searched for first
 # GitLab's fixed Basic-auth user names (job token, OAuth token): `<user>:<token>` in base64
 # is looked for anywhere, as in docker's config.json; any other user's after a "Basic " only.
@@ -163,7 +163,8 @@ def leaks_in_files(root: Path, needles: Needles) -> list[str]:
 
 
 def issued_tokens(store: Store) -> set[str]:
-    return {row["value"] for row in store.all("SELECT value FROM tokens")}
+    return {row["value"] for row in store.all(
+        "SELECT value FROM tokens UNION SELECT value FROM deploy_tokens")}
 
 
 def stored_leaks(store: Store, needles: Needles) -> list[str]:

@@ -87,7 +87,8 @@ def test_faults_over_http(sandbox, api):
 def test_ready_info_has_the_interface_fields(sandbox):
     info = sandbox.ready_info()
     assert set(info) == {"url", "api_url", "project_id", "project_path", "merge_request_iid",
-                         "pipeline_id", "job_ids", "tokens", "admin_token"}
+                         "pipeline_id", "job_ids", "tokens", "admin_token", "deploy_token"}
+    assert set(info["deploy_token"]) == {"username", "token"}
     assert {"developer", "read_api", "reporter", "non_member", "job"} <= set(info["tokens"])
 
 

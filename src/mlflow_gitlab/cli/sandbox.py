@@ -31,11 +31,13 @@ def sandbox() -> None:
               show_default=True, help="Per-file limit for generic packages, bytes (0: none).")
 @click.option("--ml-model-max-file-size", type=click.IntRange(0), default=10 * 1024**3,
               show_default=True, help="Per-file limit for ML model packages, bytes.")
+@click.option("--pypi-max-file-size", type=click.IntRange(0), default=3 * 1024**3,
+              show_default=True, help="Per-file limit for PyPI packages, bytes (0: none).")
 @click.option("--register-unknown-jobs", is_flag=True,
               help="Register the job a run's gitlab.CI_JOB_ID names when it is unknown, instead "
                    "of GitLab's 500 (for local runners such as gitlab-ci-local).")
 def serve(host: str, port: int, data_dir: Path | None, ready_file: Path | None,
-          generic_max_file_size: int, ml_model_max_file_size: int,
+          generic_max_file_size: int, ml_model_max_file_size: int, pypi_max_file_size: int,
           register_unknown_jobs: bool) -> None:
     """Serve until interrupted; print the ready JSON (URLs, ids, tokens) on stdout.
 
@@ -51,6 +53,7 @@ def serve(host: str, port: int, data_dir: Path | None, ready_file: Path | None,
 
     settings = Settings(generic_max_file_size=generic_max_file_size,
                         ml_model_max_file_size=ml_model_max_file_size,
+                        pypi_max_file_size=pypi_max_file_size,
                         register_unknown_jobs=register_unknown_jobs)
     with tempfile.TemporaryDirectory(prefix="mlflow-gitlab-sandbox-") as tmp:
         server = start(data_dir or Path(tmp), host, port, settings, background=False)

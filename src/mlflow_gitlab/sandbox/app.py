@@ -82,6 +82,7 @@ class Settings:
 
     generic_max_file_size: int = 5 * 1024**3  # 0 = unlimited
     ml_model_max_file_size: int = 10 * 1024**3
+    pypi_max_file_size: int = 3 * 1024**3  # GitLab's default plan limit
     notes_max_length: int = 1_000_000
     # e2e only (docs/sandbox.md): a run naming an unknown `gitlab.CI_JOB_ID` registers the job
     # instead of failing with GitLab's 500, for runners that pick their own job ids.
@@ -117,6 +118,8 @@ class App:
         if route.family is Family.ADMIN:
             auth.check_admin(self.admin_token, request.headers)
             return route.handler(request)
+        if route.family is Family.PYPI:
+            return route.handler(request)  # Basic auth, resolved by the route (registry_auth)
         request.principal = auth.authenticate(
             self.store, route.family, request.method, request.headers, request.query)
         if "id" in params and route.template.startswith(API_PREFIX + "/projects/:id"):

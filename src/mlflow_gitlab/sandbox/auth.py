@@ -30,6 +30,7 @@ class Family(enum.Enum):
     REST = "rest"  # projects, pipelines, jobs, note writes: access tokens only
     REST_JOB_READ = "rest_job_read"  # MR and note reads: job token allowed on GET
     CURRENT_JOB = "current_job"  # GET /job: job token only
+    PYPI = "pypi"  # PyPI registry: Basic credentials only, read by the route (registry_auth)
     ADMIN = "admin"  # the sandbox's own control routes: the admin token only
 
 

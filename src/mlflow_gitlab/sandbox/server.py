@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mlflow_gitlab.errors import SandboxError
+from mlflow_gitlab.sandbox import deploy_tokens
 from mlflow_gitlab.sandbox.app import App, Settings, build_app
 from mlflow_gitlab.sandbox.data_dir import private_file
 from mlflow_gitlab.sandbox.exposure import reachable_host
@@ -34,6 +35,7 @@ class Sandbox:
     job_ids: list[int]
     tokens: dict[str, str]
     admin_token: str = field(repr=False)
+    deploy_token: dict[str, str]  # {"username", "token"}: read_package_registry
     data_dir: Path
     app: App = field(repr=False)
     _server: SandboxHTTPServer = field(repr=False)
@@ -51,6 +53,7 @@ class Sandbox:
             "project_path": self.project_path, "merge_request_iid": self.merge_request_iid,
             "pipeline_id": self.pipeline_id, "job_ids": self.job_ids, "tokens": self.tokens,
             "admin_token": self.admin_token,
+            "deploy_token": self.deploy_token,
         }
 
     def inject(self, method: str = "*", path: str = ".*", *, status: int | None = None,
@@ -121,6 +124,7 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int = 0,
     app.base_url = url
     info = seed(store)
     app.admin_token = admin_token(store)
+    info["deploy_token"] = deploy_tokens.ensure_seeded(store, info["project_id"])
     sandbox = Sandbox(url=url, api_url=f"{url}/api/v4", data_dir=Path(data_dir), app=app,
                       _server=server, admin_token=app.admin_token, **info)
     app.info = sandbox.ready_info()

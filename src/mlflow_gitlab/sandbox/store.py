@@ -102,6 +102,13 @@ CREATE TABLE IF NOT EXISTS package_files (
     created_at REAL NOT NULL, updated_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS package_files_by_name ON package_files (package_id, file_name);
+CREATE TABLE IF NOT EXISTS pypi_metadata (
+    package_id INTEGER PRIMARY KEY, required_python TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS deploy_tokens (
+    id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL, username TEXT UNIQUE NOT NULL,
+    value TEXT UNIQUE NOT NULL, scopes TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS pipelines (
     id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL, iid INTEGER NOT NULL,
     sha TEXT NOT NULL, ref TEXT NOT NULL, tag INTEGER NOT NULL DEFAULT 0,

@@ -19,6 +19,7 @@ MODULES = (
     "ml_model_files",
     "generic_packages",
     "packages",
+    "pypi_packages",
     "projects",
     "merge_requests",
     "pipelines",

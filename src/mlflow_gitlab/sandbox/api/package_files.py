@@ -68,6 +68,21 @@ def receive(store: Store, body: web.BodyStream, max_size: int, too_large: web.Ap
     return ReceivedFile(blob, size, sha256.hexdigest(), md5.hexdigest(), sha1.hexdigest())
 
 
+def store_bytes(store: Store, data: bytes) -> ReceivedFile:
+    """Keep bytes already in memory (a multipart field) as a blob."""
+    blob = f"{uuid.uuid4().hex[:2]}/{uuid.uuid4().hex}"
+    target = store.files_dir / blob
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = store.tmp_dir / uuid.uuid4().hex
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return ReceivedFile(blob, len(data), hashlib.sha256(data).hexdigest(),
+                        hashlib.md5(data).hexdigest(), hashlib.sha1(data).hexdigest())
+
+
 def find_or_create_package(db: sqlite3.Connection, project_id: int, package_type: str,
                            name: str, version: str, status: str = "default") -> sqlite3.Row:
     """The newest package with this type, name and version, created when missing."""

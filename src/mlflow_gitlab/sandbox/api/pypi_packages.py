@@ -1,0 +1,191 @@
+"""The PyPI package registry of a project: twine's upload, pip's simple index and downloads.
+
+Follows `lib/api/pypi_packages.rb` and `app/services/packages/pypi/create_package_service.rb`;
+credentials are read by `registry_auth`, the rules live in `pypi_index`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from mlflow_gitlab.sandbox import multipart, pypi_index, registry_auth, web
+from mlflow_gitlab.sandbox.api import package_files
+from mlflow_gitlab.sandbox.api.packages import INSTALLABLE
+from mlflow_gitlab.sandbox.app import Router
+from mlflow_gitlab.sandbox.auth import Family, find_project
+from mlflow_gitlab.sandbox.store import Store, now
+
+BASE = "/projects/:id/packages/pypi"
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+_FORM_OVERHEAD = 1 << 20  # the other fields of a form, on top of the file itself
+
+
+def register(router: Router) -> None:
+    """Register this module's routes."""
+    router.route("POST", BASE, Family.PYPI, stream_body=True)(upload)
+    router.route("GET", BASE + "/simple", Family.PYPI)(simple_index)
+    router.route("GET", BASE + "/simple/", Family.PYPI)(simple_index)
+    router.route("GET", BASE + "/simple/*package_name", Family.PYPI)(simple_package)
+    router.route("GET", BASE + "/files/:sha256/*file_identifier", Family.PYPI)(download)
+
+
+def upload(req: web.Request) -> web.Response:
+    """`POST`: one file of a package version, as twine sends it; 201 `{"message":"201 Created"}`."""
+    caller = _caller(req)
+    project = _project(req)
+    registry_auth.check_upload(registry_auth.access(req.app.store, project, caller))
+    limit = req.app.settings.pypi_max_file_size
+    if limit and req.body.length is not None and req.body.length > limit + _FORM_OVERHEAD:
+        raise web.bad_request("File is too large")
+    form = _form(req)
+    content = form.files["content"]
+    if limit and len(content.data) > limit:
+        raise web.bad_request("File is too large")
+    fields = form.fields
+    requires_python = fields.get("requires_python") or ""
+    errors = pypi_index.validation_errors(fields["name"], fields["version"], requires_python)
+    if errors:
+        raise web.bad_request("Validation failed: " + ", ".join(errors))
+    _create(req.app.store, project["id"], fields, requires_python, content)
+    return web.Response(201, {"message": "201 Created"})
+
+
+def simple_index(req: web.Request) -> web.Response:
+    """`GET simple`: every package of the project, linked to its simple page."""
+    project = _readable_project(req)
+    api = f"{req.base_url}/api/v4"
+    links = [pypi_index.Link(pypi_index.package_url(api, project["id"], row["name"]),
+                             row["required_python"], row["name"])
+             for row in _packages(req.app.store, project["id"])]
+    return web.Response(200, pypi_index.page(project["name"], links), dict(HTML))
+
+
+def simple_package(req: web.Request) -> web.Response:
+    """`GET simple/:package_name`: the files of every version, with `#sha256=` fragments."""
+    project = _readable_project(req)
+    # `with_normalized_pypi_name`: the stored name normalised, the asked one only downcased.
+    asked = req.path_param("package_name").rstrip("/").lower()
+    packages = [row for row in _packages(req.app.store, project["id"])
+                if pypi_index.normalized(row["name"]) == asked]
+    if not packages:
+        raise web.not_found("Package")
+    api = f"{req.base_url}/api/v4"
+    links = [pypi_index.Link(pypi_index.file_url(api, project["id"], file["file_sha256"],
+                                                 file["file_name"]),
+                             package["required_python"], file["file_name"])
+             for package in packages for file in _files(req.app.store, package["id"])]
+    return web.Response(200, pypi_index.page(packages[0]["name"], links), dict(HTML))
+
+
+def download(req: web.Request) -> web.Response:
+    """`GET files/:sha256/*file_identifier`: the newest file of that name and digest."""
+    project = _readable_project(req)
+    row = req.app.store.one(
+        "SELECT f.* FROM package_files f JOIN packages p ON p.id = f.package_id "
+        "WHERE p.project_id = ? AND p.package_type = 'pypi' AND p.version IS NOT NULL "
+        f"AND p.status IN ({', '.join('?' * len(INSTALLABLE))}) "
+        "AND f.file_name = ? AND f.file_sha256 = ? ORDER BY f.id DESC LIMIT 1",
+        project["id"], *INSTALLABLE, req.path_param("file_identifier"),
+        req.path_param("sha256"))
+    if row is None:
+        raise web.not_found("Package")
+    return package_files.file_response(req.app.store, row)
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _caller(req: web.Request) -> registry_auth.Caller:
+    caller = registry_auth.identify(req.app.store, req.headers, req.method)
+    if not isinstance(caller, registry_auth.DeployToken):
+        req.principal = caller
+    return caller
+
+
+def _project(req: web.Request) -> sqlite3.Row:
+    """`find_project(params[:id]) || not_found!`: 404 even to anonymous callers."""
+    project = find_project(req.app.store, req.path_params["id"])
+    if project is None:
+        raise web.not_found()
+    req.project = project
+    return project
+
+
+def _readable_project(req: web.Request) -> sqlite3.Row:
+    caller = _caller(req)
+    project = _project(req)
+    registry_auth.check_read(registry_auth.access(req.app.store, project, caller))
+    return project
+
+
+def _form(req: web.Request) -> multipart.Form:
+    """The upload form after Grape's validation of `content`, `name`, `version`, digests."""
+    boundary = multipart.boundary_of(req.headers.get("Content-Type"))
+    form = multipart.Form({}, {})
+    if boundary is not None:
+        try:
+            form = multipart.parse(req.body.read_all(), boundary)
+        except multipart.MalformedForm:
+            raise web.bad_request() from None
+    missing = [name for name in ("content", "name", "version")
+               if (form.files if name == "content" else form.fields).get(name) is None]
+    if missing:
+        raise web.grape_error(", ".join(f"{name} is missing" for name in missing))
+    digest = form.fields.get("sha256_digest")
+    if digest is not None and not pypi_index.SHA256.fullmatch(digest):
+        raise web.grape_error("sha256_digest is invalid")
+    return form
+
+
+def _create(store: Store, project_id: int, fields: dict[str, str], requires_python: str,
+            content: multipart.FormFile) -> None:
+    """`CreatePackageService`: find or create the version, upsert its metadata, add the file
+    (a second file of the same name is a validation error: `Packages::PackageFile`)."""
+    received = package_files.store_bytes(store, content.data)
+    # The digests are stored as the client sent them, as GitLab does; missing ones computed.
+    received = package_files.ReceivedFile(
+        received.blob, received.size, (fields.get("sha256_digest") or received.sha256).lower(),
+        fields.get("md5_digest") or received.md5, received.sha1)
+    try:
+        with store.tx() as db:
+            package = _find_or_create(db, project_id, fields["name"], fields["version"])
+            taken = db.execute("SELECT 1 FROM package_files WHERE package_id = ? AND "
+                               "file_name = ?", (package["id"], content.filename)).fetchone()
+            if taken:
+                raise web.bad_request("Validation failed: File name has already been taken")
+            db.execute("INSERT INTO pypi_metadata (package_id, required_python) VALUES (?, ?) "
+                       "ON CONFLICT (package_id) DO UPDATE SET required_python = "
+                       "excluded.required_python", (package["id"], requires_python))
+            package_files.add_file(db, package["id"], content.filename, received)
+    except BaseException:
+        package_files.discard_blob(store, received)
+        raise
+
+
+def _find_or_create(db: sqlite3.Connection, project_id: int, name: str, version: str
+                    ) -> sqlite3.Row:
+    """`safe_find_or_create_by!(name:, version:)` among packages not pending destruction."""
+    row = db.execute(
+        "SELECT * FROM packages WHERE project_id = ? AND package_type = 'pypi' AND name = ? "
+        "AND version = ? AND status != 'pending_destruction' ORDER BY id LIMIT 1",
+        (project_id, name, version)).fetchone()
+    if row is not None:
+        return row
+    t = now()
+    cur = db.execute("INSERT INTO packages (project_id, name, version, package_type, status, "
+                     "created_at, updated_at) VALUES (?, ?, ?, 'pypi', 'default', ?, ?)",
+                     (project_id, name, version, t, t))
+    return db.execute("SELECT * FROM packages WHERE id = ?", (cur.lastrowid,)).fetchone()
+
+
+def _packages(store: Store, project_id: int) -> list[sqlite3.Row]:
+    """`Packages::Pypi::PackagesFinder`: installable versioned PyPI packages, oldest first."""
+    return store.all(
+        "SELECT p.*, coalesce(m.required_python, '') AS required_python FROM packages p "
+        "LEFT JOIN pypi_metadata m ON m.package_id = p.id WHERE p.project_id = ? AND "
+        f"p.package_type = 'pypi' AND p.version IS NOT NULL AND p.status IN "
+        f"({', '.join('?' * len(INSTALLABLE))}) ORDER BY p.id", project_id, *INSTALLABLE)
+
+
+def _files(store: Store, package_id: int) -> list[sqlite3.Row]:
+    return store.all("SELECT * FROM package_files WHERE package_id = ? ORDER BY id", package_id)
