@@ -14,9 +14,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import requests
+
 from mlflow_gitlab import tags as t
 from mlflow_gitlab.errors import NothingToRelease, ReleaseError
-from mlflow_gitlab.settings import TrackingSettings
+from mlflow_gitlab.gitlab_api import bearer_client
+from mlflow_gitlab.http import json_or_none, read_json, unexpected
+from mlflow_gitlab.settings import TrackingSettings, tracking_api_settings
 
 log = logging.getLogger(__name__)
 PAGE = 1000  # GitLab caps max_results at 1,000 (§6)
@@ -50,34 +54,52 @@ class Candidate:
 
 
 class RunSource:
-    """Runs of one tracking server, read with the raw REST call through MLflow's HTTP stack
-    (its retry policy and token), skipping MLflow's slow entity parsing."""
+    """Runs of one tracking server, read with the raw REST call, skipping MLflow's slow
+    entity parsing: on GitLab through our HTTP layer (its retries, deadlines and caps), on
+    a plain MLflow server through MLflow's own HTTP stack (its auth settings)."""
 
     def __init__(self, settings: TrackingSettings) -> None:
         from mlflow.utils.rest_utils import MlflowHostCreds
 
         self.creds = MlflowHostCreds(settings.tracking_uri, token=settings.token)
         self.settings = settings
+        api = tracking_api_settings(settings)
+        self.client = bearer_client(api) if api is not None else None
 
-    def _call(self, method: str, endpoint: str, missing: str | None, **kwargs: Any
-              ) -> dict[str, Any] | None:
-        """The JSON answer. On RESOURCE_DOES_NOT_EXIST: a ReleaseError saying `missing`, or
-        None when `missing` is None."""
-        from mlflow.exceptions import MlflowException, RestException
+    def _send(self, method: str, endpoint: str, **kwargs: Any) -> requests.Response:
+        if self.client is not None:
+            url = f"{self.settings.tracking_uri.rstrip('/')}/api/2.0/mlflow/{endpoint}"
+            return self.client.session.request(method, url, **kwargs)
         from mlflow.utils.rest_utils import http_request
+
+        return http_request(self.creds, f"/api/2.0/mlflow/{endpoint}", method, **kwargs)
+
+    def _call(self, method: str, endpoint: str, missing: str | None, *,
+              keys: tuple[str, ...] = (),
+              check: Callable[[dict[str, Any]], str | None] | None = None, **kwargs: Any
+              ) -> dict[str, Any] | None:
+        """The JSON answer, an object holding `keys` that `check` finds nothing wrong with
+        (it names the problem). On RESOURCE_DOES_NOT_EXIST: a ReleaseError saying
+        `missing`, or None when `missing` is None.
+
+        Raises:
+            UnexpectedAnswer: the answer is not such JSON.
+        """
+        from mlflow.exceptions import MlflowException, RestException
 
         from mlflow_gitlab.tracking import describe
 
         try:
-            response = http_request(self.creds, f"/api/2.0/mlflow/{endpoint}", method, **kwargs)
+            response = self._send(method, endpoint, **kwargs)
         except MlflowException as exc:
             raise describe(exc, self.settings) from exc
         if response.ok:
-            return response.json()
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+            answer = read_json(response, dict, keys=keys)
+            problem = check(answer) if check is not None else None
+            if problem:
+                raise unexpected(response, problem)
+            return answer
+        body = json_or_none(response)
         if isinstance(body, dict) and body.get("error_code") == "RESOURCE_DOES_NOT_EXIST":
             if missing is None:
                 return None
@@ -95,6 +117,7 @@ class RunSource:
             if token:
                 body["page_token"] = token
             page = self._call("POST", "runs/search", f"experiment {experiment_id} was not found",
+                              check=lambda answer: _bad_runs(answer.get("runs") or []),
                               json=body) or {}
             yield from page.get("runs") or []
             token = page.get("next_page_token")
@@ -107,14 +130,15 @@ class RunSource:
         Raises:
             ReleaseError: no such run in this project.
         """
-        answer = self._call("GET", "runs/get", f"run {run_id} was not found",
+        answer = self._call("GET", "runs/get", f"run {run_id} was not found", keys=("run",),
+                            check=lambda answer: _bad_runs([answer["run"]]),
                             params={"run_id": run_id}) or {}
         return Candidate.from_json(answer["run"])
 
     def experiment_id(self, name: str) -> str | None:
         """The id of experiment `name`, or None when there is none."""
-        answer = self._call("GET", "experiments/get-by-name", None,
-                            params={"experiment_name": name})
+        answer = self._call("GET", "experiments/get-by-name", None, keys=("experiment",),
+                            check=_bad_experiment, params={"experiment_name": name})
         return None if answer is None else str(answer["experiment"]["experiment_id"])
 
 
@@ -203,6 +227,24 @@ def best(candidates: list[Candidate], metric: str | None, mode: str) -> Candidat
         return candidates[0]
     sign = 1 if mode == "min" else -1
     return min(candidates, key=lambda c: (sign * c.metrics[metric], c.start_time))
+
+
+def _bad_runs(runs: Any) -> str | None:
+    """What is wrong with a list of Run entities, if anything (None: nothing)."""
+    if not isinstance(runs, list):
+        return "runs that are not a list"
+    try:
+        for run in runs:
+            Candidate.from_json(run)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return "a run without the fields of MLflow's Run"
+    return None
+
+
+def _bad_experiment(answer: Mapping[str, Any]) -> str | None:
+    found = answer["experiment"]
+    ok = isinstance(found, dict) and "experiment_id" in found
+    return None if ok else "an experiment without experiment_id"
 
 
 def _finite(value: float | None) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 from mlflow_gitlab.context import CIContext
 from mlflow_gitlab.errors import NotesUnavailable
 from mlflow_gitlab.gitlab_api import GitLabClient, gitlab_message
+from mlflow_gitlab.http import read_json
 from mlflow_gitlab.settings import GitLabSettings
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,8 @@ def upsert_note(client: GitLabClient, mr_iid: int, body: str, marker: str,
     me = _current_user_id(client)
     path = f"/merge_requests/{mr_iid}/notes"
     ours = [note for note in client.pages(path, {"sort": "asc", "order_by": "created_at"},
-                                          f"list the notes of merge request !{mr_iid}")
+                                          f"list the notes of merge request !{mr_iid}",
+                                          keys=("id",))
             if not note.get("system") and marker in (note.get("body") or "")
             and (note.get("author") or {}).get("id") == me]
     if ours:
@@ -86,7 +88,8 @@ def _current_user_id(client: GitLabClient) -> int:
     """The id of the token's user (`GET /user`), the author of the notes it writes."""
     response = client.session.get(f"{client.settings.api_url}/user")
     _refused(response, "read the token's user")
-    return int(client.check(response, "read the token's user").json()["id"])
+    user = read_json(client.check(response, "read the token's user"), dict, keys=("id",))
+    return int(user["id"])
 
 
 def _send(client: GitLabClient, method: str, path: str, body: dict[str, str] | None,
@@ -94,7 +97,7 @@ def _send(client: GitLabClient, method: str, path: str, body: dict[str, str] | N
     response = client.session.request(method, client.project_url + path, json=body)
     _refused(response, what)
     client.check(response, what)
-    return response.json() if response.content else {}
+    return {} if method == "DELETE" else read_json(response, dict, keys=("id",))
 
 
 def _refused(response: Any, what: str) -> None:

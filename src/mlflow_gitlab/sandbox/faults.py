@@ -1,4 +1,5 @@
-"""Fault injection: make the next N matching requests fail, stall, or drop the connection."""
+"""Fault injection: make the next N matching requests fail, stall, drop the connection,
+answer odd bodies, redirect elsewhere, or drip their answer byte by byte."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ class Fault:
     wait `delay` seconds before handling normally, or `drop` the connection after reading
     `drop_after` bytes of the request body (or, for a request without a body, after sending
     `drop_after` bytes of the response body).
+
+    Odd answers: with `body` (and `content_type`) the answer is that body, with `status`
+    (default 200); with `location` it is a redirect there (`status` default 302). `drip`
+    sends the answer (the normal one, or the fault's) one byte every `drip` seconds.
     """
 
     method: str = "*"
@@ -25,19 +30,27 @@ class Fault:
     delay: float = 0.0
     drop: bool = False
     drop_after: int = 0
+    body: bytes | str | None = None
+    content_type: str | None = None
+    location: str | None = None
+    drip: float = 0.0
     _regex: re.Pattern[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.method = self.method.upper()
         self._regex = re.compile(self.path)
-        if self.status is None and not self.drop and not self.delay:
-            raise ValueError("a fault needs a status, a delay or drop=True")
+        if self.status is None and (self.body is not None or self.location is not None):
+            self.status = 302 if self.location is not None else 200
+        if self.status is None and not self.drop and not self.delay and not self.drip:
+            raise ValueError("a fault needs a status, a body, a location, a delay, a drip "
+                             "or drop=True")
 
     def matches(self, method: str, raw_path: str) -> bool:
         return self.method in ("*", method) and bool(self._regex.search(raw_path))
 
     def as_dict(self) -> dict[str, object]:
-        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        return {k: (f"<{len(v)} bytes>" if k == "body" and v is not None else v)
+                for k, v in vars(self).items() if not k.startswith("_")}
 
 
 class FaultInjector:

@@ -51,10 +51,14 @@ class Sandbox:
 
     def inject(self, method: str = "*", path: str = ".*", *, status: int | None = None,
                times: int = 1, retry_after: float | None = None, delay: float = 0.0,
-               drop: bool = False, drop_after: int = 0) -> Fault:
-        """Make the next `times` requests matching `method` and the `path` regex misbehave."""
+               drop: bool = False, drop_after: int = 0, body: bytes | str | None = None,
+               content_type: str | None = None, location: str | None = None,
+               drip: float = 0.0) -> Fault:
+        """Make the next `times` requests matching `method` and the `path` regex misbehave
+        (see `Fault`)."""
         return self.app.faults.add(Fault(method, path, times, status, retry_after, delay,
-                                         drop, drop_after))
+                                         drop, drop_after, body, content_type, location,
+                                         drip))
 
     @property
     def fired(self) -> list[dict[str, object]]:
