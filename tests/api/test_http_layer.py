@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from mlflow_gitlab.errors import RedirectRefused, UnexpectedAnswer
+from mlflow_gitlab.errors import GitLabAPIError, RedirectRefused, UnexpectedAnswer
 from mlflow_gitlab.gitlab_api import connect
 from mlflow_gitlab.http import DeadlineExceeded
 from mlflow_gitlab.packages import upload_paths
@@ -226,6 +226,18 @@ def test_the_relay_upstream_gives_up_on_a_dripping_server(sandbox):
     started = time.monotonic()
     with pytest.raises(DeadlineExceeded):
         upstream.once("GET", upstream.mlflow_url("experiments/search"))
+    assert time.monotonic() - started < 5
+
+
+def test_no_request_outlives_the_retry_budget(sandbox):
+    client = connect(gitlab_settings({
+        "MLFLOW_GITLAB_URL": sandbox.url, "MLFLOW_GITLAB_PROJECT": "7",
+        "MLFLOW_GITLAB_TOKEN": sandbox.tokens["developer"], "MLFLOW_GITLAB_RETRY_SECONDS": "2"}))
+    assert client.settings.request_seconds == 120
+    sandbox.inject("GET", r"/projects/7/packages$", drip=1.0)
+    started = time.monotonic()
+    with pytest.raises(GitLabAPIError, match="MLFLOW_GITLAB_REQUEST_SECONDS"):
+        list(client.pages("/packages", {}, "list packages"))
     assert time.monotonic() - started < 5
 
 
