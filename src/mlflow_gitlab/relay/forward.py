@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import requests
 
 from mlflow_gitlab.errors import GitLabAPIError
-from mlflow_gitlab.http import allow_transfer, server_of, transfer_seconds
-from mlflow_gitlab.http.answers import first_bytes, short_url
+from mlflow_gitlab.http import allow_transfer, read_body, server_of, transfer_seconds
+from mlflow_gitlab.http.answers import BodyTooLarge, first_bytes, short_url, unexpected
 from mlflow_gitlab.relay.http import Reply, Request, mlflow_error
 from mlflow_gitlab.relay.upstream import Upstream
 from mlflow_gitlab.retry import describe_error
@@ -48,7 +48,11 @@ def reply_from(response: requests.Response, *, stream: bool = False) -> Reply:
         allow_transfer(response, int(length))
         return Reply(response.status_code, _chunks(response), content_type, int(length),
                      headers)
-    return Reply(response.status_code, response.content, content_type, headers=headers)
+    try:
+        body = read_body(response)
+    except BodyTooLarge as exc:
+        return unavailable(unexpected(response, str(exc)))
+    return Reply(response.status_code, body, content_type, headers=headers)
 
 
 def unavailable(exc: BaseException) -> Reply:
