@@ -76,6 +76,15 @@ class GitLabAPIError(MlflowGitlabError):
     """Raised when a call to GitLab's REST API fails, after retries where they apply."""
 
 
+class UnexpectedAnswer(GitLabAPIError):
+    """Raised when a server answers what GitLab would not send: HTML where JSON is expected,
+    JSON of the wrong shape, an empty or an over-large body."""
+
+
+class RedirectRefused(GitLabAPIError):
+    """Raised when an upload is answered by a redirect: a body is never sent on again."""
+
+
 class InvalidPackageName(ConfigError):
     """Raised when a package name, version or file name breaks GitLab's rules."""
 

@@ -1,22 +1,26 @@
 """GitLab's REST API: an authenticated session that retries every call under one policy.
 
 The policy lives in `retry.py`; here it is applied to every request, ours and
-python-gitlab's. A request body given as a factory is re-created for every attempt, so a
-retried upload re-reads its file from byte 0 (reference gitlab-ci.md §13.2); an open
-stream is never re-sent once read.
+python-gitlab's, on a session of the one HTTP layer (`mlflow_gitlab.http`: deadlines,
+redirect rules, capped bodies). A request body given as a factory is re-created for every
+attempt, so a retried upload re-reads its file from byte 0; an open stream is never
+re-sent once read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from mlflow_gitlab import __version__
 from mlflow_gitlab.errors import ConfigError, GitLabAPIError
+from mlflow_gitlab.http import HTTPSession, read_json, server_of
+from mlflow_gitlab.http import gitlab_message as gitlab_message
+from mlflow_gitlab.http import short_url as short_url
+from mlflow_gitlab.http.redirects import origin
 from mlflow_gitlab.retry import Retrier, RetryPolicy, TransientError, is_transient
 from mlflow_gitlab.settings import GitLabSettings
 
@@ -24,31 +28,30 @@ TIMEOUT = (15, 300)  # connect, read: GitLab may take a while to answer a large 
 # Errors of a request that never got a complete answer; all are worth another attempt.
 NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout,
                   requests.exceptions.ChunkedEncodingError)
-_BLOCK = 1 << 20  # bytes per socket write; urllib3's 16 KiB default costs upload throughput
 
 
-class GitLabSession(requests.Session):
-    """A requests session that authenticates and retries every request.
+class GitLabSession(HTTPSession):
+    """A session that authenticates and retries every request, each under a deadline.
 
     `data` may be a zero-argument callable returning a fresh body; it is called once per
     attempt. Any other stream (an open file) gets a single attempt.
     """
 
     def __init__(self, settings: GitLabSettings, retrier: Retrier) -> None:
-        super().__init__()
+        # A job token travels as JOB-TOKEN, an access token as PRIVATE-TOKEN.
+        super().__init__(
+            deadline=settings.request_seconds, user_agent=f"mlflow-gitlab/{__version__}",
+            credentials={"JOB-TOKEN" if settings.job_token else "PRIVATE-TOKEN": settings.token})
         self.retrier = retrier
-        # §2.1: a job token travels as JOB-TOKEN, an access token as PRIVATE-TOKEN.
-        self.headers["JOB-TOKEN" if settings.job_token else "PRIVATE-TOKEN"] = settings.token
-        self.headers["User-Agent"] = f"mlflow-gitlab/{__version__}"
-        adapter = _Adapter(pool_maxsize=32)
-        self.mount("http://", adapter)
-        self.mount("https://", adapter)
 
     def request(self, method: str, url: str, *args: Any, retry: bool = True,
                 **kwargs: Any) -> requests.Response:
         """Send under the retry policy; with `retry=False`, one attempt whose transient
         failures raise `TransientError` or a network error, for callers whose attempt is
-        more than the request (a download that must also arrive whole)."""
+        more than the request (a download that must also arrive whole).
+
+        `deadline=` (seconds) replaces the session's deadline for each attempt (see
+        `HTTPSession.request`)."""
         kwargs.setdefault("timeout", TIMEOUT)
         data = kwargs.pop("data", None)
         if not retry:
@@ -73,12 +76,6 @@ class GitLabSession(requests.Session):
             raise TransientError(f"{response.status_code} {response.reason}",
                                  response.status_code, response.headers)
         return response
-
-
-class _Adapter(HTTPAdapter):
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["blocksize"] = _BLOCK
-        super().init_poolmanager(*args, **kwargs)
 
 
 class GitLabClient:
@@ -108,6 +105,13 @@ class GitLabClient:
             return response
         status, message = response.status_code, gitlab_message(response)
         variable = self.settings.token_variable
+        moved = _left_origin(response)
+        if status in (401, 403) and moved:
+            raise ConfigError(
+                f"GitLab redirected {response.request.method} {short_url(moved)} to "
+                f"{server_of(response.url)}, where the token in {variable} is not sent "
+                f"({status}); cannot {what}",
+                hint="point MLFLOW_GITLAB_URL at the address GitLab answers on itself")
         if status == 401:
             raise ConfigError(f"GitLab rejected the token in {variable} (401); cannot {what}",
                               hint="check that the token is valid and not expired")
@@ -124,12 +128,18 @@ class GitLabClient:
         detail = message if message.startswith(str(status)) else f"{status} {message}"
         raise GitLabAPIError(f"cannot {what}: {detail}")
 
-    def pages(self, path: str, params: Mapping[str, Any], what: str) -> Iterator[dict]:
-        """Every item of an offset-paginated project list (`X-Next-Page`, reference §19.2)."""
+    def pages(self, path: str, params: Mapping[str, Any], what: str,
+              keys: tuple[str, ...] = ()) -> Iterator[dict]:
+        """Every item of an offset-paginated project list (`X-Next-Page`), each an object
+        holding `keys`.
+
+        Raises:
+            UnexpectedAnswer: a page is not a list of such objects.
+        """
         query = {**params, "per_page": 100, "page": 1}
         while True:
             response = self.check(self.session.get(self.project_url + path, params=query), what)
-            yield from response.json()
+            yield from read_json(response, list, keys=keys)
             next_page = response.headers.get("X-Next-Page", "")
             if not next_page.isdigit():
                 return
@@ -150,22 +160,18 @@ def connect(settings: GitLabSettings) -> GitLabClient:
     return GitLabClient(settings)
 
 
-def short_url(url: str) -> str:
-    """A URL's path after `/projects/<id>/`, without host or query: fit for a log line."""
-    path = urlsplit(url).path
-    _, found, rest = path.partition("/projects/")
-    return rest.partition("/")[2] if found and "/" in rest else path
+def bearer_client(settings: GitLabSettings) -> GitLabClient:
+    """A client sending its token as `Authorization: Bearer`, as GitLab's MLflow and
+    `ml_models` file routes want it."""
+    client = connect(settings)
+    for header in ("PRIVATE-TOKEN", "JOB-TOKEN"):
+        client.session.headers.pop(header, None)
+    client.session.headers["Authorization"] = f"Bearer {settings.token}"
+    return client
 
 
-def gitlab_message(response: requests.Response) -> str:
-    """GitLab's error text from any of its three body shapes (reference §3), one line."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        text = body.get("message") or body.get("error") or body.get("error_code") or ""
-        text = "; ".join(map(str, text)) if isinstance(text, list) else str(text)
-    else:
-        text = response.text
-    return (text.strip().splitlines() or [response.reason or ""])[0][:300]
+def _left_origin(response: requests.Response) -> str | None:
+    """The first URL of a redirect chain that left its origin (so lost its token), if any."""
+    chain = [r.url for r in response.history] + [response.url]
+    first = chain[0]
+    return first if any(origin(url) != origin(first) for url in chain[1:]) else None

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mlflow_gitlab.errors import PackageDownloadError, ReleaseError
-from mlflow_gitlab.gitlab_api import GitLabClient, connect
+from mlflow_gitlab.gitlab_api import GitLabClient, bearer_client, connect
 from mlflow_gitlab.packages import (
     MANIFEST,
     FileEntry,
@@ -233,8 +233,4 @@ class ReleaseFiles:
 
 def _bearer(settings: GitLabSettings) -> GitLabClient:
     """A client sending `Authorization: Bearer`, as the ml_model routes want (§14)."""
-    client = connect(settings)
-    for header in ("PRIVATE-TOKEN", "JOB-TOKEN"):
-        client.session.headers.pop(header, None)
-    client.session.headers["Authorization"] = f"Bearer {settings.token}"
-    return client
+    return bearer_client(settings)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlflow_gitlab import tags as t
-from mlflow_gitlab.errors import NothingToRelease, ReleaseError, TrackingRefused
+from mlflow_gitlab.errors import NothingToRelease, ReleaseError, TrackingError, TrackingRefused
 from mlflow_gitlab.mlflow_api import MlflowAPI
 from mlflow_gitlab.settings import TrackingSettings
 
@@ -52,20 +52,30 @@ class Candidate:
 
 class RunSource:
     """Runs of one tracking server as raw JSON, read through the helper's retrying MLflow
-    client, skipping MLflow's slow entity parsing."""
+    client (our HTTP layer: retries, deadlines, caps), skipping MLflow's slow entity
+    parsing."""
 
     def __init__(self, settings: TrackingSettings, api: MlflowAPI | None = None) -> None:
         self.settings = settings
         self.api = api or MlflowAPI(settings)
 
-    def _call(self, method: str, endpoint: str, missing: str | None, **kwargs: Any
+    def _call(self, method: str, endpoint: str, missing: str | None, *,
+              keys: tuple[str, ...] = (),
+              check: Callable[[dict[str, Any]], str | None] | None = None, **kwargs: Any
               ) -> dict[str, Any] | None:
-        """The JSON answer. On RESOURCE_DOES_NOT_EXIST: a ReleaseError saying `missing`, or
-        None when `missing` is None."""
+        """The JSON answer, an object holding `keys` that `check` finds nothing wrong with
+        (it names the problem). On RESOURCE_DOES_NOT_EXIST: a ReleaseError saying
+        `missing`, or None when `missing` is None.
+
+        Raises:
+            TrackingError: the answer is not such JSON.
+        """
+        call = f"{method} {endpoint}"
         try:
             if method == "GET":
-                return self.api.get(endpoint, kwargs.get("params") or {})
-            return self.api.send(method, endpoint, kwargs.get("json") or {})
+                answer = self.api.get(endpoint, kwargs.get("params") or {})
+            else:
+                answer = self.api.send(method, endpoint, kwargs.get("json") or {})
         except TrackingRefused as exc:
             if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
                 raise
@@ -73,6 +83,14 @@ class RunSource:
                 return None
             raise ReleaseError(missing, hint="check --run and --experiment: they must belong "
                                              "to this project") from None
+        for key in keys:
+            self.api.field(answer, call, key)
+        problem = check(answer) if check is not None else None
+        if problem:
+            raise TrackingError(f"the tracking server at {self.api.where} answered {call} "
+                                f"with {problem}", hint="check that MLFLOW_TRACKING_URI names "
+                                "an MLflow tracking server (GitLab: .../ml/mlflow)")
+        return answer
 
     def newest_first(self, experiment_id: str) -> Iterator[dict[str, Any]]:
         """Every run of the experiment as raw JSON, newest first, page after page."""
@@ -82,6 +100,7 @@ class RunSource:
             if token:
                 body["page_token"] = token
             page = self._call("POST", "runs/search", f"experiment {experiment_id} was not found",
+                              check=lambda answer: _bad_runs(answer.get("runs") or []),
                               json=body) or {}
             yield from page.get("runs") or []
             token = page.get("next_page_token")
@@ -94,18 +113,16 @@ class RunSource:
         Raises:
             ReleaseError: no such run in this project.
         """
-        answer = self._call("GET", "runs/get", f"run {run_id} was not found",
+        answer = self._call("GET", "runs/get", f"run {run_id} was not found", keys=("run",),
+                            check=lambda answer: _bad_runs([answer["run"]]),
                             params={"run_id": run_id}) or {}
         return Candidate.from_json(self.api.field(answer, "GET runs/get", "run"))
 
     def experiment_id(self, name: str) -> str | None:
         """The id of experiment `name`, or None when there is none."""
-        answer = self._call("GET", "experiments/get-by-name", None,
-                            params={"experiment_name": name})
-        if answer is None:
-            return None
-        return str(self.api.field(answer, "GET experiments/get-by-name", "experiment",
-                                  "experiment_id"))
+        answer = self._call("GET", "experiments/get-by-name", None, keys=("experiment",),
+                            check=_bad_experiment, params={"experiment_name": name})
+        return None if answer is None else str(answer["experiment"]["experiment_id"])
 
 
 def select(source: RunSource, *, run_id: str | None, experiment: str, pipeline_id: int | None,
@@ -193,6 +210,24 @@ def best(candidates: list[Candidate], metric: str | None, mode: str) -> Candidat
         return candidates[0]
     sign = 1 if mode == "min" else -1
     return min(candidates, key=lambda c: (sign * c.metrics[metric], c.start_time))
+
+
+def _bad_runs(runs: Any) -> str | None:
+    """What is wrong with a list of Run entities, if anything (None: nothing)."""
+    if not isinstance(runs, list):
+        return "runs that are not a list"
+    try:
+        for run in runs:
+            Candidate.from_json(run)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return "a run without the fields of MLflow's Run"
+    return None
+
+
+def _bad_experiment(answer: Mapping[str, Any]) -> str | None:
+    found = answer["experiment"]
+    ok = isinstance(found, dict) and "experiment_id" in found
+    return None if ok else "an experiment without experiment_id"
 
 
 def _finite(value: float | None) -> bool:

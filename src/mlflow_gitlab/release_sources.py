@@ -22,6 +22,7 @@ import requests
 
 from mlflow_gitlab.errors import PackageDownloadError, ReleaseError
 from mlflow_gitlab.gitlab_api import GitLabClient, gitlab_message
+from mlflow_gitlab.http import json_or_none, read_json, unexpected
 from mlflow_gitlab.packages import (
     FileEntry,
     Manifest,
@@ -152,7 +153,10 @@ def list_run_files(client: GitLabClient, ref: str) -> tuple[str, ...]:
                            "route, added in GitLab 17.9)", hint="upload the model with "
                            "`mlflow-gitlab run --artifacts` (or `upload`) to release it")
     client.check(response, f"list the files of run {ref}")
-    return stored_paths(response.json().get("files") or [])
+    files = read_json(response, dict).get("files") or []
+    if not isinstance(files, list) or not all(isinstance(f, dict) for f in files):
+        raise unexpected(response, "no list of files")
+    return stored_paths(files)
 
 
 def stored_paths(listed: Iterable[Mapping[str, object]]) -> tuple[str, ...]:
@@ -174,10 +178,7 @@ def no_progress(_: int) -> None:
 
 
 def _mlflow_error(response: requests.Response) -> str | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
+    body = json_or_none(response)
     return body.get("error_code") if isinstance(body, dict) else None
 
 

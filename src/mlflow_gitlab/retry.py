@@ -12,6 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from itertools import count
 from typing import TypeVar
@@ -20,6 +21,14 @@ from mlflow_gitlab.errors import GitLabAPIError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# When the innermost `Retrier.call` under way must be over (`time.monotonic()`): requests
+# sent meanwhile end by then, so no attempt outlives the budget.
+_BUDGET_END: ContextVar[float | None] = ContextVar("mlflow_gitlab_budget_end", default=None)
+
+
+def budget_end() -> float | None:
+    """The `time.monotonic()` moment the retry budget under way runs out (None: none)."""
+    return _BUDGET_END.get()
 
 
 def is_transient(status: int) -> bool:
@@ -126,6 +135,15 @@ class Retrier:
         Raises:
             GitLabAPIError: still failing when the attempts or the time budget ran out.
         """
+        outer = _BUDGET_END.get()
+        end = time.monotonic() + self.policy.budget
+        token = _BUDGET_END.set(end if outer is None else min(outer, end))
+        try:
+            return self._call(attempt, what, attempts)
+        finally:
+            _BUDGET_END.reset(token)
+
+    def _call(self, attempt: Callable[[], T], what: str, attempts: int | None) -> T:
         limit = min(attempts or self.policy.attempts, self.policy.attempts)
         started = self.clock()
         for n in count(1):

@@ -131,6 +131,9 @@ def _why_no_default(env: Mapping[str, str]) -> str:
 _SIZE = re.compile(r"\A\s*(?P<n>\d+)\s*(?P<unit>[KMGT]i?B?|B)?\s*\Z", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 DEFAULT_MAX_FILE_SIZE = 5 * 1024**3  # GitLab's `generic_packages_max_file_size` plan limit
+# Seconds one request may take, answer included (file transfers get 1 s per MiB more);
+# twice GitLab's own 60 s request timeout.
+REQUEST_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,7 @@ class GitLabSettings:
     token_variable: str
     retry_attempts: int = 6
     retry_seconds: float = 300.0
+    request_seconds: float = float(REQUEST_SECONDS)
 
     def __post_init__(self) -> None:
         redaction.register(self.token)
@@ -208,10 +212,15 @@ def gitlab_settings(env: Mapping[str, str] | None = None, *, url: str | None = N
         raise ConfigError("no GitLab token: MLFLOW_GITLAB_TOKEN is not set and this is not a "
                           "GitLab CI job", hint="set MLFLOW_GITLAB_TOKEN to an access token with "
                           "the `api` scope (Developer role), as a masked CI/CD variable")
-    return GitLabSettings(
-        api_url, unquote(project), token, token_variable,
-        retry_attempts=_positive_int(env, "MLFLOW_GITLAB_RETRY_ATTEMPTS", 6),
-        retry_seconds=float(_positive_int(env, "MLFLOW_GITLAB_RETRY_SECONDS", 300)))
+    return GitLabSettings(api_url, unquote(project), token, token_variable, **_patience(env))
+
+
+def _patience(env: Mapping[str, str]) -> dict[str, float]:
+    """MLFLOW_GITLAB_RETRY_ATTEMPTS, _RETRY_SECONDS and _REQUEST_SECONDS."""
+    return {"retry_attempts": _positive_int(env, "MLFLOW_GITLAB_RETRY_ATTEMPTS", 6),
+            "retry_seconds": float(_positive_int(env, "MLFLOW_GITLAB_RETRY_SECONDS", 300)),
+            "request_seconds": float(_positive_int(env, "MLFLOW_GITLAB_REQUEST_SECONDS",
+                                                   REQUEST_SECONDS))}
 
 
 def parse_size(value: str, variable: str) -> int:

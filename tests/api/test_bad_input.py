@@ -272,6 +272,12 @@ CASES = [
          "model.pkl/report.md"),
     case("report-metrics-under-a-file", "report", "--metric", "loss", "--metrics-file",
          "model.pkl/metrics.txt"),
+    # answers that are not GitLab's
+    case("upload-answered-by-a-redirect", *UPLOAD, setup=lambda api, work: api.sandbox.inject(
+        "PUT", r"/model\.pkl$", status=307, location="http://127.0.0.2:9/bucket/model.pkl")),
+    case("upload-answered-by-a-web-page", *UPLOAD, setup=lambda api, work: api.sandbox.inject(
+        "PUT", r"/model\.pkl$", body="<html><body>Sign in</body></html>",
+        content_type="text/html")),
     # the wrapped command
     case("command-not-found", "run", "--", "no-such-command"),
 ]

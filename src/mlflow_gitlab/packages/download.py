@@ -17,6 +17,7 @@ from pathlib import Path
 
 from mlflow_gitlab.errors import PackageDownloadError
 from mlflow_gitlab.gitlab_api import GitLabClient
+from mlflow_gitlab.http import unexpected
 from mlflow_gitlab.packages.manifest import FileEntry, Manifest, destination
 from mlflow_gitlab.packages.naming import MANIFEST, check_package
 from mlflow_gitlab.packages.parallel import in_parallel
@@ -99,6 +100,7 @@ def fetch_manifest(client: GitLabClient, package: str, version: str) -> Manifest
 
     Raises:
         PackageDownloadError: there is none, or it is malformed or unsafe.
+        UnexpectedAnswer: a web page came back instead.
     """
     what = f"download {MANIFEST} of package {package} {version}"
     response = client.session.get(file_url(client, package, version, MANIFEST))
@@ -106,7 +108,10 @@ def fetch_manifest(client: GitLabClient, package: str, version: str) -> Manifest
         raise PackageDownloadError(
             f"package {package} {version} has no {MANIFEST}",
             hint="it does not exist, or its upload did not finish: upload it again")
-    manifest = Manifest.from_bytes(client.check(response, what).content)
+    raw = client.check(response, what).content
+    if response.headers.get("Content-Type", "").startswith("text/html"):
+        raise unexpected(response, "a web page, not a package file")  # a proxy's or sign-in
+    manifest = Manifest.from_bytes(raw)
     if (manifest.package, manifest.version) != (package, version):
         raise PackageDownloadError(f"{MANIFEST} of {package} {version} describes "
                                    f"{manifest.package} {manifest.version}")

@@ -42,7 +42,7 @@ def stored_package(client: GitLabClient, name: str, version: str) -> StoredPacka
     # `package_name` is a substring match on GitLab: keep exact matches only.
     candidates = [p for p in client.pages(
         "/packages", {"package_type": "generic", "package_name": name,
-                      "package_version": version}, what)
+                      "package_version": version}, what, keys=("id", "name", "version"))
         if p.get("name") == name and p.get("version") == version]
     if not candidates:
         return StoredPackage()
@@ -50,7 +50,8 @@ def stored_package(client: GitLabClient, name: str, version: str) -> StoredPacka
     files: dict[str, StoredFile] = {}
     # Files come oldest first (order_by=id): a later duplicate of a name replaces an earlier.
     for item in client.pages(f"/packages/{package_id}/package_files",
-                             {"order_by": "id", "sort": "asc"}, what):
+                             {"order_by": "id", "sort": "asc"}, what,
+                             keys=("file_name", "size")):
         # A file under a path is stored URL-encoded (`dir%2Ffile`, §15.1).
         stored_name = unquote(item["file_name"])
         files[stored_name] = StoredFile(stored_name, int(item["size"]), item.get("file_sha256"))

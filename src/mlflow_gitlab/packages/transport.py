@@ -16,6 +16,8 @@ from typing import Any
 
 from mlflow_gitlab.errors import PackageDownloadError, PackageUploadError
 from mlflow_gitlab.gitlab_api import GitLabClient, gitlab_message
+from mlflow_gitlab.http import allow_transfer, read_json, transfer_seconds
+from mlflow_gitlab.http.deadline import current as current_deadline
 from mlflow_gitlab.packages.naming import url_path
 from mlflow_gitlab.retry import TransientError
 
@@ -57,6 +59,9 @@ class FileSlice:
     def read(self, size: int = -1) -> bytes:
         if self.stop.is_set():
             raise Cancelled("stopped")
+        deadline = current_deadline()
+        if deadline is not None:
+            deadline.check()  # a server reading slowly: the request ends at its deadline
         left = self.length - self.sent
         data = self._fh.read(left if size is None or size < 0 else min(size, left))
         if not data and left:
@@ -106,7 +111,9 @@ def put_slice(client: GitLabClient, url: str, path: Path, offset: int, length: i
                          running))
         return attempts[-1][0]
 
-    response = client.session.put(url, data=body, params={"select": "package_file"})
+    response = client.session.put(url, data=body, params={"select": "package_file"},
+                                  deadline=transfer_seconds(client.settings.request_seconds,
+                                                            length))
     if response.status_code == 400 and "too large" in gitlab_message(response):
         raise PackageUploadError(
             f"cannot {what}: GitLab says the file is too large ({length} bytes)",
@@ -115,7 +122,7 @@ def put_slice(client: GitLabClient, url: str, path: Path, offset: int, length: i
     client.check(response, what)
     _, part, running = attempts[-1]
     digest = part.hexdigest()
-    stored = _json(response)
+    stored = read_json(response, dict)
     if stored.get("file_sha256") not in (None, digest) or stored.get("size") not in (None,
                                                                                     length):
         raise PackageUploadError(f"GitLab stored other bytes than were sent for {what} "
@@ -152,6 +159,8 @@ def get_slice(client: GitLabClient, url: str, target: Path, offset: int, length:
                 raise PackageDownloadError(f"cannot {what}: the package has no such file",
                                            hint="the package changed after its manifest")
             client.check(response, what)
+            allow_transfer(response, length if length is not None
+                           else _content_length(response) or 0)
             _check_digest(response.headers.get("X-Checksum-SHA256"), sha256, what)
             with target.open("r+b") as fh:
                 fh.seek(offset)
@@ -186,11 +195,3 @@ def _content_length(response: Any) -> int | None:
         return None
     value = response.headers.get("Content-Length", "")
     return int(value) if value.isdigit() else None
-
-
-def _json(response: Any) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}

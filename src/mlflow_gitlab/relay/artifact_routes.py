@@ -16,6 +16,7 @@ from urllib.parse import quote
 import requests
 
 from mlflow_gitlab.errors import GitLabAPIError
+from mlflow_gitlab.http import read_json, transfer_seconds, unexpected
 from mlflow_gitlab.relay.forward import BUFFERED, reply_from, unavailable
 from mlflow_gitlab.relay.http import Reply, Request, json_reply, mlflow_error
 from mlflow_gitlab.relay.storage import Storage, listing, split_relay_path, url_path
@@ -83,17 +84,23 @@ class ArtifactRoutes:
             return json_reply({"files": []})
         if not response.ok:
             return reply_from(response)
-        return json_reply({"files": listing(response.json().get("files") or [], folder)})
+        files = read_json(response, dict).get("files") or []
+        if not isinstance(files, list) or not all(isinstance(f, dict) for f in files):
+            raise unexpected(response, "no list of files")
+        return json_reply({"files": listing(files, folder)})
 
     def _upload(self, request: Request, storage: Storage, path: str) -> Reply:
         headers = {"Content-Type": request.headers.get("Content-Type",
                                                        "application/octet-stream")}
         small = request.length <= BUFFERED
+        upstream = self.relay.upstream
+        large = {} if small else {
+            "attempts": 1, "deadline": transfer_seconds(upstream.request_seconds,
+                                                        request.length)}
         # A re-sent upload stores the same file again; GitLab serves the newest copy.
-        response = self.relay.upstream.call(
+        response = upstream.call(
             "PUT", self._file_url(storage, path), idempotent=small,
-            data=request.body() if small else request.stream(), headers=headers,
-            attempts=None if small else 1)
+            data=request.body() if small else request.stream(), headers=headers, **large)
         if not response.ok:
             return reply_from(response)
         return json_reply({})

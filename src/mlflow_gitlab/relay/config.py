@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mlflow_gitlab.errors import ConfigError
 from mlflow_gitlab.retry import RetryPolicy
+from mlflow_gitlab.settings import REQUEST_SECONDS
 
 SPOOL_DEFAULT = Path(".mlflow-gitlab") / "spool"
 # Sends in the background are bounded by time more than by attempts: under a rate limit
@@ -31,6 +32,8 @@ class RelayConfig:
         connect_timeout, read_timeout: per request to the tracking server. The read timeout
             exceeds GitLab's own 60 s request timeout, so a request that timed out here was
             aborted there (and not stored).
+        request_seconds: the overall deadline of one request to the tracking server, answer
+            included (MLFLOW_GITLAB_REQUEST_SECONDS; artifact transfers get 1 s per MiB more).
         verify_delay: seconds to wait before checking whether a batch whose answer was lost
             was stored, so a server still working on it can finish first.
         retry: the retry policy: MLFLOW_GITLAB_RETRY_SECONDS (300) bounds it, and
@@ -45,13 +48,15 @@ class RelayConfig:
     queue_wait: float = 30.0
     connect_timeout: float = 15.0
     read_timeout: float = 90.0
+    request_seconds: float = float(REQUEST_SECONDS)
     verify_delay: float = 5.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     spool: Path = SPOOL_DEFAULT
 
 
 def relay_config(env: Mapping[str, str] | None = None, **overrides: object) -> RelayConfig:
-    """The config from MLFLOW_GITLAB_RETRY_ATTEMPTS, _RETRY_SECONDS and _SPOOL (and
+    """The config from MLFLOW_GITLAB_RETRY_ATTEMPTS, _RETRY_SECONDS, _REQUEST_SECONDS and
+    _SPOOL (and
     MLflow's MLFLOW_HTTP_REQUEST_TIMEOUT), then `overrides` (field names of `RelayConfig`).
 
     Raises:
@@ -61,7 +66,10 @@ def relay_config(env: Mapping[str, str] | None = None, **overrides: object) -> R
     policy = RetryPolicy(attempts=_positive(env, "MLFLOW_GITLAB_RETRY_ATTEMPTS", RELAY_ATTEMPTS),
                          budget=float(_positive(env, "MLFLOW_GITLAB_RETRY_SECONDS", 300)))
     spool = Path(env.get("MLFLOW_GITLAB_SPOOL") or SPOOL_DEFAULT)
-    values: dict[str, object] = {"retry": policy, "spool": spool}
+    values: dict[str, object] = {
+        "retry": policy, "spool": spool,
+        "request_seconds": float(_positive(env, "MLFLOW_GITLAB_REQUEST_SECONDS",
+                                           REQUEST_SECONDS))}
     client_timeout = env.get("MLFLOW_HTTP_REQUEST_TIMEOUT") or ""
     if client_timeout.isdigit() and int(client_timeout) > 0:
         values["queue_wait"] = min(RelayConfig.queue_wait, int(client_timeout) / 2)

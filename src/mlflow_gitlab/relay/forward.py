@@ -9,6 +9,8 @@ import requests
 
 from mlflow_gitlab import redaction
 from mlflow_gitlab.errors import GitLabAPIError
+from mlflow_gitlab.http import allow_transfer, read_body, server_of, transfer_seconds
+from mlflow_gitlab.http.answers import BodyTooLarge, first_bytes, short_url, unexpected
 from mlflow_gitlab.relay.http import Reply, Request, mlflow_error
 from mlflow_gitlab.relay.upstream import Upstream
 from mlflow_gitlab.retry import describe_error
@@ -25,10 +27,12 @@ def forward(upstream: Upstream, request: Request, *, stream: bool = False) -> Re
     url = upstream.base + request.path + (f"?{request.query}" if request.query else "")
     headers = {"Content-Type": request.headers.get("Content-Type", "application/json")}
     small = request.length <= BUFFERED
+    large = {} if small else {
+        "attempts": 1, "deadline": transfer_seconds(upstream.request_seconds, request.length)}
     try:
         response = upstream.call(request.method, url, headers=headers, stream=stream,
                                  data=(request.body() or None) if small else request.stream(),
-                                 attempts=None if small else 1)
+                                 **large)
     except (GitLabAPIError, requests.RequestException) as exc:
         return unavailable(exc)
     return reply_from(response, stream=stream)
@@ -43,9 +47,13 @@ def reply_from(response: requests.Response, *, stream: bool = False) -> Reply:
                                                                   "content-disposition")}
     length = response.headers.get("Content-Length")
     if stream and response.ok and length is not None and length.isdigit():
+        allow_transfer(response, int(length))
         return Reply(response.status_code, _chunks(response), content_type, int(length),
                      headers)
-    body = response.content
+    try:
+        body = read_body(response)
+    except BodyTooLarge as exc:
+        return unavailable(unexpected(response, str(exc)))
     if response.status_code >= 400:  # an error page may echo the request, token and all
         body = redaction.redact(body.decode(errors="replace")).encode()
     return Reply(response.status_code, body, content_type, headers=headers)
@@ -58,6 +66,16 @@ def unavailable(exc: BaseException) -> Reply:
                             else describe_error(exc))
     return mlflow_error(503, "TEMPORARILY_UNAVAILABLE",
                         f"mlflow-gitlab relay: the tracking server is unavailable: {text}")
+
+
+def odd_answer(upstream: Upstream, request: Request, reply: Reply, problem: str) -> Reply:
+    """A 502 for the child: the tracking server answered what GitLab would not send."""
+    body = reply.body if isinstance(reply.body, bytes) else b""
+    shown = f" starting {first_bytes(body)}" if body.strip() else ""
+    return mlflow_error(502, "BAD_GATEWAY", (
+        f"mlflow-gitlab relay: unexpected answer from {server_of(upstream.base)} to "
+        f"{request.method} {short_url(upstream.base + request.path)}: {reply.status} "
+        f"{reply.content_type.split(';')[0]}, {problem}{shown}"))
 
 
 def _chunks(response: requests.Response) -> Iterator[bytes]:

@@ -15,6 +15,7 @@ from urllib.parse import unquote
 import requests
 
 from mlflow_gitlab.errors import GitLabAPIError
+from mlflow_gitlab.http import read_json, unexpected
 from mlflow_gitlab.relay import model_records as mr
 from mlflow_gitlab.relay.forward import reply_from, unavailable
 from mlflow_gitlab.relay.http import Reply, Request, json_reply, mlflow_error
@@ -147,8 +148,11 @@ class ModelRoutes:
                                      idempotent=True, json=body)
             if not response.ok:
                 raise _Failed(reply_from(response))
-            answer = response.json()
-            for run in answer.get("runs") or []:
+            answer = read_json(response, dict)
+            runs = answer.get("runs") or []
+            if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs):
+                raise unexpected(response, "runs that are not a list of objects")
+            for run in runs:
                 params = _pairs(run.get("data", {}).get("params"))
                 found += [(r, params) for r in mr.records(run)]
             token = answer.get("next_page_token")
@@ -174,7 +178,7 @@ class ModelRoutes:
             raise _Failed(mlflow_error(404, "RESOURCE_DOES_NOT_EXIST", missing))
         if not response.ok:
             raise _Failed(reply_from(response))
-        return response.json()["run"]
+        return read_json(response, dict, keys=("run",))["run"]
 
     def _write(self, run_id: str, tags: dict[str, str]) -> None:
         failed = self.relay.upstream.log_tags(run_id, tags)

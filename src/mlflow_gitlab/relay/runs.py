@@ -14,6 +14,7 @@ from typing import Any
 
 import requests
 
+from mlflow_gitlab.http import read_json, unexpected
 from mlflow_gitlab.relay.inputs import dataset_inputs
 from mlflow_gitlab.relay.storage import Storage, relay_uri, storage_of
 from mlflow_gitlab.relay.upstream import Upstream
@@ -44,7 +45,11 @@ class RunDirectory:
         response = self.upstream.call("GET", self.upstream.mlflow_url("runs/get"),
                                       params={"run_id": run_id})
         if response.ok:
-            self.remember(response.json().get("run", {}).get("info", {}))
+            run = read_json(response, dict, keys=("run",))["run"]
+            info = run.get("info") if isinstance(run, dict) else None
+            if not isinstance(info, dict) or not info.get("run_id"):
+                raise unexpected(response, "a run without info.run_id")
+            self.remember(info)
         return response
 
     def check(self, run_id: str) -> requests.Response | None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import requests
 
 from mlflow_gitlab.errors import GitLabAPIError
+from mlflow_gitlab.http import json_or_none, read_json, unexpected
 from mlflow_gitlab.relay.points import InvalidPoint, Point, missing_from, parse_point
 from mlflow_gitlab.relay.upstream import NOT_PROCESSED, Upstream, not_sent
 from mlflow_gitlab.retry import TransientError, describe_error, is_transient
@@ -146,8 +147,11 @@ def stored_points(upstream: Upstream, run_id: str, key: str) -> list[Point] | No
         if not response.ok:
             raise GitLabAPIError(f"cannot read the history of {key!r}: "
                                  f"{response.status_code} {_message(response)}")
-        body = response.json()
-        for item in body.get("metrics") or []:
+        body = read_json(response, dict)
+        metrics = body.get("metrics") or []
+        if not isinstance(metrics, list):
+            raise unexpected(response, "metrics that are not a list")
+        for item in metrics:
             try:
                 points.append(parse_point(item))
             except InvalidPoint:
@@ -159,9 +163,8 @@ def stored_points(upstream: Upstream, run_id: str, key: str) -> list[Point] | No
 
 
 def _message(response: requests.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
+    body = json_or_none(response)
+    if body is None:
         return response.text.strip()[:200]
     if isinstance(body, dict):
         return str(body.get("message") or body.get("error_code") or body.get("error") or body)

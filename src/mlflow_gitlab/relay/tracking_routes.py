@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import requests
 
 from mlflow_gitlab.errors import GitLabAPIError
-from mlflow_gitlab.relay.forward import forward, reply_from, unavailable
+from mlflow_gitlab.relay.forward import forward, odd_answer, reply_from, unavailable
 from mlflow_gitlab.relay.http import Handler, Reply, Request, json_reply, mlflow_error
 from mlflow_gitlab.relay.points import (
     InvalidPoint,
@@ -95,7 +95,12 @@ class TrackingRoutes:
             self.relay.flush()
         reply = forward(self.relay.upstream, request)
         if endpoint in RUN_ANSWERS and reply.status == 200 and isinstance(reply.body, bytes):
-            body = json.loads(reply.body)
+            try:
+                body = json.loads(reply.body)
+            except ValueError:
+                return odd_answer(self.relay.upstream, request, reply, "not JSON")
+            if not isinstance(body, dict):
+                return odd_answer(self.relay.upstream, request, reply, "JSON but not an object")
             if self.relay.upstream.gitlab:
                 body = rewrite_runs(body, self.relay.runs)
             else:  # the artifact URIs of a plain MLflow server work as they are

@@ -1,5 +1,10 @@
 """The tracking server behind the relay: one authenticated session, retried under the policy.
 
+The session comes from the one HTTP layer (`mlflow_gitlab.http`): every request has an
+overall deadline (MLFLOW_GITLAB_REQUEST_SECONDS, within the retry budget), credentials
+never follow a redirect to another origin, a body is never re-sent after a redirect, and
+bodies read into memory are capped. Read JSON answers with `mlflow_gitlab.http.read_json`.
+
 Only requests the server cannot have acted on are retried blindly: a 429 or 503 answer
 (rate limiter and maintenance answer before the application runs, reference §19.1) and a
 connection that never opened. Reads are retried on any transient failure. Anything else
@@ -12,10 +17,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
 from mlflow_gitlab import __version__
+from mlflow_gitlab.http import new_session
 from mlflow_gitlab.relay.config import RelayConfig
 from mlflow_gitlab.retry import Retrier, TransientError, describe_error, is_transient
 from mlflow_gitlab.settings import TrackingSettings
@@ -41,21 +46,21 @@ class Upstream:
                              if settings.is_gitlab else "")
         self.timeout = (config.connect_timeout, config.read_timeout)
         self.retrier = retrier or Retrier(config.retry)
-        self.session = requests.Session()
-        adapter = HTTPAdapter(pool_maxsize=32)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self.session.headers["User-Agent"] = f"mlflow-gitlab-relay/{__version__}"
-        if settings.token:
-            # MLflow's own transport; GitLab's ml_model file routes take only Bearer (§14).
-            self.session.headers["Authorization"] = f"Bearer {settings.token}"
+        self.request_seconds = config.request_seconds
+        # MLflow's own transport; GitLab's ml_model file routes take only Bearer (§14).
+        self.session = new_session(
+            deadline=config.request_seconds, user_agent=f"mlflow-gitlab-relay/{__version__}",
+            credentials={"Authorization": f"Bearer {settings.token}"} if settings.token else {})
 
     def mlflow_url(self, endpoint: str, version: str = "2.0") -> str:
         """`runs/get` -> `<tracking uri>/api/2.0/mlflow/runs/get`."""
         return f"{self.base}/api/{version}/mlflow/{endpoint}"
 
     def once(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """One attempt, no retry; network errors raise as requests raises them."""
+        """One attempt, no retry; network errors raise as requests raises them (a passed
+        deadline as `DeadlineExceeded`, a `requests.Timeout`).
+
+        `deadline=` (seconds) replaces the session's for this request (a large body)."""
         kwargs.setdefault("timeout", self.timeout)
         return self.session.request(method, url, **kwargs)
 
@@ -68,10 +73,13 @@ class Upstream:
             idempotent: retry on every transient failure (default: for GET and HEAD only);
                 otherwise only where the server cannot have acted (module docstring).
             attempts: a lower attempt limit (1 for a body that cannot be sent twice).
-            kwargs: passed to requests (`params`, `json`, `data`, `headers`, `stream`).
+            kwargs: passed to requests (`params`, `json`, `data`, `headers`, `stream`), and
+                `deadline` (seconds per attempt, for a large body).
 
         Raises:
             GitLabAPIError: still failing when the attempts or the time budget ran out.
+            UnexpectedAnswer: a body to be read into memory is over the limit.
+            RedirectRefused: a request with a body was answered by a redirect.
             requests.RequestException: a non-idempotent request ended without an answer.
         """
         if idempotent is None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from mlflow_gitlab.errors import MlflowGitlabError
 from mlflow_gitlab.gitlab_api import GitLabClient
+from mlflow_gitlab.http import read_json
 from mlflow_gitlab.release_record import SOURCE_RUN, recorded_metric
 from mlflow_gitlab.release_select import RunSource, best, pipeline_candidates
 from mlflow_gitlab.report.gather import RunScan, raw_by_id, row_from_run
@@ -62,7 +63,7 @@ def target_branch(client: GitLabClient | None, scan: RunScan, links: Links, targ
     except MlflowGitlabError as exc:
         log.warning("no target-branch baseline: %s", exc)
         return Baseline(kind, reason=f"the pipelines of {target!r} could not be read")
-    pipelines = response.json()
+    pipelines = read_json(response, list, keys=("id",))
     if not pipelines:
         return Baseline(kind, reason=f"{target!r} has no successful pipeline yet")
     runs = scan.back_to(min(scan_start_ms(p.get("created_at")) or 0 for p in pipelines))

@@ -14,8 +14,9 @@ from typing import Any
 
 from mlflow_gitlab.context import CIContext
 from mlflow_gitlab.create_once import create_once
-from mlflow_gitlab.errors import GitLabAPIError, NotesUnavailable
+from mlflow_gitlab.errors import NotesUnavailable
 from mlflow_gitlab.gitlab_api import GitLabClient, gitlab_message, short_url
+from mlflow_gitlab.http import read_json
 from mlflow_gitlab.settings import GitLabSettings
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ def upsert_note(client: GitLabClient, mr_iid: int, body: str, marker: str,
 
     def ours() -> list[dict[str, Any]]:
         return [note for note in client.pages(path, {"sort": "asc", "order_by": "created_at"},
-                                              f"list the notes of merge request !{mr_iid}")
+                                              f"list the notes of merge request !{mr_iid}",
+                                              keys=("id",))
                 if not note.get("system") and marker in (note.get("body") or "")
                 and (note.get("author") or {}).get("id") == me]
 
@@ -95,7 +97,8 @@ def _current_user_id(client: GitLabClient) -> int:
     """The id of the token's user (`GET /user`), the author of the notes it writes."""
     response = client.session.get(f"{client.settings.api_url}/user")
     _refused(response, "read the token's user")
-    return int(client.check(response, "read the token's user").json()["id"])
+    user = read_json(client.check(response, "read the token's user"), dict, keys=("id",))
+    return int(user["id"])
 
 
 def _send(client: GitLabClient, method: str, path: str, body: dict[str, str] | None,
@@ -122,14 +125,7 @@ def _note(client: GitLabClient, response: Any, what: str) -> dict[str, Any]:
     """The note GitLab answered, checked."""
     _refused(response, what)
     client.check(response, what)
-    try:
-        note = response.json() if response.content else {}
-    except ValueError:
-        note = None
-    if response.request.method != "DELETE" and not (isinstance(note, dict) and note.get("id")):
-        raise GitLabAPIError(f"cannot {what}: GitLab answered {response.status_code} without "
-                             f"a note id: {response.text[:120]!r}")
-    return note
+    return {} if response.request.method == "DELETE" else read_json(response, dict, keys=("id",))
 
 
 def _refused(response: Any, what: str) -> None:

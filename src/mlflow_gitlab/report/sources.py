@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from mlflow_gitlab.context import CIContext
-from mlflow_gitlab.errors import MlflowGitlabError, ReportError
+from mlflow_gitlab.errors import MlflowGitlabError, ReportError, UnexpectedAnswer
 from mlflow_gitlab.gitlab_api import GitLabClient
+from mlflow_gitlab.http import read_json
 from mlflow_gitlab.release_select import RunSource
 from mlflow_gitlab.report import baseline as baselines
 from mlflow_gitlab.report.gather import RunScan, candidate_rows
@@ -81,7 +82,9 @@ def _merge_request(client: GitLabClient | None, iid: int) -> dict[str, Any]:
         return {}
     try:
         response = client.session.get(f"{client.project_url}/merge_requests/{iid}")
-        return client.check(response, f"read merge request !{iid}").json()
+        return read_json(client.check(response, f"read merge request !{iid}"), dict)
+    except UnexpectedAnswer:
+        raise  # not GitLab answering: every other call would fail too
     except MlflowGitlabError as exc:
         log.warning("merge request details unavailable: %s", exc)
         return {}

@@ -1,4 +1,5 @@
-"""Fault injection: make the next N matching requests fail, stall, or drop the connection."""
+"""Fault injection: make the next N matching requests fail, stall, drop the connection,
+answer odd bodies, redirect elsewhere, or drip their answer byte by byte."""
 
 from __future__ import annotations
 
@@ -19,13 +20,17 @@ class Fault:
     `drop_after` bytes of the request body (or, for a request without a body, after sending
     `drop_after` bytes of the response body). With `processed`, the request is handled
     first and its answer replaced by `status` (a server that stored it, then failed), or cut
-    after `drop_after` bytes with `drop` (the answer is lost); with
-    `body`, the `status` answer carries that JSON body instead of GitLab's error.
+    after `drop_after` bytes with `drop` (the answer is lost).
 
     With `echo` ("json" or "text"), the `status` answer's body repeats the request line and
     headers, credentials included, as some proxies and debug pages do: "json" as GitLab's
     `{"message": ...}` on one line, "text" as the raw request head. `skip` lets the first
     `skip` matching requests through untouched (to reach the n-th call of a command).
+
+    Odd answers: with `body` (JSON for a dict or list, else as given, with `content_type`)
+    the answer is that body, with `status` (default 200); with `location` it is a redirect
+    there (`status` default 302). `drip` sends the answer (the normal one, or the fault's)
+    one byte every `drip` seconds.
     """
 
     method: str = "*"
@@ -37,18 +42,22 @@ class Fault:
     drop: bool = False
     drop_after: int = 0
     processed: bool = False
-    body: Any = None
+    body: Any = None  # dict/list: JSON; bytes/str: as is
     echo: str | None = None
     skip: int = 0
+    content_type: str | None = None
+    location: str | None = None
+    drip: float = 0.0
     _regex: re.Pattern[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.method = self.method.upper()
         self._regex = re.compile(self.path)
-        if self.status is None and not self.drop and not self.delay:
-            raise ValueError("a fault needs a status, a delay or drop=True")
-        if self.body is not None and self.status is None:
-            raise ValueError("a fault's body needs a status")
+        if self.status is None and (self.body is not None or self.location is not None):
+            self.status = 302 if self.location is not None else 200
+        if self.status is None and not self.drop and not self.delay and not self.drip:
+            raise ValueError("a fault needs a status, a body, a location, a delay, a drip "
+                             "or drop=True")
         if self.processed and self.status is None and not self.drop:
             raise ValueError("a processed fault needs a status or drop=True")
         if self.echo not in (None, "json", "text") or (self.echo and self.status is None):
@@ -58,7 +67,8 @@ class Fault:
         return self.method in ("*", method) and bool(self._regex.search(raw_path))
 
     def as_dict(self) -> dict[str, object]:
-        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        return {k: (f"<{len(v)} bytes>" if k == "body" and v is not None else v)
+                for k, v in vars(self).items() if not k.startswith("_")}
 
 
 class FaultInjector:

@@ -154,6 +154,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.stopped:
             self.close_connection = True
             return
+        if fault is not None and fault.drip:
+            self._drip(response, fault.drip)
+            return
         self._send(response, fault if fault is not None and fault.drop else None)
 
     def _drop_during_upload(self, body: web.BodyStream, fault: Fault) -> None:
@@ -201,6 +204,24 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self._reset()
 
+    def _drip(self, response: web.Response, interval: float) -> None:
+        """Send the whole answer, status line first, one byte every `interval` seconds."""
+        payload = response.file.read_bytes() if response.file is not None else response.payload()
+        head = [f"HTTP/1.1 {response.status} {self.responses.get(response.status, ('',))[0]}",
+                f"Content-Type: {response.content_type()}", f"Content-Length: {len(payload)}",
+                "Connection: close",
+                *(f"{k}: {v}" for k, v in response.headers.items() if k != "Content-Type")]
+        self.close_connection = True
+        for byte in ("\r\n".join(head).encode() + b"\r\n\r\n" + payload):
+            if self.server.stopped:
+                return
+            try:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            except OSError:
+                return
+            time.sleep(interval)
+
     def _send_file(self, response: web.Response, limit: int | None) -> None:
         assert response.file is not None
         sent = 0
@@ -216,8 +237,11 @@ class _Handler(BaseHTTPRequestHandler):
 def _fault_response(fault: Fault) -> web.Response:
     """What GitLab (or its load balancer) answers for an injected status."""
     assert fault.status is not None
+    if fault.location is not None:
+        return web.Response(fault.status, fault.body or "", {"Location": fault.location})
     if fault.body is not None:
-        return web.Response(fault.status, fault.body)
+        return web.Response(fault.status, fault.body, {"Content-Type": fault.content_type}
+                            if fault.content_type else {})
     if fault.status == 429:
         retry_after = fault.retry_after if fault.retry_after is not None else 1
         reset = int(time.time() + retry_after)

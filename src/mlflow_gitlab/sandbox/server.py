@@ -59,12 +59,14 @@ class Sandbox:
     def inject(self, method: str = "*", path: str = ".*", *, status: int | None = None,
                times: int = 1, retry_after: float | None = None, delay: float = 0.0,
                drop: bool = False, drop_after: int = 0, processed: bool = False,
-               body: Any = None, echo: str | None = None, skip: int = 0) -> Fault:
+               body: Any = None, content_type: str | None = None, location: str | None = None,
+               drip: float = 0.0, echo: str | None = None, skip: int = 0) -> Fault:
         """Make the next `times` requests matching `method` and the `path` regex misbehave
-        (after letting `skip` of them through)."""
-        return self.app.faults.add(Fault(method, path, times, status, retry_after, delay,
-                                         drop, drop_after, processed, body, echo=echo,
-                                         skip=skip))
+        (after letting `skip` of them through; see `Fault`)."""
+        return self.app.faults.add(Fault(
+            method, path, times, status, retry_after, delay, drop, drop_after,
+            processed=processed, body=body, content_type=content_type, location=location,
+            drip=drip, echo=echo, skip=skip))
 
     @property
     def fired(self) -> list[dict[str, object]]:

@@ -30,7 +30,8 @@ def register(router: Router) -> None:
     @route("POST", "/faults", Family.ADMIN, prefix=PREFIX)
     def add_fault(req: web.Request) -> web.Response:
         allowed = {"method", "path", "times", "status", "retry_after", "delay", "drop",
-                   "drop_after", "processed", "body", "echo", "skip"}
+                   "drop_after", "processed", "body", "content_type", "location", "drip",
+                   "echo", "skip"}
         unknown = set(req.params) - allowed
         if unknown:
             raise web.grape_error(f"unknown fault fields: {', '.join(sorted(unknown))}")
