@@ -9,14 +9,23 @@ caller needs, is an error naming the server, the call and what came back.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import requests
 
+from mlflow_gitlab import redaction
 from mlflow_gitlab.create_once import create_once
-from mlflow_gitlab.errors import ConfigError, GitLabAPIError, TrackingError, TrackingRefused
+from mlflow_gitlab.errors import (
+    ConfigError,
+    GitLabAPIError,
+    TrackingError,
+    TrackingRefused,
+    UnexpectedAnswer,
+)
+from mlflow_gitlab.http import json_or_none, read_json, server_of
 from mlflow_gitlab.redaction import strip_url_credentials
 from mlflow_gitlab.relay.config import RelayConfig
 from mlflow_gitlab.relay.upstream import Upstream
@@ -60,16 +69,21 @@ class MlflowAPI:
                 lambda response: made(self._answer(response, "POST", endpoint)))
 
     def field(self, answer: JSON, call: str, *path: str) -> Any:
-        """`answer[path[0]][path[1]]...`, present and not empty, else a TrackingError."""
+        """`answer[path[0]][path[1]]...`, present and not empty, else an UnexpectedAnswer."""
         value: Any = answer
         for key in path:
             value = value.get(key) if isinstance(value, dict) else None
         if value in (None, "", [], {}):
-            raise TrackingError(f"the tracking server at {self.where} answered {call} "
-                                f"without {'.'.join(path)}: {_quote(answer)}",
-                                hint="check that MLFLOW_TRACKING_URI names an MLflow "
-                                     "tracking server (GitLab: .../ml/mlflow)")
+            raise self.odd(answer, call, f"an object without '{'.'.join(path)}'")
         return value
+
+    def odd(self, answer: JSON, call: str, problem: str) -> UnexpectedAnswer:
+        """The one-line error for a JSON answer no MLflow server would send."""
+        return UnexpectedAnswer(
+            f"unexpected answer from {server_of(self.settings.tracking_uri)} to {call}: "
+            f"{problem} starting {_quote(answer)}",
+            hint="check that MLFLOW_TRACKING_URI names an MLflow tracking server "
+                 "(GitLab: .../ml/mlflow)")
 
     def close(self) -> None:
         self.upstream.close()
@@ -86,6 +100,8 @@ class MlflowAPI:
         """Name the server in the error of a call that kept failing."""
         try:
             yield
+        except UnexpectedAnswer:
+            raise
         except GitLabAPIError as exc:
             failure = exc.__cause__
             if isinstance(failure, TransientError) and failure.status is None:
@@ -96,20 +112,11 @@ class MlflowAPI:
 
     def _answer(self, response: requests.Response, method: str, endpoint: str) -> JSON:
         """The JSON object of a successful answer; any other answer raises its error."""
-        call = f"{method} {endpoint}"
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if response.ok and isinstance(body, dict):
-            return body
         if response.ok:
-            raise TrackingError(
-                f"the tracking server at {self.where} answered {call} with "
-                f"{response.status_code} {response.headers.get('Content-Type') or 'no type'}: "
-                f"{_quote(response.text)}", hint="check that MLFLOW_TRACKING_URI names an "
-                                                 "MLflow tracking server (GitLab: .../ml/mlflow)")
-        raise self._refusal(response, body if isinstance(body, dict) else {}, call)
+            return read_json(response, dict)
+        body = json_or_none(response)
+        raise self._refusal(response, body if isinstance(body, dict) else {},
+                            f"{method} {endpoint}")
 
     def _refusal(self, response: requests.Response, body: JSON, call: str) -> Exception:
         """A clear error for a refused call; never includes the token."""
@@ -137,7 +144,7 @@ class MlflowAPI:
 
 
 def _quote(value: Any) -> str:
-    """The start of an unexpected answer, on one line."""
-    text = value if isinstance(value, str) else repr(value)
-    text = " ".join(text.split())
-    return repr(text[:_SHOWN] + ("..." if len(text) > _SHOWN else ""))
+    """The start of an unexpected answer, on one line, redacted."""
+    text = " ".join(json.dumps(value, ensure_ascii=False).split())
+    return json.dumps(redaction.redact(text[:_SHOWN]) + ("…" if len(text) > _SHOWN else ""),
+                      ensure_ascii=False)

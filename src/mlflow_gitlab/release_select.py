@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlflow_gitlab import tags as t
-from mlflow_gitlab.errors import NothingToRelease, ReleaseError, TrackingError, TrackingRefused
+from mlflow_gitlab.errors import NothingToRelease, ReleaseError, TrackingRefused
 from mlflow_gitlab.mlflow_api import MlflowAPI
 from mlflow_gitlab.settings import TrackingSettings
 
@@ -68,7 +68,7 @@ class RunSource:
         `missing`, or None when `missing` is None.
 
         Raises:
-            TrackingError: the answer is not such JSON.
+            UnexpectedAnswer: the answer is not such JSON.
         """
         call = f"{method} {endpoint}"
         try:
@@ -87,9 +87,7 @@ class RunSource:
             self.api.field(answer, call, key)
         problem = check(answer) if check is not None else None
         if problem:
-            raise TrackingError(f"the tracking server at {self.api.where} answered {call} "
-                                f"with {problem}", hint="check that MLFLOW_TRACKING_URI names "
-                                "an MLflow tracking server (GitLab: .../ml/mlflow)")
+            raise self.api.odd(answer, call, problem)
         return answer
 
     def newest_first(self, experiment_id: str) -> Iterator[dict[str, Any]]:

@@ -119,8 +119,8 @@ def test_runs_create_answered_with_an_empty_object_is_one_line(sandbox, mlflow_c
     result = mlflow_gitlab("run", "--", *QUIET, env=env_for(sandbox))
     assert result.returncode == 1, result.stderr
     (line,) = error_lines(result.stderr)
-    assert line == (f"error: the tracking server at {sandbox.tracking_uri} answered POST "
-                    "runs/create without run.info.run_id: '{}'")
+    assert line == (f"error: unexpected answer from {sandbox.url.split('//')[1]} to POST "
+                    "runs/create: an object without 'run.info.run_id' starting \"{}\"")
     assert "Traceback" not in result.stderr
     assert "FINISHED" not in result.stderr
     sandbox.clear_faults()
@@ -132,7 +132,8 @@ def test_a_server_answering_an_empty_object_to_everything_is_one_line(sandbox, m
     result = mlflow_gitlab("run", "--", *QUIET, env=env_for(sandbox))
     assert result.returncode == 1, result.stderr
     (line,) = error_lines(result.stderr)
-    assert "answered GET experiments/get-by-name without experiment.experiment_id" in line
+    assert ("to GET experiments/get-by-name: an object without 'experiment.experiment_id'"
+            in line)
     assert "Traceback" not in result.stderr
     sandbox.clear_faults()
     assert mlflow_client.get_experiment_by_name("demo-project") is None
