@@ -1,4 +1,7 @@
-"""Passing a child's request on to the tracking server, and its answer back, unchanged."""
+"""Passing a child's request on to the tracking server, and its answer back, unchanged.
+
+Only requests `relay.routes` allowed get here, their path already normalised.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import requests
 
 from mlflow_gitlab.errors import GitLabAPIError
 from mlflow_gitlab.relay.http import Reply, Request, mlflow_error
+from mlflow_gitlab.relay.routes import encoded
 from mlflow_gitlab.relay.upstream import Upstream
 from mlflow_gitlab.retry import describe_error
 
@@ -20,7 +24,7 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"
 def forward(upstream: Upstream, request: Request, *, stream: bool = False) -> Reply:
     """Send `request` on as it came and relay the answer; a body over `BUFFERED` bytes is
     streamed through and gets a single attempt."""
-    url = upstream.base + request.path + (f"?{request.query}" if request.query else "")
+    url = upstream.base + encoded(request.path) + (f"?{request.query}" if request.query else "")
     headers = {"Content-Type": request.headers.get("Content-Type", "application/json")}
     small = request.length <= BUFFERED
     try:

@@ -4,7 +4,8 @@ The child gets the relay's loopback URI as `MLFLOW_TRACKING_URI` and no token; t
 adds the token to what it forwards, batches metric points (from requests, and from the
 child's metric journal when it has one, `relay.journal`) into `log-batch` requests, and
 on GitLab serves what MLflow 3 clients need and GitLab lacks (logged models, run inputs,
-artifact uploads to any run). Anything else is forwarded as it came.
+artifact uploads to any run). It serves only MLflow routes (`relay.routes`): any other
+path is answered 404 here and never reaches the server with the token.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from typing import Any
 import requests
 
 from mlflow_gitlab.errors import GitLabAPIError
-from mlflow_gitlab.relay.artifact_routes import PREFIX as ARTIFACTS
 from mlflow_gitlab.relay.artifact_routes import ArtifactRoutes
 from mlflow_gitlab.relay.config import RelayConfig, relay_config
 from mlflow_gitlab.relay.forward import forward, reply_from, unavailable
@@ -35,6 +35,15 @@ from mlflow_gitlab.relay.inputs import input_tags, output_tags
 from mlflow_gitlab.relay.journal_intake import JournalIntake
 from mlflow_gitlab.relay.model_routes import ModelRoutes
 from mlflow_gitlab.relay.queue import MetricQueue
+from mlflow_gitlab.relay.routes import (
+    ARTIFACTS,
+    GITLAB_ENDPOINTS,
+    LOGGED_MODELS,
+    MLFLOW,
+    canonical_query,
+    is_served,
+    normalised,
+)
 from mlflow_gitlab.relay.runs import RunDirectory
 from mlflow_gitlab.relay.sender import BatchSender
 from mlflow_gitlab.relay.spool import Spool
@@ -43,7 +52,6 @@ from mlflow_gitlab.relay.upstream import Upstream
 from mlflow_gitlab.settings import TrackingSettings
 
 log = logging.getLogger(__name__)
-MLFLOW = "/api/2.0/mlflow/"
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,7 @@ class Relay:
         self.models = ModelRoutes(self)
         self._table: dict[str, Handler] = TrackingRoutes(self).table()
         if self.upstream.gitlab:
+            self._table = {k: v for k, v in self._table.items() if k in GITLAB_ENDPOINTS}
             self._table["runs/log-inputs"] = self._log_inputs
             self._table["runs/outputs"] = self._log_outputs
         self._server = RelayHTTPServer((self.config.host, self.config.port), self.dispatch)
@@ -154,16 +163,24 @@ class Relay:
         self.close()
 
     def dispatch(self, request: Request) -> Reply:
-        """Route one request of the child."""
-        path = request.path
+        """Route one request of the child; 404 for anything but a served MLflow route."""
+        path = normalised(request.path)
+        gitlab = self.upstream.gitlab
+        if path is None or not is_served(path, gitlab=gitlab):
+            log.debug("relay: %s %.200r is not an MLflow route it serves: 404", request.method,
+                      request.path)
+            return mlflow_error(404, "ENDPOINT_NOT_FOUND", f"mlflow-gitlab relay: "
+                                f"{request.method} {request.path[:200]!r} is not an MLflow "
+                                "route it serves")
+        request.path, request.query = path, canonical_query(request.query)
         if path.startswith(MLFLOW):
             endpoint = path[len(MLFLOW):]
             handler = self._table.get(endpoint)
             if handler is not None:
                 return handler(request)
-            if self.upstream.gitlab and endpoint.split("/")[0] == "logged-models":
+            if gitlab and endpoint.split("/")[0] == LOGGED_MODELS:
                 return self.models.handle(request, endpoint)
-        elif self.upstream.gitlab and path.startswith(ARTIFACTS):
+        elif gitlab and path.startswith(ARTIFACTS):
             return self.artifacts.handle(request)
         return forward(self.upstream, request, stream=True)
 
