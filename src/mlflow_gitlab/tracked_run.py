@@ -136,6 +136,8 @@ def run_tracked(options: RunOptions, env: Mapping[str, str] | None = None) -> in
             stop_after_child(relay)
         tracker.finish_run(run, status)
         log.info("run %s ended %s", run.run_id, status)
+        if relay is not None:  # kept until the run ended, for `sync` after a kill
+            relay.discard_journal()
 
 
 def _publish(options: RunOptions, gitlab: GitLabClient | None, tracker: Tracker, run_id: str,

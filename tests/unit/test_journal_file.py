@@ -144,3 +144,16 @@ def test_the_plugin_is_what_mlflow_builds_http_stores_with():
     from mlflow_gitlab.relay.store_plugin import tracking_store
 
     assert _tracking_store_registry.get_store_builder("http://127.0.0.1:1") is tracking_store
+
+
+def test_with_a_taker_read_segments_are_handed_over_once_and_not_read_again(tmp_path):
+    done = []
+    writer = JournalWriter(tmp_path, segment_bytes=200)
+    reader = JournalReader(tmp_path, on_done=done.append)
+    for step in range(20):
+        writer.append([line(step)])
+    assert read_steps(reader) == list(range(20))
+    assert done and all(path.exists() for path in done)  # the taker deletes them, later
+    assert read_steps(reader) == []  # still on disk, not read twice
+    writer.append([line(20)])
+    assert read_steps(reader) == [20]

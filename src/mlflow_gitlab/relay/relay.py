@@ -89,8 +89,8 @@ class Relay:
         config: knobs (default: `relay_config()` from the environment).
         default_run_id: the run a logged model goes to when the child names none (the run
             `mlflow-gitlab run` made).
-        journal: keep a metric journal for the child (`journal.directory`), read until
-            `close()`.
+        journal: keep a metric journal for the child (`journal.directory`, in the spool
+            folder), read until `close()` and deleted by `discard_journal()`.
     """
 
     def __init__(self, settings: TrackingSettings, config: RelayConfig | None = None, *,
@@ -99,7 +99,8 @@ class Relay:
         self.default_run_id = default_run_id
         self.upstream = Upstream(settings, self.config)
         self.queue = MetricQueue(self.config.queue_limit, self.config.linger)
-        self.journal = JournalIntake(self.queue) if journal else None
+        self.journal = (JournalIntake(self.queue, self.config.spool, default_run_id)
+                        if journal else None)
         self.sender = BatchSender(self.upstream, self.config.verify_delay)
         self.spool = Spool(self.config.spool)
         self.runs = RunDirectory(self.upstream)
@@ -113,6 +114,7 @@ class Relay:
         self._server = RelayHTTPServer((self.config.host, self.config.port), self.dispatch)
         self._threads: list[threading.Thread] = []
         self._spooled: Path | None = None
+        self._lost = False  # points could be neither sent nor spooled
 
     @property
     def uri(self) -> str:
@@ -149,6 +151,12 @@ class Relay:
         self._server.server_close()
         self.upstream.close()
         return self.summary()
+
+    def discard_journal(self) -> None:
+        """Delete the metric journal once the run has ended; it stays for `mlflow-gitlab
+        sync` when some of its points could be neither sent nor spooled."""
+        if self.journal is not None and not self._lost:
+            self.journal.discard()
 
     def summary(self) -> RelaySummary:
         counts, stats = self.queue.snapshot(), self.sender.stats
@@ -223,6 +231,7 @@ class Relay:
                 try:
                     self._spooled = self.spool.add(batch.run_id, unsent).parent
                 except OSError as exc:
-                    log.error("relay: %d point(s) of run %s are lost: cannot write the "
+                    self._lost = True
+                    log.error("relay: %d point(s) of run %s cannot be kept: cannot write the "
                               "spool (%s)", len(unsent), batch.run_id, exc)
             self.queue.settle(batch, sent)
