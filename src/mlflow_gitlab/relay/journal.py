@@ -8,7 +8,8 @@ SIGTERM or SIGKILL, and the relay reads it before it ends the run.
 Layout: a private folder holding `<pid>-<segment>.jsonl` files, one writer process each
 (a forked process starts its own file). A line is a JSON array
 `[run_id, key, value, timestamp, step]`. A segment is complete once
-its writer started the next one; the reader deletes complete segments it has read.
+its writer started the next one; the reader deletes complete segments it has read, or
+hands them to the relay, which deletes them once their points are sent (`journal_intake`).
 Only whole lines (ending in a newline) are read, so a line being written is left for later.
 """
 
