@@ -24,8 +24,9 @@ from mlflow_gitlab.cli.key_values import key_values
               help="After COMMAND, upload this file or folder to the run's generic package "
                    "and tag the run with it (repeatable).")
 @click.option("--no-relay", is_flag=True,
-              help="Let COMMAND talk to the tracking server directly, with the token, "
-                   "instead of through the local relay (docs/relay.md).")
+              help="Let COMMAND talk to the tracking server directly, with "
+                   "MLFLOW_TRACKING_TOKEN (and no other token), instead of through the local "
+                   "relay (docs/relay.md).")
 @click.option("--no-journal", is_flag=True,
               help="Let COMMAND send its metric points to the relay one HTTP request per "
                    "call instead of appending them to the relay's journal file (slower).")

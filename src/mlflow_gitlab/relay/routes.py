@@ -1,10 +1,11 @@
 """What the relay serves: an allow-list of MLflow routes, matched on a normalised path (pure).
 
-A request path is percent-decoded once and must then be plain: absolute, without `.` or
-`..` segments, empty segments (`//`), backslashes, `%` (a second encoding), `?`, `#` or
-control characters. Only such a path naming an allow-listed route is served; the relay
-answers anything else 404 itself, so it never reaches the tracking server. What is
-forwarded is rebuilt from the normalised path, and the query from its parsed parameters.
+A request path must hold no encoded slash (`%2F`: MLflow clients never send one), and once
+percent-decoded it must be plain: absolute, without `.` or `..` segments, empty segments
+(`//`), backslashes, `%` (a second encoding), `?`, `#` or control characters. Only such
+a path naming an allow-listed route is served; the relay answers anything else 404
+itself, so it never reaches the tracking server. What is forwarded is rebuilt from the
+normalised path, and the query from its parsed parameters.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ def normalised(raw: str) -> str | None:
     """The decoded path of a request target, or None if it is not a plain path."""
     if not raw.startswith("/"):
         return None  # absolute-form (`http://host/...`), `*`, or nothing
+    if "%2f" in raw.lower():
+        return None
     try:
         path = unquote(raw, errors="strict")
     except UnicodeDecodeError:
