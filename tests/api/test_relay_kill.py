@@ -90,6 +90,43 @@ def test_a_sigkilled_helper_takes_its_command_along_and_sync_delivers_every_poin
     assert steps(mlflow_client, run_id) == stored
 
 
+LOG_THEN_WAIT = textwrap.dedent("""
+    import sys, time, mlflow
+    from pathlib import Path
+    for step in range(50):
+        mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
+    Path(sys.argv[1]).touch()
+    time.sleep(600)  # killed before
+""")
+
+
+def test_points_the_relay_held_while_gitlab_was_down_survive_a_kill_of_the_helper(
+        sandbox, mlflow_client, tmp_path):
+    script, logged = tmp_path / "train.py", tmp_path / "logged"
+    script.write_text(LOG_THEN_WAIT)
+    env = job_env(sandbox)
+    sandbox.inject("POST", r"/runs/log-batch$", status=503, times=100_000)  # nothing stored
+    helper = popen("run", "--", sys.executable, str(script), str(logged), env=env,
+                   cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait("the command logged its points", logged.exists)
+    finally:
+        helper.send_signal(signal.SIGKILL)
+        out, err = helper.communicate(timeout=30)
+        record(("run",), out, err)
+    run_id = job_run(mlflow_client).info.run_id
+    assert steps(mlflow_client, run_id) == []
+    sandbox.clear_faults()  # GitLab is back
+
+    result = mlflow_gitlab("sync", env=env, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    # step 0 went over HTTP (the first point of a run does) and waited in the relay's
+    # memory; the others were journaled
+    assert steps(mlflow_client, run_id) == list(range(50))
+    assert job_run(mlflow_client).info.status == "KILLED"
+
+
 def _job_runs(mlflow_client) -> bool:
     experiment = mlflow_client.get_experiment_by_name("demo-project")
     return experiment is not None and bool(mlflow_client.search_runs(

@@ -1,7 +1,8 @@
 """The relay's side of a metric journal: a private folder whose points feed the queue.
 
 Segments are deleted only once every point read from them is settled (sent, or spooled),
-and the folder only when the helper is done with the run (`discard`), so a helper killed
+and the folder only when the helper is done with the run (`discard`). Points the relay
+acknowledges over HTTP are appended to `<folder>/http/` too (`record`), so a helper killed
 at any moment leaves every acknowledged point on disk for `mlflow-gitlab sync`.
 """
 
@@ -13,13 +14,14 @@ import threading
 from collections import defaultdict
 from pathlib import Path
 
-from mlflow_gitlab.relay.journal import JournalReader
+from mlflow_gitlab.relay.journal import JournalReader, JournalWriter, encode
 from mlflow_gitlab.relay.journal_state import new_journal, remove_journal
 from mlflow_gitlab.relay.points import Point
 from mlflow_gitlab.relay.queue import MetricQueue
 
 log = logging.getLogger(__name__)
 POLL = 0.1  # seconds between reads
+HTTP = "http"  # the sub-folder of points that came over HTTP (not read by the relay)
 
 
 class JournalIntake:
@@ -43,6 +45,10 @@ class JournalIntake:
         self._waiting: list[tuple[Path, int | None]] = []  # read segments, and their mark
         self._reader = JournalReader(self.directory, on_done=lambda p: self._waiting.append(
             (p, None)))
+        self._http: JournalWriter | None = None
+        if self._lock_fd is not None:  # a journal `sync` finds: worth a copy of the rest
+            (self.directory / HTTP).mkdir(mode=0o700)
+            self._http = JournalWriter(self.directory / HTTP)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="mlflow-gitlab-relay-journal",
@@ -76,6 +82,17 @@ class JournalIntake:
                 count += len(found)
             self._delete_settled()
         return count
+
+    def record(self, run_id: str, points: list[Point]) -> None:
+        """Keep a copy of points acknowledged over HTTP, for `sync` after a kill."""
+        if self._http is None:
+            return
+        try:
+            self._http.append([encode(run_id, p) for p in points])
+        except (OSError, ValueError) as exc:
+            self._http = None
+            log.warning("relay: cannot keep a copy of the points sent over HTTP (%s); a kill "
+                        "of this process would lose those not sent yet", exc)
 
     def close(self) -> None:
         """Read to the end (call once the writers stopped); the folder stays until

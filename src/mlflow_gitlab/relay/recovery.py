@@ -17,6 +17,7 @@ from pathlib import Path
 
 from mlflow_gitlab.errors import GitLabAPIError
 from mlflow_gitlab.relay.journal import JournalReader
+from mlflow_gitlab.relay.journal_intake import HTTP
 from mlflow_gitlab.relay.journal_state import in_use, read_record, remove_journal
 from mlflow_gitlab.relay.points import Point, chunks
 from mlflow_gitlab.relay.sender import BatchSender
@@ -31,19 +32,22 @@ class BadJournal(ValueError):
 
 
 def journal_points(folder: Path) -> dict[str, list[Point]]:
-    """Every whole point line in a journal folder, by run, in the order written.
+    """Every whole point line in a journal folder (and its `http/` copies), by run.
 
     Raises:
         OSError: a segment cannot be read.
     """
-    reader = JournalReader(folder, on_done=lambda _: None)  # nothing is deleted
     runs: defaultdict[str, list[Point]] = defaultdict(list)
-    while found := reader.read():
-        for run_id, point in found:
-            runs[run_id].append(point)
-    if reader.invalid:
-        log.warning("sync: %s: %d line(s) were not metric points and were skipped", folder,
-                    reader.invalid)
+    for where in (folder, folder / HTTP):  # journaled, and acknowledged over HTTP
+        if not where.is_dir():
+            continue
+        reader = JournalReader(where, on_done=lambda _: None)  # nothing is deleted
+        while found := reader.read():
+            for run_id, point in found:
+                runs[run_id].append(point)
+        if reader.invalid:
+            log.warning("sync: %s: %d line(s) were not metric points and were skipped",
+                        where, reader.invalid)
     return dict(runs)
 
 
