@@ -1,20 +1,28 @@
-"""Run a child command: inherit its output streams, forward cancel signals, report how it ended."""
+"""Run a child command: inherit its output streams, forward cancel signals, report how it ended.
+
+On Linux the child dies with the helper: it asks the kernel for a SIGKILL when its parent
+ends (`PR_SET_PDEATHSIG`), so a helper killed with SIGKILL (the out-of-memory killer, a
+runner) leaves no command running without its relay. Elsewhere there is no such request;
+such a command's next call to the gone relay fails.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from mlflow_gitlab.errors import CommandNotFound
 
 # GitLab cancels a job with SIGTERM (and a terminal user with SIGINT): pass both on.
 FORWARDED = (signal.SIGINT, signal.SIGTERM)
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 @dataclass(frozen=True)
@@ -43,9 +51,11 @@ def resolve_command(argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
 
 def run_child(argv: Sequence[str], env: Mapping[str, str]) -> ChildResult:
     """Run `argv` to completion, forwarding SIGINT/SIGTERM to it."""
-    group = {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
+    # Its own process group: a Ctrl-C in a terminal reaches it through us, once.
+    group = {"process_group": 0} if sys.version_info >= (3, 11) else {}
     try:
-        child = subprocess.Popen(list(argv), env=dict(env), **group)
+        child = subprocess.Popen(list(argv), env=dict(env), preexec_fn=_dies_with_parent(),
+                                 **group)
     except OSError as exc:
         raise CommandNotFound(f"cannot execute {argv[0]}: {exc.strerror}") from exc
     forwarded: list[int] = []
@@ -64,3 +74,31 @@ def run_child(argv: Sequence[str], env: Mapping[str, str]) -> ChildResult:
     if returncode < 0:
         return ChildResult(128 - returncode, True)
     return ChildResult(returncode, bool(forwarded))
+
+
+def _dies_with_parent() -> Callable[[], None]:
+    """What the child does between fork and exec: on Linux, ask for a SIGKILL when this
+    process ends (and lead its own group where `process_group` is not available)."""
+    prctl = _prctl()
+    parent = os.getpid()
+    own_group = sys.version_info < (3, 11)
+
+    def prepare() -> None:
+        if own_group:
+            os.setpgrp()
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+            if os.getppid() != parent:  # the parent died before the request was made
+                os._exit(1)
+
+    return prepare
+
+
+def _prctl() -> Callable[..., int] | None:
+    """libc's `prctl`, looked up before any fork (None where there is none)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None

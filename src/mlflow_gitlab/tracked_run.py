@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlflow_gitlab import tags as t
+from mlflow_gitlab.command_env import TRACKING_TOKEN, kept_tokens, without_tokens
 from mlflow_gitlab.context import CIContext, collect_context
 from mlflow_gitlab.dotenv import check_dotenv_path, write_dotenv
 from mlflow_gitlab.errors import MlflowGitlabError, PackageUploadError
@@ -39,6 +40,7 @@ class RunOptions:
     progress: Progress | None = None  # shows the artifacts' upload
     relay: bool = True  # the command tracks through a local relay (batching, no token)
     journal: bool = True  # its metric points reach the relay through a journal file
+    keep_job_token: bool = False  # the command keeps CI_JOB_TOKEN (command_env)
 
 
 def experiment_name(options: RunOptions, env: Mapping[str, str], context: CIContext) -> str:
@@ -64,10 +66,11 @@ def run_tracked(options: RunOptions, env: Mapping[str, str] | None = None) -> in
     if options.dotenv is not None:
         check_dotenv_path(options.dotenv)
     context = collect_context(env)
+    keep = kept_tokens(job_token=options.keep_job_token, tracking_token=False)
     if _fork_without_token(context, env):
         log.warning("fork merge request pipeline: the parent project's MLFLOW_TRACKING_TOKEN "
                     "does not reach forks; running the command without tracking")
-        return run_child(argv, env).returncode
+        return run_child(argv, without_tokens(env, keep=keep)).returncode
     settings = tracking_settings(env, options.tracking_uri)
     if settings.is_gitlab:
         t.check_params(options.params)
@@ -114,7 +117,9 @@ def run_tracked(options: RunOptions, env: Mapping[str, str] | None = None) -> in
             from mlflow_gitlab.relay.session import start_for_child
 
             relay, child_env = start_for_child(settings, run.run_id, env, child_env,
-                                               journal=options.journal)
+                                               journal=options.journal, keep=keep)
+        else:  # the command tracks itself: it needs the tracking token, and no other
+            child_env = without_tokens(child_env, keep=(*keep, TRACKING_TOKEN))
         result = run_child(argv, child_env)
         status = result.status
         if options.artifacts and status == "KILLED":
@@ -136,6 +141,8 @@ def run_tracked(options: RunOptions, env: Mapping[str, str] | None = None) -> in
             stop_after_child(relay)
         tracker.finish_run(run, status)
         log.info("run %s ended %s", run.run_id, status)
+        if relay is not None:  # kept until the run ended, for `sync` after a kill
+            relay.discard_journal()
 
 
 def _publish(options: RunOptions, gitlab: GitLabClient | None, tracker: Tracker, run_id: str,

@@ -119,6 +119,13 @@ def evil(path: str, name: str = "model.pkl") -> Callable[[Any, Path], None]:
                                          [entry(path.format(work=work), name)])
 
 
+def spool_file(work: Path, name: str, data: bytes) -> None:
+    """A file in the relay's default spool folder."""
+    path = work / ".mlflow-gitlab" / "spool" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
 def experiment(api, work: Path) -> None:
     """The experiment a release looks in: without it there is nothing to release, and so
     nothing to refuse."""
@@ -278,6 +285,10 @@ CASES = [
     case("upload-answered-by-a-web-page", *UPLOAD, setup=lambda api, work: api.sandbox.inject(
         "PUT", r"/model\.pkl$", body="<html><body>Sign in</body></html>",
         content_type="text/html")),
+    case("spool-file-not-a-spool-file", "sync", setup=lambda api, work: spool_file(
+        work, "3f2a.jsonl", b"not json\n")),
+    case("journal-folder-without-record", "sync", setup=lambda api, work: spool_file(
+        work, "journal-k2j4/123-000001.jsonl", b'["r", "loss", 1, 1, 0]\n')),
     # the wrapped command
     case("command-not-found", "run", "--", "no-such-command"),
 ]

@@ -37,10 +37,11 @@ def test_5000_points_arrive_once_through_429_and_503_and_the_child_has_no_token(
         sandbox, mlflow_client, api, tmp_path):
     script, env_dump = tmp_path / "train.py", tmp_path / "env.json"
     script.write_text(TRAIN)
-    allow(env_dump)  # the child's whole environment: CI_JOB_TOKEN is in it, as in GitLab
+    # env_dump is the child's whole environment: the secrets scan checks it holds no token
     sandbox.inject("POST", r"/runs/log-batch$", status=429, retry_after=1, times=2)
     sandbox.inject("POST", r"/runs/log-batch$", status=503, times=2)
-    env = job_env(sandbox)
+    env = job_env(sandbox, MLFLOW_GITLAB_TOKEN=sandbox.tokens["maintainer"],
+                  CI_REGISTRY_PASSWORD=sandbox.tokens["job"])
     result = mlflow_gitlab("run", "--", sys.executable, str(script), str(env_dump),
                            cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
@@ -55,7 +56,9 @@ def test_5000_points_arrive_once_through_429_and_503_and_the_child_has_no_token(
     sent, taken, requests = relay_counts(result.stderr)
     assert (sent, taken) == (5000, 5000) and requests <= 50  # batches, not 5,000 calls
     child_env = json.loads(env_dump.read_text())
-    assert "MLFLOW_TRACKING_TOKEN" not in child_env
+    assert not {"MLFLOW_TRACKING_TOKEN", "MLFLOW_GITLAB_TOKEN", "CI_JOB_TOKEN",
+                "CI_REGISTRY_PASSWORD"} & set(child_env)
+    assert not any(token in json.dumps(child_env) for token in sandbox.tokens.values())
     assert sandbox.tokens["developer"] not in json.dumps(child_env)
     assert child_env["MLFLOW_TRACKING_URI"].startswith("http://127.0.0.1:")
     # the child listed a folder, which GitLab cannot (§10): the relay rebuilt it
@@ -71,14 +74,27 @@ def test_5000_points_arrive_once_through_429_and_503_and_the_child_has_no_token(
 
 def test_without_the_relay_the_command_talks_to_gitlab_with_the_token(sandbox, tmp_path):
     env_dump = tmp_path / "env.json"
-    allow(env_dump)  # the child's whole environment, tokens included by design
+    allow(env_dump)  # the child's whole environment, the tracking token included by design
     code = f"import json, os; open({str(env_dump)!r}, 'w').write(json.dumps(dict(os.environ)))"
-    env = job_env(sandbox)
+    env = job_env(sandbox, MLFLOW_GITLAB_TOKEN=sandbox.tokens["maintainer"])
     result = mlflow_gitlab("run", "--no-relay", "--", sys.executable, "-c", code, env=env)
     assert result.returncode == 0, result.stderr
     child_env = json.loads(env_dump.read_text())
     assert child_env["MLFLOW_TRACKING_URI"] == sandbox.tracking_uri
     assert child_env["MLFLOW_TRACKING_TOKEN"] == sandbox.tokens["developer"]
+    assert not {"MLFLOW_GITLAB_TOKEN", "CI_JOB_TOKEN"} & set(child_env)  # only what it needs
+
+
+def test_the_command_keeps_the_job_token_when_asked_to(sandbox, tmp_path):
+    env_dump = tmp_path / "env.json"
+    allow(env_dump)  # the child's whole environment, the job token included on purpose
+    code = f"import json, os; open({str(env_dump)!r}, 'w').write(json.dumps(dict(os.environ)))"
+    env = job_env(sandbox, MLFLOW_GITLAB_TOKEN=sandbox.tokens["maintainer"])
+    result = mlflow_gitlab("run", "--keep-job-token", "--", sys.executable, "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    child_env = json.loads(env_dump.read_text())
+    assert child_env["CI_JOB_TOKEN"] == sandbox.tokens["job"]
+    assert not {"MLFLOW_TRACKING_TOKEN", "MLFLOW_GITLAB_TOKEN"} & set(child_env)
 
 
 @pytest.fixture

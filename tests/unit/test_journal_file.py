@@ -144,3 +144,38 @@ def test_the_plugin_is_what_mlflow_builds_http_stores_with():
     from mlflow_gitlab.relay.store_plugin import tracking_store
 
     assert _tracking_store_registry.get_store_builder("http://127.0.0.1:1") is tracking_store
+
+
+def test_with_a_taker_read_segments_are_handed_over_once_and_not_read_again(tmp_path):
+    done = []
+    writer = JournalWriter(tmp_path, segment_bytes=200)
+    reader = JournalReader(tmp_path, on_done=done.append)
+    for step in range(20):
+        writer.append([line(step)])
+    assert read_steps(reader) == list(range(20))
+    assert done and all(path.exists() for path in done)  # the taker deletes them, later
+    assert read_steps(reader) == []  # still on disk, not read twice
+    writer.append([line(20)])
+    assert read_steps(reader) == [20]
+
+
+def test_a_journal_folder_names_its_run_is_private_and_is_locked_while_its_helper_lives(
+        tmp_path):
+    from mlflow_gitlab.relay.journal_state import (
+        helper_journals,
+        in_use,
+        new_journal,
+        read_record,
+        remove_journal,
+    )
+
+    spool = tmp_path / ".mlflow-gitlab" / "spool"
+    folder, fd, created = new_journal(spool, "run-1")
+    assert helper_journals(spool) == [folder]
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert read_record(folder)["run_id"] == "run-1"
+    assert in_use(folder)  # a `sync` meanwhile leaves it alone
+    os.close(fd)  # what a SIGKILL of the helper does to its lock
+    assert not in_use(folder)
+    remove_journal(folder, None, created)
+    assert not (tmp_path / ".mlflow-gitlab").exists()

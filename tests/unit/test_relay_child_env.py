@@ -67,3 +67,35 @@ def test_a_journal_is_named_for_the_store_plugin_and_a_parents_one_is_not_passed
         "/tmp/journal", RELAY)
     env = child_environment({"MLFLOW_TRACKING_URI": GITLAB, **outer}, RELAY, GITLAB)
     assert not {"MLFLOW_GITLAB_JOURNAL_DIR", "MLFLOW_GITLAB_JOURNAL_RELAY"} & set(env)
+
+
+JOB = "job-token-0123456789"
+TOKENS = {"MLFLOW_GITLAB_TOKEN": "glpat-gitlab-token", "GITLAB_TOKEN": "glpat-other-token",
+          "PRIVATE_TOKEN": "glpat-private-token", "MLFLOW_TRACKING_PASSWORD": "pass-word-1",
+          "CI_JOB_TOKEN": JOB, "CI_REGISTRY_PASSWORD": JOB, "CI_DEPENDENCY_PROXY_PASSWORD": JOB,
+          "CI_REPOSITORY_URL": f"https://gitlab-ci-token:{JOB}@gitlab.example.com/g/p.git"}
+
+
+def test_the_command_gets_no_api_token_nor_a_variable_that_holds_one():
+    env = child(PATH="/bin", CI_JOB_ID="7", **TOKENS)
+    assert set(env) == {"PATH", "CI_JOB_ID", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI",
+                        "no_proxy", "NO_PROXY"}
+    assert not any(secret in value for secret in {*TOKENS.values(), "glpat-secret"}
+                   for value in env.values())
+
+
+def test_the_job_token_stays_when_asked_for_and_the_others_still_go():
+    env = child_environment({"MLFLOW_TRACKING_TOKEN": "glpat-secret", **TOKENS}, RELAY,
+                            GITLAB, keep=("CI_JOB_TOKEN",))
+    assert {k: env[k] for k in env if JOB in env[k]} == {
+        k: v for k, v in TOKENS.items() if JOB in v}
+    assert not {"MLFLOW_TRACKING_TOKEN", "MLFLOW_GITLAB_TOKEN", "GITLAB_TOKEN"} & set(env)
+
+
+def test_without_the_relay_the_command_keeps_only_the_tracking_token():
+    from mlflow_gitlab.command_env import without_tokens
+
+    env = without_tokens({**TOKENS, "MLFLOW_TRACKING_TOKEN": "glpat-same-token",
+                          "MLFLOW_GITLAB_TOKEN": "glpat-same-token"},
+                         keep=("MLFLOW_TRACKING_TOKEN",))
+    assert env == {"MLFLOW_TRACKING_TOKEN": "glpat-same-token"}

@@ -21,8 +21,9 @@ def relay(port: int, tracking_uri: str | None) -> None:
     """Serve a local MLflow tracking endpoint that relays to the real server.
 
     Prints the relay's URI on stdout: point MLFLOW_TRACKING_URI at it in the notebook or
-    script, without any token. The relay adds MLFLOW_TRACKING_TOKEN itself, sends metrics
-    in batches, and lets MLflow 3 log and load models on GitLab. Stop it with Ctrl-C: it
+    script, without any token. The relay adds MLFLOW_TRACKING_TOKEN itself, serves only the
+    project's MLflow routes (anything else gets 404), sends metrics in batches, and lets
+    MLflow 3 log and load models on GitLab. Stop it with Ctrl-C: it
     sends what is still queued first.
 
     Example:

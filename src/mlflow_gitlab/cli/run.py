@@ -27,15 +27,20 @@ from mlflow_gitlab.cli.key_values import key_values
               help="With --artifacts: upload what a symlink in a folder points to even "
                    "outside the folder (refused otherwise).")
 @click.option("--no-relay", is_flag=True,
-              help="Let COMMAND talk to the tracking server directly, with the token, "
-                   "instead of through the local relay (docs/relay.md).")
+              help="Let COMMAND talk to the tracking server directly, with "
+                   "MLFLOW_TRACKING_TOKEN (and no other token), instead of through the local "
+                   "relay (docs/relay.md).")
 @click.option("--no-journal", is_flag=True,
               help="Let COMMAND send its metric points to the relay one HTTP request per "
                    "call instead of appending them to the relay's journal file (slower).")
+@click.option("--keep-job-token", is_flag=True,
+              help="Leave CI_JOB_TOKEN (and the variables GitLab derives from it) in "
+                   "COMMAND's environment, e.g. to install from the project's package "
+                   "registry; COMMAND gets no other API token (docs/relay.md).")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(experiment: str | None, run_name: str | None, params: tuple[str, ...],
         tracking_uri: str | None, dotenv: Path | None, artifacts: tuple[Path, ...],
-        follow_symlinks: bool, no_relay: bool, no_journal: bool,
+        follow_symlinks: bool, no_relay: bool, no_journal: bool, keep_job_token: bool,
         command: tuple[str, ...]) -> None:
     """Run COMMAND inside a new MLflow run tagged with the GitLab CI context.
 
@@ -46,7 +51,8 @@ def run(experiment: str | None, run_name: str | None, params: tuple[str, ...],
 
     COMMAND tracks through a local relay: its MLFLOW_TRACKING_URI points at the relay, which
     holds the token, sends metrics in batches and lets MLflow 3 log models on GitLab; every
-    point is sent before the run ends.
+    point is sent before the run ends. COMMAND gets no API token: not MLFLOW_TRACKING_TOKEN
+    (unless --no-relay), MLFLOW_GITLAB_TOKEN or CI_JOB_TOKEN (unless --keep-job-token).
 
     Example:
 
@@ -60,5 +66,6 @@ def run(experiment: str | None, run_name: str | None, params: tuple[str, ...],
                          dotenv=dotenv,
                          artifacts=artifacts, follow_symlinks=follow_symlinks,
                          progress=progress_for(sys.stderr),
-                         relay=not no_relay, journal=not no_journal)
+                         relay=not no_relay, journal=not no_journal,
+                         keep_job_token=keep_job_token)
     sys.exit(run_tracked(options))

@@ -19,12 +19,11 @@ from mlflow_gitlab.errors import GitLabAPIError
 from mlflow_gitlab.http import read_json, transfer_seconds, unexpected
 from mlflow_gitlab.relay.forward import BUFFERED, reply_from, unavailable
 from mlflow_gitlab.relay.http import Reply, Request, json_reply, mlflow_error
+from mlflow_gitlab.relay.routes import ARTIFACTS as PREFIX
 from mlflow_gitlab.relay.storage import Storage, listing, split_relay_path, url_path
 
 if TYPE_CHECKING:
     from mlflow_gitlab.relay.relay import Relay
-
-PREFIX = "/api/2.0/mlflow-artifacts/artifacts"
 
 
 class ArtifactRoutes:

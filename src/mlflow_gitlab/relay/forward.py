@@ -1,5 +1,8 @@
 """Passing a child's request on to the tracking server, and its answer back (an error's body
-masked: it may echo the request's token)."""
+masked: it may echo the request's token).
+
+Only requests `relay.routes` allowed get here, their path already normalised.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from mlflow_gitlab.errors import GitLabAPIError
 from mlflow_gitlab.http import allow_transfer, read_body, server_of, transfer_seconds
 from mlflow_gitlab.http.answers import BodyTooLarge, first_bytes, short_url, unexpected
 from mlflow_gitlab.relay.http import Reply, Request, mlflow_error
+from mlflow_gitlab.relay.routes import encoded
 from mlflow_gitlab.relay.upstream import Upstream
 from mlflow_gitlab.retry import describe_error
 
@@ -24,7 +28,7 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"
 def forward(upstream: Upstream, request: Request, *, stream: bool = False) -> Reply:
     """Send `request` on as it came and relay the answer; a body over `BUFFERED` bytes is
     streamed through and gets a single attempt."""
-    url = upstream.base + request.path + (f"?{request.query}" if request.query else "")
+    url = upstream.base + encoded(request.path) + (f"?{request.query}" if request.query else "")
     headers = {"Content-Type": request.headers.get("Content-Type", "application/json")}
     small = request.length <= BUFFERED
     large = {} if small else {

@@ -8,7 +8,8 @@ SIGTERM or SIGKILL, and the relay reads it before it ends the run.
 Layout: a private folder holding `<pid>-<segment>.jsonl` files, one writer process each
 (a forked process starts its own file). A line is a JSON array
 `[run_id, key, value, timestamp, step]`. A segment is complete once
-its writer started the next one; the reader deletes complete segments it has read.
+its writer started the next one; the reader deletes complete segments it has read, or
+hands them to the relay, which deletes them once their points are sent (`journal_intake`).
 Only whole lines (ending in a newline) are read, so a line being written is left for later.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,12 +115,15 @@ class _Segment:
 @dataclass
 class JournalReader:
     """Reads what writers appended since the last call; one reader per journal, not
-    thread-safe (the relay serializes calls)."""
+    thread-safe (the relay serializes calls). A complete segment read to its end is
+    deleted, or handed to `on_done` when set (which deletes it once its points are safe)."""
 
     directory: Path
+    on_done: Callable[[Path], None] | None = None
     torn: int = 0  # lines left unterminated by a writer that stopped mid-line
     invalid: int = 0  # lines that were not valid points
     _segments: dict[str, _Segment] = field(default_factory=dict)
+    _done: set[str] = field(default_factory=set)  # handed to `on_done`: not read again
 
     def read(self, max_bytes: int = READ_BYTES) -> list[tuple[str, Point]]:
         """(run id, point) for whole lines appended since the last call, file by file, from
@@ -140,7 +145,11 @@ class JournalReader:
                 except InvalidPoint:
                     self.invalid += 1
             if segment.complete and at_end and end == len(data):
-                segment.path.unlink(missing_ok=True)
+                if self.on_done is None:
+                    segment.path.unlink(missing_ok=True)
+                else:
+                    self._done.add(segment.path.name)
+                    self.on_done(segment.path)
                 del self._segments[segment.path.name]
             if budget <= 0:
                 break
@@ -153,7 +162,8 @@ class JournalReader:
                 self.torn += 1
 
     def _scan(self) -> list[_Segment]:
-        names = sorted(p.name for p in self.directory.glob(f"*{SUFFIX}"))
+        names = sorted(p.name for p in self.directory.glob(f"*{SUFFIX}")
+                       if p.name not in self._done)
         latest: dict[str, str] = {}
         for name in names:
             latest[name.split("-", 1)[0]] = name  # sorted: the last segment of each pid

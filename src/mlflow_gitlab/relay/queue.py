@@ -132,6 +132,17 @@ class MetricQueue:
                 self._cond.wait(left)
             return True
 
+    def mark(self) -> int:
+        """A mark for "every point queued so far" (see `settled`)."""
+        with self._cond:
+            return self._next_seq
+
+    def settled(self, mark: int) -> bool:
+        """Whether every point queued before `mark` was taken is settled (sent, or given
+        up on and spooled)."""
+        with self._cond:
+            return self._oldest_unsettled() >= mark
+
     def close(self) -> None:
         """Take no more points; `take` drains what is left without lingering, then ends."""
         with self._cond:

@@ -4,7 +4,8 @@ The child gets the relay's loopback URI as `MLFLOW_TRACKING_URI` and no token; t
 adds the token to what it forwards, batches metric points (from requests, and from the
 child's metric journal when it has one, `relay.journal`) into `log-batch` requests, and
 on GitLab serves what MLflow 3 clients need and GitLab lacks (logged models, run inputs,
-artifact uploads to any run). Anything else is forwarded as it came.
+artifact uploads to any run). It serves only MLflow routes (`relay.routes`): any other
+path is answered 404 here and never reaches the server with the token.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from typing import Any
 import requests
 
 from mlflow_gitlab.errors import GitLabAPIError
-from mlflow_gitlab.relay.artifact_routes import PREFIX as ARTIFACTS
 from mlflow_gitlab.relay.artifact_routes import ArtifactRoutes
 from mlflow_gitlab.relay.config import RelayConfig, relay_config
 from mlflow_gitlab.relay.forward import forward, reply_from, unavailable
@@ -35,6 +35,15 @@ from mlflow_gitlab.relay.inputs import input_tags, output_tags
 from mlflow_gitlab.relay.journal_intake import JournalIntake
 from mlflow_gitlab.relay.model_routes import ModelRoutes
 from mlflow_gitlab.relay.queue import MetricQueue
+from mlflow_gitlab.relay.routes import (
+    ARTIFACTS,
+    GITLAB_ENDPOINTS,
+    LOGGED_MODELS,
+    MLFLOW,
+    canonical_query,
+    is_served,
+    normalised,
+)
 from mlflow_gitlab.relay.runs import RunDirectory
 from mlflow_gitlab.relay.sender import BatchSender
 from mlflow_gitlab.relay.spool import Spool
@@ -43,7 +52,6 @@ from mlflow_gitlab.relay.upstream import Upstream
 from mlflow_gitlab.settings import TrackingSettings
 
 log = logging.getLogger(__name__)
-MLFLOW = "/api/2.0/mlflow/"
 
 
 @dataclass(frozen=True)
@@ -81,8 +89,8 @@ class Relay:
         config: knobs (default: `relay_config()` from the environment).
         default_run_id: the run a logged model goes to when the child names none (the run
             `mlflow-gitlab run` made).
-        journal: keep a metric journal for the child (`journal.directory`), read until
-            `close()`.
+        journal: keep a metric journal for the child (`journal.directory`, in the spool
+            folder), read until `close()` and deleted by `discard_journal()`.
     """
 
     def __init__(self, settings: TrackingSettings, config: RelayConfig | None = None, *,
@@ -91,7 +99,8 @@ class Relay:
         self.default_run_id = default_run_id
         self.upstream = Upstream(settings, self.config)
         self.queue = MetricQueue(self.config.queue_limit, self.config.linger)
-        self.journal = JournalIntake(self.queue) if journal else None
+        self.journal = (JournalIntake(self.queue, self.config.spool, default_run_id)
+                        if journal else None)
         self.sender = BatchSender(self.upstream, self.config.verify_delay)
         self.spool = Spool(self.config.spool)
         self.runs = RunDirectory(self.upstream)
@@ -99,11 +108,13 @@ class Relay:
         self.models = ModelRoutes(self)
         self._table: dict[str, Handler] = TrackingRoutes(self).table()
         if self.upstream.gitlab:
+            self._table = {k: v for k, v in self._table.items() if k in GITLAB_ENDPOINTS}
             self._table["runs/log-inputs"] = self._log_inputs
             self._table["runs/outputs"] = self._log_outputs
         self._server = RelayHTTPServer((self.config.host, self.config.port), self.dispatch)
         self._threads: list[threading.Thread] = []
         self._spooled: Path | None = None
+        self._lost = False  # points could be neither sent nor spooled
 
     @property
     def uri(self) -> str:
@@ -141,6 +152,12 @@ class Relay:
         self.upstream.close()
         return self.summary()
 
+    def discard_journal(self) -> None:
+        """Delete the metric journal once the run has ended; it stays for `mlflow-gitlab
+        sync` when some of its points could be neither sent nor spooled."""
+        if self.journal is not None and not self._lost:
+            self.journal.discard()
+
     def summary(self) -> RelaySummary:
         counts, stats = self.queue.snapshot(), self.sender.stats
         return RelaySummary(counts.queued, counts.sent, stats.requests, stats.retries,
@@ -154,16 +171,24 @@ class Relay:
         self.close()
 
     def dispatch(self, request: Request) -> Reply:
-        """Route one request of the child."""
-        path = request.path
+        """Route one request of the child; 404 for anything but a served MLflow route."""
+        path = normalised(request.path)
+        gitlab = self.upstream.gitlab
+        if path is None or not is_served(path, gitlab=gitlab):
+            log.debug("relay: %s %.200r is not an MLflow route it serves: 404", request.method,
+                      request.path)
+            return mlflow_error(404, "ENDPOINT_NOT_FOUND", f"mlflow-gitlab relay: "
+                                f"{request.method} {request.path[:200]!r} is not an MLflow "
+                                "route it serves")
+        request.path, request.query = path, canonical_query(request.query)
         if path.startswith(MLFLOW):
             endpoint = path[len(MLFLOW):]
             handler = self._table.get(endpoint)
             if handler is not None:
                 return handler(request)
-            if self.upstream.gitlab and endpoint.split("/")[0] == "logged-models":
+            if gitlab and endpoint.split("/")[0] == LOGGED_MODELS:
                 return self.models.handle(request, endpoint)
-        elif self.upstream.gitlab and path.startswith(ARTIFACTS):
+        elif gitlab and path.startswith(ARTIFACTS):
             return self.artifacts.handle(request)
         return forward(self.upstream, request, stream=True)
 
@@ -206,6 +231,7 @@ class Relay:
                 try:
                     self._spooled = self.spool.add(batch.run_id, unsent).parent
                 except OSError as exc:
-                    log.error("relay: %d point(s) of run %s are lost: cannot write the "
+                    self._lost = True
+                    log.error("relay: %d point(s) of run %s cannot be kept: cannot write the "
                               "spool (%s)", len(unsent), batch.run_id, exc)
             self.queue.settle(batch, sent)

@@ -6,13 +6,13 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
+from mlflow_gitlab.command_env import without_tokens
 from mlflow_gitlab.relay.config import relay_config
 from mlflow_gitlab.relay.relay import Relay, RelaySummary
 from mlflow_gitlab.relay.store_plugin import JOURNAL_VARIABLE, RELAY_VARIABLE
 from mlflow_gitlab.settings import TrackingSettings
 
 log = logging.getLogger(__name__)
-TOKEN_VARIABLES = ("MLFLOW_TRACKING_TOKEN",)
 ASYNC_LOGGING = "MLFLOW_ENABLE_ASYNC_LOGGING"  # off unless the user turns it on (docs/relay.md)
 # MLflow merges what its async queue holds into `log-batch` requests only when this is set;
 # otherwise it sends one request per call, at the per-call rate.
@@ -21,10 +21,11 @@ LOOPBACK = "127.0.0.1"
 
 
 def start_for_child(settings: TrackingSettings, run_id: str, env: Mapping[str, str],
-                    child_env: Mapping[str, str], *,
-                    journal: bool = True) -> tuple[Relay, dict[str, str]]:
+                    child_env: Mapping[str, str], *, journal: bool = True,
+                    keep: tuple[str, ...] = ()) -> tuple[Relay, dict[str, str]]:
     """Start a relay for run `run_id`, with a metric journal unless `journal` is False;
-    return it and the child's environment pointed at it (`child_environment`).
+    return it and the child's environment pointed at it (`child_environment`, keeping the
+    token variables in `keep`).
 
     Raises:
         ConfigError: a relay setting in `env` is malformed.
@@ -32,7 +33,8 @@ def start_for_child(settings: TrackingSettings, run_id: str, env: Mapping[str, s
     """
     relay = Relay(settings, relay_config(env), default_run_id=run_id, journal=journal).start()
     pointed = child_environment(child_env, relay.uri, settings.tracking_uri,
-                                relay.journal.directory if relay.journal else None)
+                                relay.journal.directory if relay.journal else None,
+                                keep=keep)
     log.debug("the command tracks through the relay at %s", relay.uri)
     if _enabled(pointed.get(ASYNC_LOGGING, "")):
         log.info("%s: the command's MLflow sends its calls in batches every %s s; end its "
@@ -42,12 +44,14 @@ def start_for_child(settings: TrackingSettings, run_id: str, env: Mapping[str, s
 
 
 def child_environment(child_env: Mapping[str, str], relay_uri: str, tracking_uri: str,
-                      journal: Path | None = None) -> dict[str, str]:
+                      journal: Path | None = None, *,
+                      keep: tuple[str, ...] = ()) -> dict[str, str]:
     """The child's environment for a relay at `relay_uri` relaying to `tracking_uri`.
 
     - MLFLOW_TRACKING_URI is the relay, and so is MLFLOW_REGISTRY_URI unless it names
       another server (where MLflow's default would resolve it anyway, but without a Spark
-      lookup on every call); no tracking token.
+      lookup on every call).
+    - No API token (`command_env.without_tokens`), except the variables in `keep`.
     - With a `journal` folder, MLFLOW_GITLAB_JOURNAL_DIR names it and
       MLFLOW_GITLAB_JOURNAL_RELAY the relay, for the store plugin (`relay.store_plugin`);
       without one, neither is passed on (a parent `run`'s journal is not this relay's).
@@ -59,8 +63,8 @@ def child_environment(child_env: Mapping[str, str], relay_uri: str, tracking_uri
       request per call, at the per-call rate).
     Empty MLflow async variables are dropped: MLflow fails on them.
     """
-    env = {k: v for k, v in child_env.items()
-           if k not in TOKEN_VARIABLES and k not in (JOURNAL_VARIABLE, RELAY_VARIABLE)
+    env = {k: v for k, v in without_tokens(child_env, keep=keep).items()
+           if k not in (JOURNAL_VARIABLE, RELAY_VARIABLE)
            and not (k in (ASYNC_LOGGING, ASYNC_BUFFERING) and not v)}
     env["MLFLOW_TRACKING_URI"] = relay_uri
     if journal is not None:

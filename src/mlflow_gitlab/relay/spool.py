@@ -54,21 +54,39 @@ class Spool:
 def read_spool_file(path: Path) -> tuple[str, list[Point]]:
     """The run id and the points of one spool file, in the order they were kept.
 
-    A line cut short (the relay was killed while writing it) is skipped: its points were
-    not counted as kept.
+    A last line cut short (the relay was killed while writing it) is skipped: its points
+    were not counted as kept.
 
     Raises:
-        ValueError: the file holds points of several runs, or none.
+        ValueError: the file is not a spool file: a line that is not a kept batch, points
+            of several runs, or none.
+        OSError: it cannot be read.
     """
     run_ids, points = set(), []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    for number, line in enumerate(lines, 1):
         try:
             record = json.loads(line)
             batch = parse_points(record["metrics"])
-        except (ValueError, KeyError, TypeError, InvalidPoint):
-            continue
-        run_ids.add(record["run_id"])
+            run_id = record["run_id"]
+        except (ValueError, KeyError, TypeError, InvalidPoint) as exc:
+            if number == len(lines) and not text.endswith("\n"):
+                continue  # cut short: never counted as kept
+            raise ValueError(f"line {number} is not a batch of metric points "
+                             f"({_what(exc)})") from None
+        if not isinstance(run_id, str) or not run_id:
+            raise ValueError(f"line {number} names no run")
+        run_ids.add(run_id)
         points.extend(batch)
     if len(run_ids) != 1:
-        raise ValueError(f"{path} holds points of {len(run_ids)} runs; expected one")
+        raise ValueError(f"it holds points of {len(run_ids)} runs; expected one")
     return run_ids.pop(), points
+
+
+def _what(exc: BaseException) -> str:
+    if isinstance(exc, KeyError):
+        return f"no {exc.args[0]!r}"
+    if isinstance(exc, json.JSONDecodeError):
+        return "not JSON"
+    return str(exc) or type(exc).__name__

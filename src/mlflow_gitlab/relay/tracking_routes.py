@@ -134,6 +134,8 @@ class TrackingRoutes:
                                  "tracking server; nothing of this request was queued")
             reply.headers["Retry-After"] = str(RETRY_FULL)
             return reply
+        if self.relay.journal is not None:  # on disk before the child hears it was taken
+            self.relay.journal.record(run_id, points)
         return json_reply({})
 
     def _without_copies(self, run_id: str, points: list[Point]) -> list[Point]:
