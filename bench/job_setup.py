@@ -58,7 +58,9 @@ def _env(cache: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PIP_", "UV_", "VIRTUAL_ENV"))}
     env.update({"PIP_CACHE_DIR": str(cache / "pip"), "UV_CACHE_DIR": str(cache / "uv"),
-                "UV_LINK_MODE": "copy"})  # as in a job: the cache is on another filesystem
+                "UV_LINK_MODE": "copy",  # as in a job: the cache is on another filesystem
+                "PIP_CONFIG_FILE": os.devnull, "UV_NO_CONFIG": "1",  # PyPI, as a runner has
+                "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
     return env
 
 
