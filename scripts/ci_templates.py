@@ -2,9 +2,12 @@
 
 The job set-up (install mlflow-gitlab with uv, falling back to pip, with a download cache
 keyed on the release) is written here once, into the marked blocks of every component in
-ci-components/templates/. The classic templates, templates/mlflow-gitlab.yml (hidden jobs
-for `extends:`), are generated from the components: each input takes its default, so a
-template job runs exactly the commands of its component.
+ci-components/templates/. Generated from the components, in templates/:
+
+- `<name>.yml`: the component without the component context (`spec:component`, which
+  GitLab interpolates only for `include: component:`), for `include: project:` + `inputs:`;
+- `mlflow-gitlab.yml`: hidden jobs for `extends:`, each input at its default, so a template
+  job runs exactly the commands of its component.
 
     python scripts/ci_templates.py          # rewrite the blocks and the templates
     python scripts/ci_templates.py --check  # exit 1 if anything is stale (used by the tests)
@@ -23,6 +26,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 COMPONENTS = ROOT / "ci-components" / "templates"
 CLASSIC = ROOT / "templates" / "mlflow-gitlab.yml"
+CONTEXT = '  component: [version]\n'
+
 RELEASE = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M)[1]
 
 # What every job sets up before its command, by block name. `$[[ component.version ]]` is
@@ -111,6 +116,16 @@ def _text(match: re.Match[str], inputs: dict[str, Any]) -> str:
     return _string(inputs[match[2]].get("default", ""))
 
 
+def without_context(name: str, text: str) -> str:
+    """The component as a file for `include: project:`: no component context, so its version
+    falls back to the release this file belongs to."""
+    assert CONTEXT in text, name
+    return (f"# mlflow-gitlab {RELEASE}: the `{name}` component for `include: project:` (see "
+            "docs/components.md). Generated from\n# ci-components/templates/ by "
+            "scripts/ci_templates.py; do not edit.\n"
+            + text.replace(CONTEXT, "", 1).replace('"$[[ component.version ]]"', "''"))
+
+
 def _string(value: Any) -> str:
     """GitLab takes variables as strings: `true`, not a YAML boolean."""
     return str(value).lower() if isinstance(value, bool) else str(value)
@@ -139,12 +154,15 @@ def main(check: bool) -> int:
             stale.append(path)
             if not check:
                 path.write_text(new)
-    text = classic(components)
-    if not CLASSIC.exists() or CLASSIC.read_text() != text:
-        stale.append(CLASSIC)
-        if not check:
-            CLASSIC.parent.mkdir(exist_ok=True)
-            CLASSIC.write_text(text)
+    outputs = {CLASSIC: classic(components)}
+    outputs.update({CLASSIC.parent / f"{name}.yml": without_context(name, text)
+                    for name, text in components.items()})
+    for path, text in outputs.items():
+        if not path.exists() or path.read_text() != text:
+            stale.append(path)
+            if not check:
+                path.parent.mkdir(exist_ok=True)
+                path.write_text(text)
     if check and stale:
         print("stale: " + ", ".join(str(p.relative_to(ROOT)) for p in stale)
               + "; run python scripts/ci_templates.py", file=sys.stderr)

@@ -158,6 +158,20 @@ def test_a_template_job_runs_the_commands_of_its_component(path: Path):
     assert all(isinstance(v, str) for v in template["variables"].values())  # GitLab's rule
 
 
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.stem)
+def test_the_project_include_file_is_the_component_without_its_context(path: Path):
+    """`include: project:` cannot interpolate `component.*` (GitLab refuses the file), so
+    templates/<name>.yml is the component minus its context, same inputs and same jobs."""
+    inputs, jobs = spec_and_jobs(path)
+    text = (ROOT / "templates" / path.name).read_text()
+    assert "component." not in text.split("\n---\n", 1)[1]
+    header, plain_jobs = yaml.safe_load_all(text)
+    assert "component" not in header["spec"] and header["spec"]["inputs"] == inputs
+    (job,), (plain,) = jobs.values(), plain_jobs.values()
+    assert plain["script"] == job["script"]
+    assert plain["variables"]["MLFLOW_GITLAB_SETUP_COMPONENT_VERSION"] == ""
+
+
 def test_every_job_sets_up_the_same_way_with_uv_a_pip_fallback_and_a_release_cache():
     jobs = [the_job(path) for path in TEMPLATES]
     setups = [[line for line in job["script"] if "SETUP" in line] for job in jobs]
