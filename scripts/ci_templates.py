@@ -89,9 +89,11 @@ def split(text: str) -> tuple[dict[str, Any], dict[str, Any]]:
 def with_defaults(node: Any, inputs: dict[str, Any]) -> Any:
     """`node` with every input replaced by its default (required ones by nothing) and the
     component context, which templates lack, by an empty value."""
-    if isinstance(node, dict):
-        return {k: with_defaults(v, inputs) for k, v in node.items()
-                if with_defaults(v, inputs) is not _REQUIRED}
+    if isinstance(node, dict):  # a key whose value is a required array goes, and so does
+        # a mapping left empty by that (`parallel:` without its `matrix:`)
+        kept = {k: with_defaults(v, inputs) for k, v in node.items()}
+        kept = {k: v for k, v in kept.items() if v is not _REQUIRED}
+        return kept if kept or not node else _REQUIRED
     if isinstance(node, list):
         return [with_defaults(item, inputs) for item in node]
     if not isinstance(node, str):

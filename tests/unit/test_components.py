@@ -268,5 +268,8 @@ def test_merge_trains_repeat_no_fan_out_report_or_prerelease():
         assert inputs["rules"]["default"][0] == never, name
 
 
-def test_the_fan_out_is_interruptible():
+def test_the_fan_out_is_interruptible_and_the_template_leaves_its_matrix_to_the_user():
     assert the_job(ROOT / "ci-components" / "templates" / "tune.yml")["interruptible"] is True
+    template = yaml.safe_load(CLASSIC.read_text())[".mlflow-gitlab-tune"]
+    assert template["interruptible"] is True
+    assert "parallel" not in template  # the extending job gives `parallel: matrix:`
