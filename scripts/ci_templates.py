@@ -32,6 +32,7 @@ RELEASE = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text
 
 # What every job sets up before its command, by block name. `$[[ component.version ]]` is
 # empty for SHA and branch refs and outside the catalog; the release then pins the version.
+# uv itself is kept in the cache too, so a job with a warm cache does not install it again.
 BLOCKS = {
     "variables": f"""\
     MLFLOW_GITLAB_SETUP_INSTALL: "$[[ inputs.install ]]"
@@ -52,10 +53,14 @@ BLOCKS = {
     "script": """\
     - >-
       MLFLOW_GITLAB_SETUP_INSTALL="${MLFLOW_GITLAB_SETUP_INSTALL:-mlflow-gitlab==${MLFLOW_GITLAB_SETUP_VERSION:-${MLFLOW_GITLAB_SETUP_COMPONENT_VERSION:-$MLFLOW_GITLAB_SETUP_RELEASE}}}"
-    - python -m pip install --quiet --disable-pip-version-check uv || echo "uv is not available; installing with pip"
+      UV="$CI_PROJECT_DIR/.mlflow-gitlab/cache/uv-tool/bin/uv"
     - >-
-      if python -m uv --version >/dev/null 2>&1; then
-      python -m uv pip install --system --quiet
+      "$UV" --version >/dev/null 2>&1 ||
+      python -m pip install --quiet --disable-pip-version-check --target "${UV%/bin/uv}" uv ||
+      echo "uv is not available; installing with pip"
+    - >-
+      if "$UV" --version >/dev/null 2>&1; then
+      "$UV" pip install --python "$(command -v python)" --quiet
       ${MLFLOW_GITLAB_SETUP_INDEX_URL:+--extra-index-url "$MLFLOW_GITLAB_SETUP_INDEX_URL"}
       "$MLFLOW_GITLAB_SETUP_INSTALL" $MLFLOW_GITLAB_SETUP_REQUIREMENTS;
       else

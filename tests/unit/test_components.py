@@ -174,10 +174,11 @@ def test_the_project_include_file_is_the_component_without_its_context(path: Pat
 
 def test_every_job_sets_up_the_same_way_with_uv_a_pip_fallback_and_a_release_cache():
     jobs = [the_job(path) for path in TEMPLATES]
-    setups = [[line for line in job["script"] if "SETUP" in line] for job in jobs]
+    setups = [[line for line in job["script"] if "SETUP" in line or "UV" in line]
+              for job in jobs]
     assert all(setup == setups[0] for setup in setups)
     text = "\n".join(setups[0])
-    assert "python -m uv pip install --system" in text and "python -m pip install" in text
+    assert '"$UV" pip install --python' in text and "python -m pip install" in text
     assert all(job["cache"] == jobs[0]["cache"] for job in jobs)
     assert jobs[0]["cache"]["key"] == "mlflow-gitlab-setup-$MLFLOW_GITLAB_SETUP_RELEASE"
     for job in jobs:
@@ -191,29 +192,52 @@ def test_every_job_sets_up_the_same_way_with_uv_a_pip_fallback_and_a_release_cac
         assert header["spec"]["component"] == ["version"]
 
 
+FAKE_PYTHON = """#!/bin/sh
+log() { for a in "$@"; do printf '%s\\037' "$a"; done >> "$CALLS"; echo >> "$CALLS"; }
+log python "$@"
+if [ "$3" = install ] && [ "$4" = --quiet ] && [ -z "$FAKE_NO_UV" ]; then
+  for a in "$@"; do [ "$prev" = --target ] && target="$a"; prev="$a"; done
+  if [ -n "$target" ]; then  # `pip install --target DIR uv` puts uv in DIR/bin
+    mkdir -p "$target/bin"
+    printf '#!/bin/sh\\nfor a in uv "$@"; do printf "%%s\\\\037" "$a"; done >> "$CALLS"; echo >> "$CALLS"\\n' > "$target/bin/uv"
+    chmod +x "$target/bin/uv"
+  fi
+fi
+[ -n "$target" ] && [ -n "$FAKE_NO_UV" ] && exit 1
+exit 0
+"""
+
+
 def run_set_up(tmp_path: Path, **variables: str) -> list[list[str]]:
-    """Run a job's set-up lines in sh with `python` standing in for the interpreter; return
-    the argument lists it was called with."""
+    """Run a job's set-up lines in sh with `python` (and the uv pip installs) standing in
+    for the real ones; return the argument lists they were called with."""
     fake = tmp_path / "bin"
     fake.mkdir(exist_ok=True)
-    calls = tmp_path / "calls"
-    (fake / "python").write_text(
-        "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\037' \"$a\"; done >> " + str(calls)
-        + "\necho >> " + str(calls) + "\n"
-        + "[ \"$2\" = uv ] && [ \"$3\" = --version ] && [ -n \"$FAKE_NO_UV\" ] && exit 1\n"
-        + "exit 0\n")
+    (fake / "python").write_text(FAKE_PYTHON)
     (fake / "python").chmod(0o755)
+    calls = tmp_path / "calls"
+    calls.write_text("")
     job = the_job(ROOT / "ci-components" / "templates" / "train.yml")
     env = {"PATH": f"{fake}:/usr/bin:/bin", "MLFLOW_GITLAB_SETUP_RELEASE": __version__,
-           **variables}
-    lines = [line for line in job["script"] if "SETUP" in line]
+           "CI_PROJECT_DIR": str(tmp_path / "project"), "CALLS": str(calls), **variables}
+    lines = [line for line in job["script"] if "SETUP" in line or "UV" in line]
     subprocess.run(["sh", "-ec", "\n".join(lines)], env=env, check=True, timeout=30)
     return [line.split("\x1f")[:-1] for line in calls.read_text().splitlines()]
 
 
+def test_uv_is_installed_once_into_the_cache(tmp_path: Path):
+    first = run_set_up(tmp_path)
+    assert ["--target", str(tmp_path / "project/.mlflow-gitlab/cache/uv-tool"), "uv"] == \
+        [a for call in first if "--target" in call for a in call][-3:]
+    again = run_set_up(tmp_path)  # a warm cache: uv is there
+    assert not any("--target" in call for call in again)
+    # into the job's `python`, a system one or a venv's, as pip would
+    assert again[-1][:5] == ["uv", "pip", "install", "--python", str(tmp_path / "bin/python")]
+
+
 def test_set_up_pins_the_component_version_then_the_release(tmp_path: Path):
     calls = run_set_up(tmp_path, MLFLOW_GITLAB_SETUP_COMPONENT_VERSION="0.3.1")
-    assert calls[-1][:5] == ["-m", "uv", "pip", "install", "--system"]
+    assert calls[-1][:4] == ["uv", "pip", "install", "--python"]
     assert "mlflow-gitlab==0.3.1" in calls[-1]
     calls = run_set_up(tmp_path, MLFLOW_GITLAB_SETUP_COMPONENT_VERSION="")  # a SHA ref
     assert f"mlflow-gitlab=={__version__}" in calls[-1]
@@ -233,6 +257,7 @@ def test_without_uv_pip_installs_the_package_from_the_index_alone_first(tmp_path
     index = "https://gitlab.example.com/api/v4/projects/42/packages/pypi/simple"
     calls = run_set_up(tmp_path, FAKE_NO_UV="1", MLFLOW_GITLAB_SETUP_INDEX_URL=index)
     first, second = calls[-2], calls[-1]
+    assert first[:4] == second[:4] == ["python", "-m", "pip", "install"]
     spec = f"mlflow-gitlab=={__version__}"
     # the package itself only from the index (no name squatting on PyPI wins), then its
     # dependencies from PyPI, the package being already satisfied
