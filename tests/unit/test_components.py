@@ -199,12 +199,17 @@ if [ "$3" = install ] && [ "$4" = --quiet ] && [ -z "$FAKE_NO_UV" ]; then
   for a in "$@"; do [ "$prev" = --target ] && target="$a"; prev="$a"; done
   if [ -n "$target" ]; then  # `pip install --target DIR uv` puts uv in DIR/bin
     mkdir -p "$target/bin"
-    printf '#!/bin/sh\\nfor a in uv "$@"; do printf "%%s\\\\037" "$a"; done >> "$CALLS"; echo >> "$CALLS"\\n' > "$target/bin/uv"
+    cp "$FAKE_UV" "$target/bin/uv"
     chmod +x "$target/bin/uv"
   fi
 fi
 [ -n "$target" ] && [ -n "$FAKE_NO_UV" ] && exit 1
 exit 0
+"""
+
+
+FAKE_UV = """#!/bin/sh
+for a in uv "$@"; do printf '%s\\037' "$a"; done >> "$CALLS"; echo >> "$CALLS"
 """
 
 
@@ -215,11 +220,13 @@ def run_set_up(tmp_path: Path, **variables: str) -> list[list[str]]:
     fake.mkdir(exist_ok=True)
     (fake / "python").write_text(FAKE_PYTHON)
     (fake / "python").chmod(0o755)
+    (fake / "uv").write_text(FAKE_UV)
     calls = tmp_path / "calls"
     calls.write_text("")
     job = the_job(ROOT / "ci-components" / "templates" / "train.yml")
     env = {"PATH": f"{fake}:/usr/bin:/bin", "MLFLOW_GITLAB_SETUP_RELEASE": __version__,
-           "CI_PROJECT_DIR": str(tmp_path / "project"), "CALLS": str(calls), **variables}
+           "CI_PROJECT_DIR": str(tmp_path / "project"), "CALLS": str(calls),
+           "FAKE_UV": str(fake / "uv"), **variables}
     lines = [line for line in job["script"] if "SETUP" in line or "UV" in line]
     subprocess.run(["sh", "-ec", "\n".join(lines)], env=env, check=True, timeout=30)
     return [line.split("\x1f")[:-1] for line in calls.read_text().splitlines()]
