@@ -55,6 +55,7 @@ bench: $(STAMP) ## benchmarks; each prints ratios against a baseline measured in
 	$(BIN)/python bench/packages_upload.py --sizes-mib 256
 	$(BIN)/python bench/release_selection.py
 	$(BIN)/python bench/relay_throughput.py
+	$(BIN)/python bench/job_setup.py
 
 clean:
 	rm -rf $(VENV) $(VENV2) .demo .pytest_cache .ruff_cache .e2e-tools

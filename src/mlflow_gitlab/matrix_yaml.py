@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mlflow_gitlab.errors import SearchSpaceError
-from mlflow_gitlab.tuning import Plan, load_space, plan
+from mlflow_gitlab.tuning import Plan, check_job_names, load_space, plan
 
 SPOOL_ARTIFACT = ".mlflow-gitlab/spool/"  # the relay's default spool (relay.config)
 
@@ -29,12 +29,13 @@ def matrix_entries(plan: Plan) -> list[dict[str, Any]]:
 def child_pipeline(plan: Plan, *, job_name: str, image: str | None,
                    script: Sequence[str], variables: Mapping[str, str] | None = None
                    ) -> dict[str, Any]:
-    """A child-pipeline configuration: one `parallel:matrix` job running `script`, keeping
-    the relay's spool as an artifact whatever the result (docs/relay.md).
+    """A child-pipeline configuration: one interruptible `parallel:matrix` job running
+    `script`, keeping the relay's spool as an artifact whatever the result (docs/relay.md).
 
-    The job has no `rules`: in a child pipeline `CI_PIPELINE_SOURCE` is always
-    `parent_pipeline`, and the parent's trigger job already decided that it runs
-    (`doc/ci/variables/predefined_variables.md` in GitLab).
+    The job's one rule is `$CI_PIPELINE_SOURCE == "parent_pipeline"`, the source of every
+    child pipeline (`doc/ci/variables/predefined_variables.md` in GitLab): the parent's
+    trigger job already decided that it runs, and the rule keeps the file from adding jobs
+    to any other pipeline it is included in.
 
     Raises:
         SearchSpaceError: `script` is empty.
@@ -47,8 +48,10 @@ def child_pipeline(plan: Plan, *, job_name: str, image: str | None,
     job["variables"] = {**(variables or {}),
                         "MLFLOW_GITLAB_MATRIX_KEYS": ",".join(plan.keys)}
     job["parallel"] = {"matrix": matrix_entries(plan)}
+    job["interruptible"] = True  # a newer pipeline of the MR makes these candidates moot
     job["script"] = list(script)
     job["artifacts"] = {"when": "always", "paths": [SPOOL_ARTIFACT]}
+    job["rules"] = [{"if": '$CI_PIPELINE_SOURCE == "parent_pipeline"'}]
     return {job_name: job}
 
 
@@ -99,11 +102,13 @@ def fan_out(text: str, *, source: str = "the search space", strategy: str | None
         (the YAML text, the plan it holds).
 
     Raises:
-        SearchSpaceError: the space is malformed; MatrixTooLarge past GitLab's limit.
+        SearchSpaceError: the space is malformed, or a job name is too long for GitLab;
+            MatrixTooLarge past GitLab's limit.
     """
     space = load_space(text, source)
     chosen = plan(space.parameters, strategy or space.strategy,
                   space.max_jobs if max_jobs is None else max_jobs,
                   space.seed if seed is None else seed)
+    check_job_names(job_name, chosen)
     return render(chosen, fmt, job_name=job_name, image=image, script=script,
                   variables=variables), chosen

@@ -90,6 +90,13 @@ def release(options: ReleaseOptions, env: Mapping[str, str] | None = None) -> Re
         raise NothingToRelease(
             f"merge-request pipelines release only prereleases of {options.model}",
             hint="pass --prerelease to release X.Y.Z-mr.<iid>.<n> from merge requests")
+    mr = context.merge_request
+    if mr is not None and mr.from_fork and not env.get("MLFLOW_TRACKING_TOKEN"):
+        raise NothingToRelease(
+            "a fork's merge-request pipeline gets none of the parent project's CI/CD "
+            "variables, so there is no token to release with",
+            hint="a maintainer can run the pipeline in the parent project (Run pipeline on "
+                 "the merge request) to prerelease it")
     if context.pipeline.id is None and not options.run_id:
         raise ConfigError("outside a GitLab pipeline there is no pipeline to pick a run from",
                           hint="pass --run RUN_ID")

@@ -26,6 +26,7 @@ from mlflow_gitlab.errors import MatrixTooLarge, SearchSpaceError
 
 GITLAB_MAX_JOBS = 200  # permutations per `parallel:matrix` job (`PARALLEL_LIMIT`,
 # `lib/gitlab/ci/config/entry/product/parallel.rb` in GitLab)
+GITLAB_MAX_JOB_NAME = 255  # characters in a job name, matrix values included
 STRATEGIES = ("grid", "random")
 _KEY = re.compile(r"\A[A-Za-z0-9_]+\Z")  # matrix keys: letters, digits and `_` only
 _DISTRIBUTIONS = ("uniform", "loguniform")
@@ -149,6 +150,30 @@ def plan(params: Sequence[Parameter], strategy: str = "grid",
         combos = tuple(itertools.product(*(p.choices for p in params)))
         return Plan(keys, combos, strategy, size)
     return Plan(keys, _sample(params, max_jobs, size, random.Random(seed)), strategy, size)
+
+
+def check_job_names(job_name: str, chosen: Plan) -> None:
+    """Refuse a plan whose longest matrix job name GitLab would refuse.
+
+    GitLab names each matrix job `<job>: [<value>, <value>, ...]`
+    (`lib/gitlab/ci/config/normalizer/matrix_strategy.rb`) and takes names of at most 255
+    characters.
+
+    Raises:
+        SearchSpaceError: a name is longer than that.
+    """
+    longest = max((matrix_job_name(job_name, combo) for combo in chosen.combinations),
+                  key=len, default=job_name)
+    if len(longest) > GITLAB_MAX_JOB_NAME:
+        raise SearchSpaceError(
+            f"the job name {longest[:60]}... has {len(longest)} characters, more than the "
+            f"{GITLAB_MAX_JOB_NAME} GitLab allows",
+            hint="shorten the values (or fewer parameters), or a shorter --job-name")
+
+
+def matrix_job_name(job_name: str, values: Sequence[str]) -> str:
+    """The name GitLab gives the matrix job running `values`."""
+    return f"{job_name}: [{', '.join(values)}]"
 
 
 # --- parsing --------------------------------------------------------------------------------

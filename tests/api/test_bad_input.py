@@ -77,6 +77,7 @@ def workspace(root: Path) -> Path:
     (root / "manifest.json").write_text("{}")
     (root / "space.yml").write_text(SPACE)
     (root / "broken.yml").write_text("parameters: [\n")
+    (root / "long-values.yml").write_text("parameters:\n  A: ['" + "y" * 260 + "']\n")
     (root / "broken.j2").write_text("{% if %}")
     os.mkfifo(root / "fifo")
     (root / "dangling").symlink_to(root / "gone")
@@ -265,6 +266,7 @@ CASES = [
          "--dest", "model.pkl"),
     case("space-is-a-folder", "tune", "matrix", "--space", "empty"),
     case("space-not-yaml", "tune", "matrix", "--space", "broken.yml"),
+    case("matrix-job-name-too-long", "tune", "matrix", "--space", "long-values.yml"),
     case("report-template-missing", "report", "--metric", "loss", "--template", "custom.j2"),
     case("report-template-broken", "report", "--metric", "loss", "--template", "broken.j2"),
     case("dotenv-under-a-file", "run", "--dotenv", "model.pkl/run.env", "--", "true"),

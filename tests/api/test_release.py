@@ -439,3 +439,18 @@ def test_a_failed_copy_leaves_an_incomplete_version_that_a_retry_completes(lab, 
     assert lab.model_file(version["version"], "manifest.json").status_code == 200
     assert lab.model_file(version["version"], "model.pkl").status_code == 200
     assert set(lab.versions()) == {"1.0.0"}
+
+
+def test_a_fork_pipeline_without_the_token_releases_nothing_and_passes(lab):
+    """A fork's MR pipeline runs with the fork's variables: no token, so no job turns red."""
+    pipeline = lab.pipeline()
+    lab.train(pipeline, 0.2)
+    env = lab.env(pipeline, ci_envs.fork_merge_request)
+    del env["MLFLOW_TRACKING_TOKEN"]
+    result = mlflow_gitlab("release", "--model", MODEL, "--metric", "loss", "--prerelease",
+                           env=env)
+    assert (result.returncode, result.stdout) == (0, ""), result.stderr
+    assert "nothing to release: a fork's merge-request pipeline" in result.stderr
+    assert lab.versions() == {}
+    strict = mlflow_gitlab("release", "--model", MODEL, "--prerelease", "--strict", env=env)
+    assert strict.returncode == 3

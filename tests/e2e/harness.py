@@ -64,6 +64,10 @@ class Checkout:
         state = self.root / ".gitlab-ci-local"
         cache = state / "includes" / "127.0.0.1" / COMPONENTS_PROJECT / __version__ / "templates"
         shutil.copytree(ROOT / "ci-components" / "templates", cache)
+        for component in cache.glob("*.yml"):  # gitlab-ci-local interpolates inputs only;
+            # GitLab (18.7+) gives a component included at a released tag its version
+            text = component.read_text().replace("$[[ component.version ]]", __version__)
+            component.write_text(text)
         (state / "state.yml").write_text(f"---\npipelineIid: {FIRST_PIPELINE_IID - 1}\n")
         self.record = workdir / "job-ids.txt"
         self.bash_env = workdir / "record-job.sh"

