@@ -18,6 +18,7 @@ class StoredFile:
     name: str  # `/`-separated, as in the manifest
     size: int
     sha256: str | None
+    ids: tuple[int, ...] = ()  # every stored file of this name, oldest first; the last is this
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,10 @@ def stored_package(client: GitLabClient, name: str, version: str) -> StoredPacka
     # Files come oldest first (order_by=id): a later duplicate of a name replaces an earlier.
     for item in client.pages(f"/packages/{package_id}/package_files",
                              {"order_by": "id", "sort": "asc"}, what,
-                             keys=("file_name", "size")):
-        # A file under a path is stored URL-encoded (`dir%2Ffile`, §15.1).
+                             keys=("id", "file_name", "size")):
+        # A file under a path is stored URL-encoded (`dir%2Ffile`).
         stored_name = unquote(item["file_name"])
-        files[stored_name] = StoredFile(stored_name, int(item["size"]), item.get("file_sha256"))
+        earlier = files[stored_name].ids if stored_name in files else ()
+        files[stored_name] = StoredFile(stored_name, int(item["size"]), item.get("file_sha256"),
+                                        (*earlier, int(item["id"])))
     return StoredPackage(package_id, files)

@@ -67,11 +67,15 @@ def upload(req: web.Request) -> web.Response:
     if access_level(req.app.store, req.project, req.principal) < DEVELOPER:
         raise web.forbidden()  # `authorize_create_package!`: Guest, Reporter, non-members
     store = req.app.store
-    received = package_files.receive(store, req.body, req.app.settings.generic_max_file_size,
-                                     web.bad_request("File is too large"))
+    settings = req.app.settings
+    streamed, declared = workhorse_too_large(req.body.length, settings.generic_max_file_size,
+                                             settings.workhorse_length_status)
+    received = package_files.receive(store, req.body, settings.generic_max_file_size,
+                                     streamed, declared_too_large=declared)
     try:
         with store.tx() as db:
-            row = _store_file(db, req.project["id"], target, status, received)
+            row = _store_file(db, req.project["id"], target, status, received,
+                              duplicates=settings.generic_duplicates)
     except BaseException:
         package_files.discard_blob(store, received)
         raise
@@ -98,6 +102,27 @@ def download(req: web.Request) -> web.Response:
     if row is None:
         raise record_not_found()
     return package_files.file_response(store, row)
+
+
+def workhorse_too_large(length: int | None, maximum: int, length_status: int
+                       ) -> tuple[web.ApiError, web.ApiError]:
+    """Workhorse's answers to a body over the limit, before Rails sees the request.
+
+    `workhorse/internal/upload/body_uploader.go` and `destination/destination.go`: a stream
+    that runs past `MaximumSize` is 413 with the error as plain text; a `Content-Length`
+    over it is 413 too on current versions, and 500 (a `SizeError`) on older ones.
+    """
+    prefix = "RequestBody: upload failed: "
+    streamed = web.ApiError(413, prefix + "entity is too large\n",
+                            {"Content-Type": "text/plain; charset=utf-8"})
+    if length_status == 500:
+        declared = web.ApiError(500, "Internal Server Error\n",
+                                {"Content-Type": "text/plain; charset=utf-8"})
+    else:
+        declared = web.ApiError(413, f"{prefix}the upload size {length} is over maximum of "
+                                     f"{maximum} bytes: entity is too large\n",
+                                {"Content-Type": "text/plain; charset=utf-8"})
+    return streamed, declared
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -160,10 +185,19 @@ def _choice(req: web.Request, param: str, allowed: tuple[str, ...], errors: list
 
 
 def _store_file(db: sqlite3.Connection, project_id: int, target: Target, status: str | None,
-                received: package_files.ReceivedFile) -> sqlite3.Row:
-    """Append the file to the package (duplicates allowed); `status` updates the package."""
+                received: package_files.ReceivedFile, *, duplicates: bool) -> sqlite3.Row:
+    """Append the file to the package; `status` updates the package.
+
+    Without `duplicates` (the group's "Allow duplicates" off for generic packages), a file
+    name the package already holds is refused, after the body was received, as
+    `Packages::Generic::CreatePackageFileService` and `lib/api/generic_packages.rb` do.
+    """
     package = package_files.find_or_create_package(
         db, project_id, "generic", target.name, target.version, status or "default")
+    if not duplicates and db.execute(
+            "SELECT 1 FROM package_files WHERE package_id = ? AND file_name = ?",
+            (package["id"], target.stored_name)).fetchone():
+        raise web.bad_request("Duplicate package is not allowed")
     if status is not None and status != package["status"]:
         db.execute("UPDATE packages SET status = ? WHERE id = ?", (status, package["id"]))
     row = package_files.add_file(db, package["id"], target.stored_name, received)
