@@ -1,8 +1,8 @@
-"""What a generic package version already holds, from the packages API (reference §16.2).
+"""What a generic package version already holds, from the packages API.
 
 Used to resume: a file already stored under the same name with the same SHA-256 is not
 sent again. Only the newest package of a name and version counts, because that is the one
-GitLab's download route reads from (§15.2).
+GitLab's download route reads from.
 """
 
 from __future__ import annotations

@@ -2,8 +2,7 @@
 
 A file is never read whole: `FileSlice` hands the HTTP client 1 MiB at a time, hashing and
 reporting progress as it goes, so memory stays flat whatever the size. Every attempt opens
-a new slice at its first byte (reference gitlab-ci.md §13.2), and takes back the progress
-the failed attempt had reported.
+a new slice at its first byte, and takes back the progress the failed attempt had reported.
 """
 
 from __future__ import annotations
@@ -15,7 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlflow_gitlab.errors import GitLabAPIError, PackageDownloadError, PackageUploadError
+from mlflow_gitlab.errors import (
+    DuplicateRefused,
+    GitLabAPIError,
+    PackageDownloadError,
+    PackageUploadError,
+)
 from mlflow_gitlab.gitlab_api import GitLabClient, gitlab_message
 from mlflow_gitlab.http import allow_transfer, read_json, short_url, transfer_seconds
 from mlflow_gitlab.http.deadline import current as current_deadline
@@ -29,7 +33,7 @@ OnBytes = Callable[[int], None]
 
 
 def file_url(client: GitLabClient, package: str, version: str, name: str) -> str:
-    """The generic-package URL of package file `name` (reference §15)."""
+    """The generic-package URL of package file `name`."""
     return f"{client.project_url}/packages/generic/{package}/{version}/{url_path(name)}"
 
 
@@ -87,17 +91,6 @@ def hash_slice(path: Path, offset: int, length: int, hashes: list[Hash], on_byte
             pass
     finally:
         body.close()
-
-
-class DuplicateRefused(PackageUploadError):
-    """GitLab refused a file whose name the package already holds (duplicates not allowed).
-
-    `sha256` is what was sent, when the whole slice was read before GitLab answered.
-    """
-
-    def __init__(self, message: str, sha256: str | None) -> None:
-        super().__init__(message)
-        self.sha256 = sha256
 
 
 DUPLICATE = "Duplicate package is not allowed"
@@ -193,7 +186,7 @@ def get_slice(client: GitLabClient, url: str, target: Path, offset: int, length:
     sends it, whole by its `Content-Length` (a file no manifest describes). A transfer cut
     short is retried from its first byte; a file whose bytes differ from the manifest is an
     error, found from GitLab's
-    `X-Checksum-SHA256` header (reference §15.2) before the body when it is sent.
+    `X-Checksum-SHA256` header (`lib/api/generic_packages.rb`) before the body when it is sent.
 
     Raises:
         PackageDownloadError: the file is missing, or its bytes differ from the manifest.

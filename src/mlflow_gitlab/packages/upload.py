@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlflow_gitlab.errors import PackageUploadError
+from mlflow_gitlab.errors import DuplicateRefused, PackageUploadError
 from mlflow_gitlab.gitlab_api import GitLabClient, gitlab_message
 from mlflow_gitlab.http import read_json
 from mlflow_gitlab.packages.download import fetch_manifest
@@ -27,7 +27,6 @@ from mlflow_gitlab.packages.sources import PlannedFile, PlannedPart, plan_files
 from mlflow_gitlab.packages.stored import StoredPackage, stored_package
 from mlflow_gitlab.packages.transport import (
     DUPLICATE,
-    DuplicateRefused,
     Hash,
     file_url,
     hash_slice,

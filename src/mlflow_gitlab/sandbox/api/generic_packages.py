@@ -1,4 +1,4 @@
-"""Generic packages: one file at a time under `<name>/<version>/[<path>/]<file>` (reference §15).
+"""Generic packages: one file at a time under `<name>/<version>/[<path>/]<file>`.
 
 Everything that can be checked from the URL and the caller (Grape validation, role) is
 checked before the body is read; the body then streams to disk through
@@ -23,7 +23,7 @@ from mlflow_gitlab.sandbox.store import iso8601
 
 ROUTE = "/projects/:id/packages/generic/:package_name/:package_version/*file_path"
 
-# §16.1: `generic_package_name_regex` (also the file-name regex) and the version regex.
+# `Gitlab::Regex.generic_package_name_regex` (also the file-name regex) and the version regex.
 # Ruby's `\w` is ASCII; `fullmatch` stands for `\A...\z`.
 NAME = re.compile(r"[A-Za-z0-9._+-]+")
 VERSION = re.compile(r"(?!.*\.\.)[\w+.-]+", re.ASCII)
@@ -31,9 +31,9 @@ STATUSES = ("default", "hidden")
 SELECTS = ("package_file",)
 # `Gitlab::PathTraversal::PATH_TRAVERSAL_REGEX_WITH_NEWLINE`, on the decoded value.
 _TRAVERSAL = re.compile(r"\A\.{1,2}\Z|\A\.\.[/\\]|[/\\]\.\.\Z|[/\\]\.\.[/\\]|\n")
-# GitLab's spec expects 200 for `select=package_file` (Grape's PUT default); the reference
-# (§15.2) says 201, and the reference is what the sandbox follows.
-SELECT_STATUS = 201
+# `select=package_file` presents the file with Grape's PUT default, 200, as GitLab's request
+# spec expects; without it, `created!` answers 201.
+SELECT_STATUS = 200
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def download(req: web.Request) -> web.Response:
     target, errors = parse_target(req)
     if errors:
         raise web.grape_error(", ".join(errors))
-    require_role(req, REPORTER)  # `read_package`: a Guest on a private project -> 403 (§2.4)
+    require_role(req, REPORTER)  # `read_package`: a Guest on a private project -> 403
     store = req.app.store
     # `by_name_and_version!` / `PackageFileFinder#execute!` raise RecordNotFound.
     package = store.one(
@@ -208,7 +208,7 @@ def _store_file(db: sqlite3.Connection, project_id: int, target: Target, status:
 
 
 def package_file_json(project_id: int, row: sqlite3.Row) -> dict[str, Any]:
-    """The `select=package_file` body: the model's attributes (reference §15.2)."""
+    """The `select=package_file` body: the `Packages::PackageFile` model's attributes."""
     disk = hashlib.sha256(str(project_id).encode()).hexdigest()  # hashed storage path
     url = f"/{disk[:2]}/{disk[2:4]}/{disk}/packages/{row['package_id']}/files/{row['id']}/"
     return {
