@@ -130,3 +130,37 @@ def test_two_uploads_at_once_are_reported_and_a_rerun_repairs_the_manifest(
     assert files_under(tmp_path / "r") == {"first/data.txt": b"first",
                                            "first/more.txt": b"more",
                                            "second/data.txt": b"second"}
+
+
+def test_a_file_where_a_folder_was_is_refused_unless_replace(sandbox, tmp_path):
+    from tests.api.test_packages_upload import client_for
+
+    client = client_for(sandbox)
+    first, second = tmp_path / "one", tmp_path / "two"
+    (first / "model").mkdir(parents=True)
+    (first / "model" / "weights.bin").write_bytes(b"weights")
+    (first / "notes.txt").write_text("kept")
+    second.mkdir()
+    (second / "model").write_text("a file now")
+    upload_paths(client, PKG, VERSION, [first / "model", first / "notes.txt"])
+    with pytest.raises(PackageUploadError, match=r"'model' and 'model/weights\.bin', already "
+                                                 r"in package pkg 1\.0\.0, cannot both be"):
+        upload_paths(client, PKG, VERSION, [second / "model"])
+    upload_paths(client, PKG, VERSION, [second / "model"], replace=True)
+    download_package(client, PKG, VERSION, tmp_path / "r")
+    assert files_under(tmp_path / "r") == {"model": b"a file now", "notes.txt": b"kept"}
+
+
+def test_a_new_file_cannot_take_a_stored_file_name(sandbox, tmp_path):
+    from mlflow_gitlab.errors import InvalidPackageName
+    from tests.api.test_packages_upload import client_for
+
+    client = client_for(sandbox)
+    (tmp_path / "a b.txt").write_text("spaces")
+    (tmp_path / "later").mkdir()
+    (tmp_path / "later" / "a_b.txt").write_text("underscore")
+    upload_paths(client, PKG, VERSION, [tmp_path / "a b.txt"])  # stored as a_b.txt
+    with pytest.raises(InvalidPackageName, match=r"would be stored as 'a_b\.txt'"):
+        upload_paths(client, PKG, VERSION, [tmp_path / "later" / "a_b.txt"])
+    download_package(client, PKG, VERSION, tmp_path / "r")
+    assert files_under(tmp_path / "r") == {"a b.txt": b"spaces"}
