@@ -154,3 +154,18 @@ def test_a_later_upload_cannot_replace_the_manifest(no_duplicates, work, tmp_pat
         "1.0.0 ('Duplicate package is not allowed'): its manifest still lists only the "
         "earlier upload's")
     assert set(download(sandbox, tmp_path / "r")) == {"out/a.txt", "out/b.txt"}
+
+
+@pytest.mark.parametrize("duplicates", [True, False], ids=["duplicates", "no-duplicates"])
+def test_a_manifest_stored_before_a_500_is_not_taken_for_another_upload(sandbox, work,
+                                                                         tmp_path, duplicates):
+    """The retry stores a second copy of the same manifest, or, without duplicates, is
+    refused as one; either way the upload succeeded."""
+    sandbox.app.settings.generic_duplicates = duplicates
+    if duplicates:  # a later upload, adding a file
+        assert upload(sandbox, work, "out").returncode == 0
+    sandbox.inject("PUT", r"/manifest\.json$", status=500, processed=True)  # stored, then 500
+    result = upload(sandbox, work, "out", "notes.txt")
+    assert result.returncode == 0, result.stderr
+    assert len(sandbox.fired) == 1
+    assert set(download(sandbox, tmp_path / "r")) == {"out/a.txt", "out/b.txt", "notes.txt"}

@@ -18,7 +18,12 @@ class StoredFile:
     name: str  # `/`-separated, as in the manifest
     size: int
     sha256: str | None
-    ids: tuple[int, ...] = ()  # every stored file of this name, oldest first; the last is this
+    # (id, SHA-256) of every stored file of this name, oldest first; the last one is this.
+    versions: tuple[tuple[int, str | None], ...] = ()
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return tuple(i for i, _ in self.versions)
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,8 @@ def stored_package(client: GitLabClient, name: str, version: str) -> StoredPacka
                              keys=("id", "file_name", "size")):
         # A file under a path is stored URL-encoded (`dir%2Ffile`).
         stored_name = unquote(item["file_name"])
-        earlier = files[stored_name].ids if stored_name in files else ()
-        files[stored_name] = StoredFile(stored_name, int(item["size"]), item.get("file_sha256"),
-                                        (*earlier, int(item["id"])))
+        earlier = files[stored_name].versions if stored_name in files else ()
+        sha256 = item.get("file_sha256")
+        files[stored_name] = StoredFile(stored_name, int(item["size"]), sha256,
+                                        (*earlier, (int(item["id"]), sha256)))
     return StoredPackage(package_id, files)

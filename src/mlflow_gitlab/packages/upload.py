@@ -16,7 +16,6 @@ from pathlib import Path
 
 from mlflow_gitlab.errors import DuplicateRefused, PackageUploadError
 from mlflow_gitlab.gitlab_api import GitLabClient, gitlab_message
-from mlflow_gitlab.http import read_json
 from mlflow_gitlab.packages.download import fetch_manifest
 from mlflow_gitlab.packages.manifest import FileEntry, Manifest, Part
 from mlflow_gitlab.packages.merge import check_additions, merged
@@ -129,19 +128,25 @@ def _publish_manifest(client: GitLabClient, package: str, version: str, stored: 
         base_ids = now.files[MANIFEST].ids
     manifest = merged(base, package, version, added)
     body = manifest.to_bytes()
+    digest = hashlib.sha256(body).hexdigest()
     have = now.files.get(MANIFEST)
-    if have is not None and have.sha256 == hashlib.sha256(body).hexdigest():
+    if have is not None and have.sha256 == digest:
         return manifest, url
-    response = client.session.put(url, data=body, params={"select": "package_file"})
+    response = client.session.put(url, data=body)
+    after = stored_package(client, package, version).files.get(MANIFEST)
     if response.status_code == 400 and DUPLICATE in gitlab_message(response):
+        if after is not None and after.sha256 == digest:
+            return manifest, url  # an attempt whose answer was lost stored it
         raise PackageUploadError(
             f"the files went up, but GitLab refuses a second {MANIFEST} in package {package} "
             f"{version} ({DUPLICATE!r}): its manifest still lists only the earlier upload's",
             hint="this group does not allow duplicate generic packages: upload to a new "
                  "version, or allow duplicates in the group's package settings")
-    mine = int(read_json(client.check(response, what), dict, keys=("id",))["id"])
-    after = stored_package(client, package, version).files.get(MANIFEST)
-    others = [i for i in (after.ids if after else ()) if i not in base_ids and i != mine]
+    client.check(response, what)
+    # Manifests stored since `base` other than this one (a retried attempt whose answer was
+    # lost stored the same bytes) were written by another upload at the same time.
+    others = [i for i, sha256 in (after.versions if after else ())
+              if i not in base_ids and sha256 != digest]
     if others:
         raise PackageUploadError(
             f"another upload to package {package} {version} wrote its {MANIFEST} at the same "
