@@ -133,9 +133,9 @@ def _publish_manifest(client: GitLabClient, package: str, version: str, stored: 
     if have is not None and have.sha256 == digest:
         return manifest, url
     response = client.session.put(url, data=body)
-    after = stored_package(client, package, version).files.get(MANIFEST)
     if response.status_code == 400 and DUPLICATE in gitlab_message(response):
-        if after is not None and after.sha256 == digest:
+        have = stored_package(client, package, version).files.get(MANIFEST)
+        if have is not None and have.sha256 == digest:
             return manifest, url  # an attempt whose answer was lost stored it
         raise PackageUploadError(
             f"the files went up, but GitLab refuses a second {MANIFEST} in package {package} "
@@ -143,6 +143,7 @@ def _publish_manifest(client: GitLabClient, package: str, version: str, stored: 
             hint="this group does not allow duplicate generic packages: upload to a new "
                  "version, or allow duplicates in the group's package settings")
     client.check(response, what)
+    after = stored_package(client, package, version).files.get(MANIFEST)
     # Manifests stored since `base` other than this one (a retried attempt whose answer was
     # lost stored the same bytes) were written by another upload at the same time.
     others = [i for i, sha256 in (after.versions if after else ())
