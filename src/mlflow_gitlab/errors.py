@@ -93,6 +93,15 @@ class PackageUploadError(MlflowGitlabError):
     """Raised when files cannot be uploaded to a generic package."""
 
 
+class DuplicateRefused(PackageUploadError):
+    """Raised when GitLab refuses a package file whose name the package already holds (its
+    group does not allow duplicates); `sha256` is what was sent, when it was sent whole."""
+
+    def __init__(self, message: str, sha256: str | None = None) -> None:
+        super().__init__(message)
+        self.sha256 = sha256
+
+
 class PackageDownloadError(MlflowGitlabError):
     """Raised when a package cannot be downloaded or its files fail verification."""
 

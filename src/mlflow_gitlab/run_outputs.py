@@ -59,8 +59,12 @@ class PackageTarget:
 
 def upload(paths: Sequence[Path | str], target: PackageTarget, *,
            env: Mapping[str, str] | None = None, transfer: TransferSettings | None = None,
-           progress: Progress | None = None, follow_symlinks: bool = False) -> UploadResult:
+           progress: Progress | None = None, follow_symlinks: bool = False,
+           replace: bool = False) -> UploadResult:
     """Upload `paths` to the target package; with a run, tag the run with the package.
+
+    A package that already has files keeps them: the upload adds to its manifest
+    (`replace`: a path already there with other content is replaced, else refused).
 
     Raises:
         ConfigError: the target or the settings are unusable (nothing was sent).
@@ -72,12 +76,12 @@ def upload(paths: Sequence[Path | str], target: PackageTarget, *,
     if target.run_id is None:
         return upload_paths(client, target.package or "", target.version or "", paths,
                             transfer=transfer, progress=progress,
-                            follow_symlinks=follow_symlinks)
+                            follow_symlinks=follow_symlinks, replace=replace)
     tracker = _tracker(target, env)
     experiment_id, _ = tracker.run_tags(target.run_id)
     return publish_run_outputs(tracker, target.run_id, experiment_id, paths, client=client,
                                transfer=transfer, progress=progress,
-                               follow_symlinks=follow_symlinks)
+                               follow_symlinks=follow_symlinks, replace=replace)
 
 
 def download(dest: Path | str, target: PackageTarget, *,
@@ -104,15 +108,18 @@ def publish_run_outputs(tracker: Tracker, run_id: str, experiment_id: str,
                         paths: Sequence[Path | str], *, client: GitLabClient,
                         transfer: TransferSettings | None = None,
                         progress: Progress | None = None,
-                        follow_symlinks: bool = False) -> UploadResult:
+                        follow_symlinks: bool = False, replace: bool = False) -> UploadResult:
     """Upload a run's outputs to its package, then tag the run with the package's coordinates.
+
+    Outputs uploaded earlier (by `run --artifacts` or another upload) stay in the package.
 
     Raises:
         MlflowGitlabError: the upload or the tagging failed.
     """
     package, version = run_package(run_id, experiment_id)
     result = upload_paths(client, package, version, paths, transfer=transfer,
-                          progress=progress, follow_symlinks=follow_symlinks)
+                          progress=progress, follow_symlinks=follow_symlinks,
+                          replace=replace)
     kept = tracker.tag_once(run_id, package_tags(package, version, result.manifest_url))
     if kept:
         log.warning("run %s already had other values for %s; left unchanged", run_id,

@@ -281,6 +281,8 @@ CASES = [
          "model.pkl/report.md"),
     case("report-metrics-under-a-file", "report", "--metric", "loss", "--metrics-file",
          "model.pkl/metrics.txt"),
+    case("upload-changes-a-stored-file", *UPLOAD, setup=lambda api, work: put_package(
+        api, "1.0.0", {"model.pkl": b"other"}, [entry("model.pkl", data=b"other")])),
     # answers that are not GitLab's
     case("upload-answered-by-a-redirect", *UPLOAD, setup=lambda api, work: api.sandbox.inject(
         "PUT", r"/model\.pkl$", status=307, location="http://127.0.0.2:9/bucket/model.pkl")),
@@ -291,6 +293,10 @@ CASES = [
         work, "3f2a.jsonl", b"not json\n")),
     case("journal-folder-without-record", "sync", setup=lambda api, work: spool_file(
         work, "journal-k2j4/123-000001.jsonl", b'["r", "loss", 1, 1, 0]\n')),
+    case("upload-over-the-instance-limit", *UPLOAD, setup=lambda api, work: api.sandbox.inject(
+        "PUT", r"/model\.pkl$", status=413, content_type="text/plain; charset=utf-8",
+        body="RequestBody: upload failed: the upload size 7 is over maximum of 5 bytes: "
+             "entity is too large\n")),
     # the wrapped command
     case("command-not-found", "run", "--", "no-such-command"),
 ]

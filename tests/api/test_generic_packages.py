@@ -205,11 +205,9 @@ def test_invalid_status_or_select(api, sandbox):
     assert sandbox.app.store.one("SELECT COUNT(*) FROM package_files")[0] == 0
 
 
-TOO_LARGE = (400, {"message": "400 Bad request - File is too large"})
-
-
 class TestSizeLimit:
-    """`generic_max_file_size` (reference §15.2): above it, 400 and nothing is stored."""
+    """`generic_max_file_size`: above it Workhorse answers (413, or 500 for a Content-Length
+    on older GitLab) before Rails sees the request, and nothing is stored."""
 
     @pytest.fixture
     def sandbox_settings(self) -> Settings:
@@ -218,17 +216,45 @@ class TestSizeLimit:
     def test_at_the_limit_is_accepted(self, api):
         assert put(api, "pkg/1.0.0/f.bin", b"x" * 1024).status_code == 201
 
-    def test_over_the_limit_is_400(self, api, sandbox):
+    def test_content_length_over_the_limit_is_413(self, api, sandbox):
         r = put(api, "pkg/1.0.0/f.bin", b"x" * 1025)
-        assert (r.status_code, r.json()) == TOO_LARGE
+        assert (r.status_code, r.text) == (
+            413, "RequestBody: upload failed: the upload size 1025 is over maximum of 1024 "
+                 "bytes: entity is too large\n")
+        assert r.headers["Content-Type"].startswith("text/plain")
         assert sandbox.app.store.one("SELECT COUNT(*) FROM packages")[0] == 0
 
-    def test_over_the_limit_without_content_length_is_400(self, api, sandbox):
+    def test_older_workhorse_answers_500_to_a_content_length(self, api, sandbox):
+        sandbox.app.settings.workhorse_length_status = 500
+        r = put(api, "pkg/1.0.0/f.bin", b"x" * 1025)
+        assert (r.status_code, r.text) == (500, "Internal Server Error\n")
+
+    def test_a_stream_past_the_limit_is_413(self, api, sandbox):
+        sandbox.app.settings.workhorse_length_status = 500  # a stream is 413 either way
         r = put(api, "pkg/1.0.0/f.bin", iter([b"x" * 1000, b"x" * 1000]))
-        assert (r.status_code, r.json()) == TOO_LARGE
+        assert (r.status_code, r.text) == (413, "RequestBody: upload failed: entity is too "
+                                                "large\n")
         store = sandbox.app.store
         assert [p for p in store.files_dir.rglob("*") if p.is_file()] == []
         assert list(store.tmp_dir.iterdir()) == []
+
+
+class TestDuplicatesRefused:
+    """A group with "Allow duplicates" off: a stored file name is 400, whatever its bytes."""
+
+    @pytest.fixture
+    def sandbox_settings(self) -> Settings:
+        return Settings(generic_duplicates=False)
+
+    def test_a_second_file_of_a_name_is_400_and_the_first_stays(self, api, sandbox):
+        assert put(api, "pkg/1.0.0/dir/f.bin", b"one").status_code == 201
+        for body in (b"one", b"two"):
+            r = put(api, "pkg/1.0.0/dir/f.bin", body)
+            assert (r.status_code, r.json()) == (
+                400, {"message": "400 Bad request - Duplicate package is not allowed"})
+        assert put(api, "pkg/1.0.0/g.bin", b"two").status_code == 201
+        assert sandbox.app.store.one("SELECT COUNT(*) FROM package_files")[0] == 2
+        assert get(api, "pkg/1.0.0/dir/f.bin").content == b"one"
 
 
 # --- streaming ------------------------------------------------------------------------------
@@ -252,7 +278,7 @@ def test_large_upload_streams_without_buffering_the_body(api, sandbox):
         peak = tracemalloc.get_traced_memory()[1] - baseline
     finally:
         tracemalloc.stop()
-    assert r.status_code == 201
+    assert r.status_code == 200  # `select=package_file`: GitLab presents the file with 200
     assert r.json()["size"] == 64 * MIB
     assert r.json()["file_sha256"] == expected.hexdigest()
     assert peak < 16 * MIB, f"peak {peak / MIB:.1f} MiB while receiving 64 MiB"

@@ -166,10 +166,16 @@ def test_an_interrupted_upload_resumes_without_resending(sandbox, client, output
     assert stored_files(sandbox) == after  # a complete package: the rerun sends nothing
 
 
-def test_a_changed_file_is_sent_again_and_wins(sandbox, client, outputs, tmp_path):
+def test_a_changed_file_is_refused_unless_replaced_and_then_wins(sandbox, client, outputs,
+                                                                  tmp_path):
     upload_paths(client, PKG, VERSION, [outputs], transfer=SPLIT)
     (outputs / "metrics.json").write_text(json.dumps({"loss": 0.125}))
-    result = upload_paths(client, PKG, VERSION, [outputs], transfer=SPLIT)
+    files = sandbox.app.store.one("SELECT COUNT(*) FROM package_files")[0]
+    with pytest.raises(PackageUploadError, match=r"already holds 'outputs/metrics\.json' with "
+                                                 r"other content; nothing was uploaded"):
+        upload_paths(client, PKG, VERSION, [outputs], transfer=SPLIT)
+    assert sandbox.app.store.one("SELECT COUNT(*) FROM package_files")[0] == files
+    result = upload_paths(client, PKG, VERSION, [outputs], transfer=SPLIT, replace=True)
     assert (result.uploaded, result.skipped) == (1, 3)
     dest = tmp_path / "restored"
     download_package(client, PKG, VERSION, dest)

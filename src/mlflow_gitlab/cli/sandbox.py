@@ -29,6 +29,14 @@ def sandbox() -> None:
               help="Write the ready JSON here (0600) once the server accepts requests.")
 @click.option("--generic-max-file-size", type=click.IntRange(0), default=5 * 1024**3,
               show_default=True, help="Per-file limit for generic packages, bytes (0: none).")
+@click.option("--no-generic-duplicates", is_flag=True,
+              help="Refuse a generic package file whose name the package already holds (400 "
+                   "\"Duplicate package is not allowed\"), as a group with \"Allow duplicates\" "
+                   "off does.")
+@click.option("--workhorse-length-status", type=click.Choice(["413", "500"]), default="413",
+              show_default=True,
+              help="Status for an upload whose Content-Length is over a limit: 413 (current "
+                   "GitLab) or 500 (older GitLab).")
 @click.option("--ml-model-max-file-size", type=click.IntRange(0), default=10 * 1024**3,
               show_default=True, help="Per-file limit for ML model packages, bytes.")
 @click.option("--pypi-max-file-size", type=click.IntRange(0), default=3 * 1024**3,
@@ -37,7 +45,8 @@ def sandbox() -> None:
               help="Register the job a run's gitlab.CI_JOB_ID names when it is unknown, instead "
                    "of GitLab's 500 (for local runners such as gitlab-ci-local).")
 def serve(host: str, port: int, data_dir: Path | None, ready_file: Path | None,
-          generic_max_file_size: int, ml_model_max_file_size: int, pypi_max_file_size: int,
+          generic_max_file_size: int, no_generic_duplicates: bool,
+          workhorse_length_status: str, ml_model_max_file_size: int, pypi_max_file_size: int,
           register_unknown_jobs: bool) -> None:
     """Serve until interrupted; print the ready JSON (URLs, ids, tokens) on stdout.
 
@@ -52,6 +61,8 @@ def serve(host: str, port: int, data_dir: Path | None, ready_file: Path | None,
     from mlflow_gitlab.sandbox.server import start, write_ready_file
 
     settings = Settings(generic_max_file_size=generic_max_file_size,
+                        generic_duplicates=not no_generic_duplicates,
+                        workhorse_length_status=int(workhorse_length_status),
                         ml_model_max_file_size=ml_model_max_file_size,
                         pypi_max_file_size=pypi_max_file_size,
                         register_unknown_jobs=register_unknown_jobs)

@@ -20,10 +20,13 @@ from mlflow_gitlab.cli.package_target import echo_result, package_target_options
 @click.option("--follow-symlinks", is_flag=True, envvar="MLFLOW_GITLAB_FOLLOW_SYMLINKS",
               help="Upload what a symlink in a folder points to even outside the folder "
                    "(refused otherwise).")
+@click.option("--replace", is_flag=True,
+              help="Replace a file the package already holds under the same path with other "
+                   "content (refused otherwise, before anything is sent).")
 def upload(paths: tuple[Path, ...], package: str | None, version: str | None,
            run_id: str | None, gitlab_url: str | None, project: str | None,
            tracking_uri: str | None, parallel: int | None, as_json: bool,
-           max_file_size: str | None, follow_symlinks: bool) -> None:
+           max_file_size: str | None, follow_symlinks: bool, replace: bool) -> None:
     """Upload PATHS (files and folders) to a GitLab generic package, with a manifest.
 
     Folders keep their name and inner paths. Files go up streamed and in parallel; each is
@@ -31,7 +34,9 @@ def upload(paths: tuple[Path, ...], package: str | None, version: str | None,
     skipped, so re-running an interrupted upload finishes it. A symlink in a folder that
     points outside it, and a file name downloads would refuse, stop the upload before
     anything is sent. `manifest.json` (path, size,
-    SHA-256 of every file) goes up last. With --run, the package is the run's
+    SHA-256 of every file) goes up last. A package that already has files keeps them: a
+    later upload adds to its manifest, and a path already there with other content is
+    refused unless --replace. With --run, the package is the run's
     (ml_experiment_<experiment id>, version <run id>) and the run is tagged with it.
     Prints the manifest's URL (or a JSON summary with --json).
 
@@ -46,7 +51,8 @@ def upload(paths: tuple[Path, ...], package: str | None, version: str | None,
     result = upload_outputs(
         paths, target_from(package, version, run_id, gitlab_url, project, tracking_uri),
         transfer=transfer_settings(parallel=parallel, max_file_size=max_file_size),
-        progress=progress_for(sys.stderr), follow_symlinks=follow_symlinks)
+        progress=progress_for(sys.stderr), follow_symlinks=follow_symlinks,
+        replace=replace)
     manifest = result.manifest
     echo_result({"package": manifest.package, "version": manifest.version,
                  "manifest_url": result.manifest_url, "files": len(manifest.files),

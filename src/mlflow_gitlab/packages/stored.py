@@ -1,8 +1,8 @@
-"""What a generic package version already holds, from the packages API (reference §16.2).
+"""What a generic package version already holds, from the packages API.
 
 Used to resume: a file already stored under the same name with the same SHA-256 is not
 sent again. Only the newest package of a name and version counts, because that is the one
-GitLab's download route reads from (§15.2).
+GitLab's download route reads from.
 """
 
 from __future__ import annotations
@@ -18,6 +18,12 @@ class StoredFile:
     name: str  # `/`-separated, as in the manifest
     size: int
     sha256: str | None
+    # (id, SHA-256) of every stored file of this name, oldest first; the last one is this.
+    versions: tuple[tuple[int, str | None], ...] = ()
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return tuple(i for i, _ in self.versions)
 
 
 @dataclass(frozen=True)
@@ -51,8 +57,11 @@ def stored_package(client: GitLabClient, name: str, version: str) -> StoredPacka
     # Files come oldest first (order_by=id): a later duplicate of a name replaces an earlier.
     for item in client.pages(f"/packages/{package_id}/package_files",
                              {"order_by": "id", "sort": "asc"}, what,
-                             keys=("file_name", "size")):
-        # A file under a path is stored URL-encoded (`dir%2Ffile`, §15.1).
+                             keys=("id", "file_name", "size")):
+        # A file under a path is stored URL-encoded (`dir%2Ffile`).
         stored_name = unquote(item["file_name"])
-        files[stored_name] = StoredFile(stored_name, int(item["size"]), item.get("file_sha256"))
+        earlier = files[stored_name].versions if stored_name in files else ()
+        sha256 = item.get("file_sha256")
+        files[stored_name] = StoredFile(stored_name, int(item["size"]), sha256,
+                                        (*earlier, (int(item["id"]), sha256)))
     return StoredPackage(package_id, files)

@@ -2,24 +2,30 @@
 
 A file is never read whole: `FileSlice` hands the HTTP client 1 MiB at a time, hashing and
 reporting progress as it goes, so memory stays flat whatever the size. Every attempt opens
-a new slice at its first byte (reference gitlab-ci.md §13.2), and takes back the progress
-the failed attempt had reported.
+a new slice at its first byte, and takes back the progress the failed attempt had reported.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlflow_gitlab.errors import PackageDownloadError, PackageUploadError
+from mlflow_gitlab.errors import (
+    DuplicateRefused,
+    GitLabAPIError,
+    PackageDownloadError,
+    PackageUploadError,
+)
 from mlflow_gitlab.gitlab_api import GitLabClient, gitlab_message
-from mlflow_gitlab.http import allow_transfer, read_json, transfer_seconds
+from mlflow_gitlab.http import allow_transfer, read_json, short_url, transfer_seconds
 from mlflow_gitlab.http.deadline import current as current_deadline
 from mlflow_gitlab.packages.naming import url_path
 from mlflow_gitlab.retry import TransientError
+from mlflow_gitlab.settings import DEFAULT_MAX_FILE_SIZE
 
 CHUNK = 1 << 20
 Hash = Any  # a hashlib object
@@ -27,7 +33,7 @@ OnBytes = Callable[[int], None]
 
 
 def file_url(client: GitLabClient, package: str, version: str, name: str) -> str:
-    """The generic-package URL of package file `name` (reference §15)."""
+    """The generic-package URL of package file `name`."""
     return f"{client.project_url}/packages/generic/{package}/{version}/{url_path(name)}"
 
 
@@ -87,40 +93,73 @@ def hash_slice(path: Path, offset: int, length: int, hashes: list[Hash], on_byte
         body.close()
 
 
+DUPLICATE = "Duplicate package is not allowed"
+_WORKHORSE_MAXIMUM = re.compile(r"maximum of (\d+) bytes")
+SIZE_HINT = ("the instance setting generic_packages_max_file_size is below this file: set "
+             "MLFLOW_GITLAB_MAX_FILE_SIZE (--max-file-size) to it, and larger files are split "
+             "into parts")
+
+
 def put_slice(client: GitLabClient, url: str, path: Path, offset: int, length: int,
-              whole: Hash | None, on_bytes: OnBytes, stop: threading.Event, what: str
-              ) -> tuple[str, Hash | None]:
+              whole: Hash | None, on_bytes: OnBytes, stop: threading.Event, what: str,
+              known_limit: int = 0) -> tuple[str, Hash | None]:
     """PUT one slice under the retry policy; return its SHA-256 and the advanced `whole`.
 
     `whole` is the running hash of the file so far (None when the slice is the whole
     file): each attempt hashes on a copy of it, so a failed attempt leaves it untouched.
+    A file over the instance's limit is refused by Workhorse, in front of Rails: 413 when
+    the stream runs past it (and, on recent versions, for a `Content-Length` over it), 500
+    on older versions for a `Content-Length` over it. That 500 is not retried when the
+    slice is over `known_limit` (GitLab's default limit when 0), and the error after the
+    retries of any other 500 names the instance setting.
 
     Raises:
-        PackageUploadError: GitLab stored other bytes than those sent.
+        DuplicateRefused: the package already holds a file of this name, and its group
+            does not allow duplicates.
+        PackageUploadError: the file is too large for GitLab, or GitLab stored other bytes
+            than those sent.
         GitLabAPIError, ConfigError: the upload failed for good.
     """
     attempts: list[tuple[FileSlice, Hash, Hash | None]] = []
+    limit = known_limit or DEFAULT_MAX_FILE_SIZE
+    deadline = transfer_seconds(client.settings.request_seconds, length)
 
-    def body() -> FileSlice:
+    def attempt() -> Any:
         if attempts:
             on_bytes(-attempts[-1][0].sent)  # the retry starts over
         part = hashlib.sha256()
         running = whole.copy() if whole is not None else None
         hashes = [part] if running is None else [part, running]
-        attempts.append((FileSlice(path, offset, length, hashes, on_bytes, stop), part,
-                         running))
-        return attempts[-1][0]
+        body = FileSlice(path, offset, length, hashes, on_bytes, stop)
+        attempts.append((body, part, running))
+        try:
+            return client.session.put(url, data=body, params={"select": "package_file"},
+                                      deadline=deadline, retry=False)
+        except TransientError as exc:
+            if exc.status == 500 and length > limit:
+                raise _too_large(what, length, None) from exc
+            raise
+        finally:
+            body.close()
 
-    response = client.session.put(url, data=body, params={"select": "package_file"},
-                                  deadline=transfer_seconds(client.settings.request_seconds,
-                                                            length))
-    if response.status_code == 400 and "too large" in gitlab_message(response):
-        raise PackageUploadError(
-            f"cannot {what}: GitLab says the file is too large ({length} bytes)",
-            hint="set MLFLOW_GITLAB_MAX_FILE_SIZE (--max-file-size) to the server's generic "
-                 "package file limit: larger files are then split into parts")
+    try:
+        response = client.retrier.call(attempt, f"PUT {short_url(url)}")
+    except GitLabAPIError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, TransientError) and cause.status == 500:
+            raise GitLabAPIError(str(exc), hint="if the file is over the instance's "
+                                 f"limit, older GitLab versions answer 500: {SIZE_HINT}"
+                                 ) from exc
+        raise
+    message = gitlab_message(response)
+    if response.status_code == 413 or (response.status_code == 400 and "too large" in message):
+        found = _WORKHORSE_MAXIMUM.search(message)
+        raise _too_large(what, length, int(found.group(1)) if found else None)
+    body, part, running = attempts[-1]
+    if response.status_code == 400 and DUPLICATE in message:
+        raise DuplicateRefused(f"cannot {what}: GitLab says {DUPLICATE!r}",
+                               part.hexdigest() if body.sent == length else None)
     client.check(response, what)
-    _, part, running = attempts[-1]
     digest = part.hexdigest()
     stored = read_json(response, dict)
     if stored.get("file_sha256") not in (None, digest) or stored.get("size") not in (None,
@@ -129,6 +168,13 @@ def put_slice(client: GitLabClient, url: str, path: Path, offset: int, length: i
                                  f"(SHA-256 {stored.get('file_sha256')} != {digest})",
                                  hint="was the file changed while uploading? upload again")
     return digest, running
+
+
+def _too_large(what: str, length: int, maximum: int | None) -> PackageUploadError:
+    limit = f", over GitLab's limit of {maximum} bytes" if maximum is not None else ""
+    return PackageUploadError(
+        f"cannot {what}: GitLab refuses the file as too large ({length} bytes{limit})",
+        hint=SIZE_HINT)
 
 
 def get_slice(client: GitLabClient, url: str, target: Path, offset: int, length: int | None,
@@ -140,7 +186,7 @@ def get_slice(client: GitLabClient, url: str, target: Path, offset: int, length:
     sends it, whole by its `Content-Length` (a file no manifest describes). A transfer cut
     short is retried from its first byte; a file whose bytes differ from the manifest is an
     error, found from GitLab's
-    `X-Checksum-SHA256` header (reference §15.2) before the body when it is sent.
+    `X-Checksum-SHA256` header (`lib/api/generic_packages.rb`) before the body when it is sent.
 
     Raises:
         PackageDownloadError: the file is missing, or its bytes differ from the manifest.

@@ -81,6 +81,10 @@ class Settings:
     """Instance settings an admin would change on GitLab."""
 
     generic_max_file_size: int = 5 * 1024**3  # 0 = unlimited
+    # Workhorse's status for a `Content-Length` over the limit: 413 now, 500 on older GitLab.
+    workhorse_length_status: int = 413
+    # The group's "Allow duplicates" for generic packages; off: a file name stored twice is 400.
+    generic_duplicates: bool = True
     ml_model_max_file_size: int = 10 * 1024**3
     pypi_max_file_size: int = 3 * 1024**3  # GitLab's default plan limit
     notes_max_length: int = 1_000_000

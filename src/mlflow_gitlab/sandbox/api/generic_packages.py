@@ -1,4 +1,4 @@
-"""Generic packages: one file at a time under `<name>/<version>/[<path>/]<file>` (reference §15).
+"""Generic packages: one file at a time under `<name>/<version>/[<path>/]<file>`.
 
 Everything that can be checked from the URL and the caller (Grape validation, role) is
 checked before the body is read; the body then streams to disk through
@@ -23,7 +23,7 @@ from mlflow_gitlab.sandbox.store import iso8601
 
 ROUTE = "/projects/:id/packages/generic/:package_name/:package_version/*file_path"
 
-# §16.1: `generic_package_name_regex` (also the file-name regex) and the version regex.
+# `Gitlab::Regex.generic_package_name_regex` (also the file-name regex) and the version regex.
 # Ruby's `\w` is ASCII; `fullmatch` stands for `\A...\z`.
 NAME = re.compile(r"[A-Za-z0-9._+-]+")
 VERSION = re.compile(r"(?!.*\.\.)[\w+.-]+", re.ASCII)
@@ -31,9 +31,9 @@ STATUSES = ("default", "hidden")
 SELECTS = ("package_file",)
 # `Gitlab::PathTraversal::PATH_TRAVERSAL_REGEX_WITH_NEWLINE`, on the decoded value.
 _TRAVERSAL = re.compile(r"\A\.{1,2}\Z|\A\.\.[/\\]|[/\\]\.\.\Z|[/\\]\.\.[/\\]|\n")
-# GitLab's spec expects 200 for `select=package_file` (Grape's PUT default); the reference
-# (§15.2) says 201, and the reference is what the sandbox follows.
-SELECT_STATUS = 201
+# `select=package_file` presents the file with Grape's PUT default, 200, as GitLab's request
+# spec expects; without it, `created!` answers 201.
+SELECT_STATUS = 200
 
 
 @dataclass(frozen=True)
@@ -67,11 +67,15 @@ def upload(req: web.Request) -> web.Response:
     if access_level(req.app.store, req.project, req.principal) < DEVELOPER:
         raise web.forbidden()  # `authorize_create_package!`: Guest, Reporter, non-members
     store = req.app.store
-    received = package_files.receive(store, req.body, req.app.settings.generic_max_file_size,
-                                     web.bad_request("File is too large"))
+    settings = req.app.settings
+    streamed, declared = workhorse_too_large(req.body.length, settings.generic_max_file_size,
+                                             settings.workhorse_length_status)
+    received = package_files.receive(store, req.body, settings.generic_max_file_size,
+                                     streamed, declared_too_large=declared)
     try:
         with store.tx() as db:
-            row = _store_file(db, req.project["id"], target, status, received)
+            row = _store_file(db, req.project["id"], target, status, received,
+                              duplicates=settings.generic_duplicates)
     except BaseException:
         package_files.discard_blob(store, received)
         raise
@@ -85,7 +89,7 @@ def download(req: web.Request) -> web.Response:
     target, errors = parse_target(req)
     if errors:
         raise web.grape_error(", ".join(errors))
-    require_role(req, REPORTER)  # `read_package`: a Guest on a private project -> 403 (§2.4)
+    require_role(req, REPORTER)  # `read_package`: a Guest on a private project -> 403
     store = req.app.store
     # `by_name_and_version!` / `PackageFileFinder#execute!` raise RecordNotFound.
     package = store.one(
@@ -98,6 +102,27 @@ def download(req: web.Request) -> web.Response:
     if row is None:
         raise record_not_found()
     return package_files.file_response(store, row)
+
+
+def workhorse_too_large(length: int | None, maximum: int, length_status: int
+                       ) -> tuple[web.ApiError, web.ApiError]:
+    """Workhorse's answers to a body over the limit, before Rails sees the request.
+
+    `workhorse/internal/upload/body_uploader.go` and `destination/destination.go`: a stream
+    that runs past `MaximumSize` is 413 with the error as plain text; a `Content-Length`
+    over it is 413 too on current versions, and 500 (a `SizeError`) on older ones.
+    """
+    prefix = "RequestBody: upload failed: "
+    streamed = web.ApiError(413, prefix + "entity is too large\n",
+                            {"Content-Type": "text/plain; charset=utf-8"})
+    if length_status == 500:
+        declared = web.ApiError(500, "Internal Server Error\n",
+                                {"Content-Type": "text/plain; charset=utf-8"})
+    else:
+        declared = web.ApiError(413, f"{prefix}the upload size {length} is over maximum of "
+                                     f"{maximum} bytes: entity is too large\n",
+                                {"Content-Type": "text/plain; charset=utf-8"})
+    return streamed, declared
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -160,10 +185,19 @@ def _choice(req: web.Request, param: str, allowed: tuple[str, ...], errors: list
 
 
 def _store_file(db: sqlite3.Connection, project_id: int, target: Target, status: str | None,
-                received: package_files.ReceivedFile) -> sqlite3.Row:
-    """Append the file to the package (duplicates allowed); `status` updates the package."""
+                received: package_files.ReceivedFile, *, duplicates: bool) -> sqlite3.Row:
+    """Append the file to the package; `status` updates the package.
+
+    Without `duplicates` (the group's "Allow duplicates" off for generic packages), a file
+    name the package already holds is refused, after the body was received, as
+    `Packages::Generic::CreatePackageFileService` and `lib/api/generic_packages.rb` do.
+    """
     package = package_files.find_or_create_package(
         db, project_id, "generic", target.name, target.version, status or "default")
+    if not duplicates and db.execute(
+            "SELECT 1 FROM package_files WHERE package_id = ? AND file_name = ?",
+            (package["id"], target.stored_name)).fetchone():
+        raise web.bad_request("Duplicate package is not allowed")
     if status is not None and status != package["status"]:
         db.execute("UPDATE packages SET status = ? WHERE id = ?", (status, package["id"]))
     row = package_files.add_file(db, package["id"], target.stored_name, received)
@@ -174,7 +208,7 @@ def _store_file(db: sqlite3.Connection, project_id: int, target: Target, status:
 
 
 def package_file_json(project_id: int, row: sqlite3.Row) -> dict[str, Any]:
-    """The `select=package_file` body: the model's attributes (reference §15.2)."""
+    """The `select=package_file` body: the `Packages::PackageFile` model's attributes."""
     disk = hashlib.sha256(str(project_id).encode()).hexdigest()  # hashed storage path
     url = f"/{disk[:2]}/{disk[2:4]}/{disk}/packages/{row['package_id']}/files/{row['id']}/"
     return {

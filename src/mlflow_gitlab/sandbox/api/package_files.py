@@ -41,11 +41,12 @@ def stored_name(path: str | None, file_name: str) -> str:
     return quote(f"{path}/{file_name}", safe="") if path else file_name
 
 
-def receive(store: Store, body: web.BodyStream, max_size: int, too_large: web.ApiError
-            ) -> ReceivedFile:
-    """Stream the request body to disk; `too_large` is raised past `max_size` (0: no limit)."""
+def receive(store: Store, body: web.BodyStream, max_size: int, too_large: web.ApiError, *,
+            declared_too_large: web.ApiError | None = None) -> ReceivedFile:
+    """Stream the request body to disk; `too_large` is raised past `max_size` (0: no limit),
+    `declared_too_large` (else `too_large`) for a `Content-Length` over it, unread."""
     if max_size and body.length is not None and body.length > max_size:
-        raise too_large
+        raise declared_too_large or too_large
     blob = f"{uuid.uuid4().hex[:2]}/{uuid.uuid4().hex}"
     target = store.files_dir / blob
     target.parent.mkdir(parents=True, exist_ok=True)
