@@ -25,10 +25,11 @@ class Family(enum.Enum):
     """Auth families: which credentials a route reads, and how it treats anonymous calls."""
 
     MLFLOW = "mlflow"  # P/* and A/*: access tokens only; anonymous -> 401
-    ML_MODEL_FILES = "ml_model_files"  # Bearer carries an access token or a job token
+    ML_MODEL_FILES = "ml_model_files"  # only Bearer, carrying an access or a job token
     PACKAGES = "packages"  # generic + packages API: every transport, job token included
     REST = "rest"  # projects, pipelines, jobs, note writes: access tokens only
     REST_JOB_READ = "rest_job_read"  # MR and note reads: job token allowed on GET
+    CURRENT_USER = "current_user"  # GET /user: access tokens, `read_user` scope enough
     CURRENT_JOB = "current_job"  # GET /job: job token only
     PYPI = "pypi"  # PyPI registry: Basic credentials only, read by the route (registry_auth)
     ADMIN = "admin"  # the sandbox's own control routes: the admin token only
@@ -61,7 +62,8 @@ def authenticate(store: Store, family: Family, method: str, headers: Message,
         raise web.unauthorized()
     if principal.token_kind != "job" and "api" not in principal.scopes:
         read_only = method in ("GET", "HEAD")
-        if "read_api" not in principal.scopes or not read_only:
+        readers = {"read_api", "read_user"} if family is Family.CURRENT_USER else {"read_api"}
+        if not readers & principal.scopes or not read_only:
             raise web.INSUFFICIENT_SCOPE
     return principal
 
@@ -99,13 +101,14 @@ def _credentials(family: Family, headers: Message, query: dict[str, list[str]]
 
     if family is Family.CURRENT_JOB:
         return None, job_header
-    if family is Family.MLFLOW or family is Family.REST:
+    if family in (Family.MLFLOW, Family.REST, Family.CURRENT_USER):
         return private or bearer, None
     if family is Family.REST_JOB_READ:
         return private or bearer, job_header
     if family is Family.ML_MODEL_FILES:
-        # Bearer carries either kind; resolve it as "any token".
-        return private or bearer, bearer if not private else None
+        # `sent_through(:http_token)` (`lib/api/ml_model_packages.rb`): only the
+        # Authorization header, carrying either kind; PRIVATE-TOKEN is not read.
+        return bearer, bearer
     # PACKAGES: every transport; a Basic password is an access token or a job token.
     token = private or bearer or basic_password
     return token, job_header or (token if not private else None)

@@ -31,9 +31,9 @@ STATUSES = ("default", "hidden")
 SELECTS = ("package_file",)
 # `Gitlab::PathTraversal::PATH_TRAVERSAL_REGEX_WITH_NEWLINE`, on the decoded value.
 _TRAVERSAL = re.compile(r"\A\.{1,2}\Z|\A\.\.[/\\]|[/\\]\.\.\Z|[/\\]\.\.[/\\]|\n")
-# GitLab's spec expects 200 for `select=package_file` (Grape's PUT default); the reference
-# (§15.2) says 201, and the reference is what the sandbox follows.
-SELECT_STATUS = 201
+# `select=package_file` presents the file: Grape's status for a PUT, 200
+# (`lib/api/generic_packages.rb`); without it, `created!` (201).
+SELECT_STATUS = 200
 
 
 @dataclass(frozen=True)
