@@ -53,8 +53,8 @@ class Target:
 
 def register(router: Router) -> None:
     """Register this module's routes."""
-    router.route("PUT", ROUTE, Family.PACKAGES, stream_body=True)(upload)
-    router.route("GET", ROUTE, Family.PACKAGES)(download)
+    router.route("PUT", ROUTE, Family.GENERIC_PACKAGES, stream_body=True)(upload)
+    router.route("GET", ROUTE, Family.GENERIC_PACKAGES)(download)
 
 
 def upload(req: web.Request) -> web.Response:
