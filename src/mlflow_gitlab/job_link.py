@@ -17,24 +17,23 @@ from urllib.parse import urlsplit
 from mlflow_gitlab import tags as t
 from mlflow_gitlab.context.model import CIContext
 from mlflow_gitlab.errors import ConfigError
+from mlflow_gitlab.redaction import strip_url_credentials
 
 log = logging.getLogger(__name__)
 
 
-def _instance(api_url: str | None) -> tuple[str, str] | None:
-    """(host[:port], path) of a GitLab API URL, for comparing instances."""
-    if not api_url:
+def _host(api_url: str | None) -> str | None:
+    """The host name of a GitLab URL: what tells two instances apart (scheme, port and
+    relative root may differ between what the runner and the job's variables use)."""
+    try:
+        return (urlsplit(api_url).hostname or None) if api_url else None
+    except ValueError:  # malformed: checked (and refused) where it is used
         return None
-    parts = urlsplit(api_url)
-    path = parts.path.rstrip("/")
-    path = path if path.endswith("/api/v4") else path + "/api/v4"
-    return (parts.netloc.rpartition("@")[2].lower(), path)
 
 
 def foreign_tracking(context: CIContext, tracking_api_url: str | None) -> bool:
-    """Whether a GitLab tracking server is not the GitLab this job ran on."""
-    job_api = context.api_url or (context.server_url and context.server_url + "/api/v4")
-    ours, theirs = _instance(job_api or None), _instance(tracking_api_url)
+    """Whether a GitLab tracking server is not the GitLab this job ran on (another host)."""
+    ours, theirs = _host(context.api_url or context.server_url), _host(tracking_api_url)
     return ours is not None and theirs is not None and ours != theirs
 
 
@@ -47,7 +46,8 @@ def linkable(tags: Mapping[str, str], context: CIContext, tracking_api_url: str 
     if not quiet:
         log.info("run not linked to job %s: the job ran on %s, the run is tracked on another "
                  "GitLab (%s); the job's page is in tag %s", tags[t.JOB_ID],
-                 context.server_url or context.api_url, tracking_api_url, t.JOB_URL)
+                 context.server_url or context.api_url,
+                 strip_url_credentials(tracking_api_url or ""), t.JOB_URL)
     return {k: v for k, v in tags.items() if k != t.JOB_ID}
 
 
