@@ -8,12 +8,13 @@ import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from mlflow_gitlab import release_record as rec
 from mlflow_gitlab import tags as t
 from mlflow_gitlab.context import CIContext
 from mlflow_gitlab.errors import MlflowGitlabError, ReleaseError, VersionTaken
-from mlflow_gitlab.merged_request import merged_request
+from mlflow_gitlab.merged_request import MergedRequest, merged_request
 from mlflow_gitlab.packages.progress import human_size
 from mlflow_gitlab.redaction import Redactor
 from mlflow_gitlab.registry import ModelVersion, Registry
@@ -158,12 +159,17 @@ class Releaser:
         mr = self.context.merge_request
         labels, merged = (mr.labels if mr else ()), None
         if mr is None and self.options.bump.lower() == "auto":
-            merged = merged_request(self.context, self.env)
+            merged = self._merged
             labels = merged.labels if merged else ()
         override = override_bump(self.options.bump, labels, self.context.commit.message)
         if override and merged and override[1].startswith("label "):
             return override[0], f"{override[1]} of {merged.reference}"
         return override
+
+    @cached_property
+    def _merged(self) -> MergedRequest | None:
+        """The MR this branch pipeline's commit was merged by (asked once per release)."""
+        return merged_request(self.context, self.env)
 
     def _change(self, previous: ModelVersion, source: CandidateFiles, required: bool
                 ) -> SignatureChange | None:
