@@ -15,6 +15,7 @@ from typing import TypeVar
 
 import requests
 
+from mlflow_gitlab.http import transient_status
 from mlflow_gitlab.relay.upstream import not_sent
 from mlflow_gitlab.retry import Retrier, TransientError, describe_error, is_transient
 
@@ -60,8 +61,10 @@ def create_once(retrier: Retrier, what: str, send: Callable[[], requests.Respons
         status = response.status_code
         if is_transient(status):
             unsure = unsure or status not in NOTHING_MADE
+            said = transient_status(response)
             response.close()
-            raise TransientError(f"{status} {response.reason}", status, response.headers)
+            raise TransientError(said, status, response.headers)
         return accept(response)
 
     return retrier.call(attempt, what)
+

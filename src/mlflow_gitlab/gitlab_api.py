@@ -17,7 +17,7 @@ import requests
 
 from mlflow_gitlab import __version__
 from mlflow_gitlab.errors import ConfigError, GitLabAPIError
-from mlflow_gitlab.http import HTTPSession, read_json, server_of
+from mlflow_gitlab.http import HTTPSession, read_json, server_of, transient_status
 from mlflow_gitlab.http import gitlab_message as gitlab_message
 from mlflow_gitlab.http import short_url as short_url
 from mlflow_gitlab.http.redirects import origin
@@ -72,9 +72,9 @@ class GitLabSession(HTTPSession):
     def _once(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
         response = super().request(method, url, *args, **kwargs)
         if is_transient(response.status_code):
+            said = transient_status(response)
             response.close()
-            raise TransientError(f"{response.status_code} {response.reason}",
-                                 response.status_code, response.headers)
+            raise TransientError(said, response.status_code, response.headers)
         return response
 
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import os
 
+import mlflow
 from mlflow.tracking.context.abstract_context import RunContextProvider
 
 from mlflow_gitlab.context import collect_context
 from mlflow_gitlab.context.gitlab_ci import is_gitlab_ci
+from mlflow_gitlab.job_link import linkable
 from mlflow_gitlab.redaction import Redactor
+from mlflow_gitlab.settings import gitlab_api_of
 from mlflow_gitlab.tags import tags_for
 
 
@@ -23,4 +26,7 @@ class GitLabRunContextProvider(RunContextProvider):
         return is_gitlab_ci(os.environ)
 
     def tags(self) -> dict[str, str]:
-        return tags_for(collect_context(os.environ), Redactor.from_env(os.environ))
+        """The CI tags; the job link only where the tracking server is the job's GitLab."""
+        context = collect_context(os.environ)
+        return linkable(tags_for(context, Redactor.from_env(os.environ)), context,
+                        gitlab_api_of(mlflow.get_tracking_uri()), quiet=True)

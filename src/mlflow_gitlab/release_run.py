@@ -8,11 +8,13 @@ import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from mlflow_gitlab import release_record as rec
 from mlflow_gitlab import tags as t
 from mlflow_gitlab.context import CIContext
 from mlflow_gitlab.errors import MlflowGitlabError, ReleaseError, VersionTaken
+from mlflow_gitlab.merged_request import MergedRequest, merged_request
 from mlflow_gitlab.packages.progress import human_size
 from mlflow_gitlab.redaction import Redactor
 from mlflow_gitlab.registry import ModelVersion, Registry
@@ -24,6 +26,7 @@ from mlflow_gitlab.settings import TrackingSettings, gitlab_settings, transfer_s
 from mlflow_gitlab.signatures import SignatureChange, compare
 from mlflow_gitlab.tracking import Tracker, scan_start_ms
 from mlflow_gitlab.versioning import (
+    Bump,
     BumpDecision,
     SemVer,
     latest_release,
@@ -139,9 +142,7 @@ class Releaser:
         self.gate.check(metric, self.options.mode, value, latest_value, previous.label)
 
     def _decide(self, previous: ModelVersion, source: CandidateFiles) -> BumpDecision:
-        mr = self.context.merge_request
-        override = override_bump(self.options.bump, mr.labels if mr else (),
-                                 self.context.commit.message)
+        override = self._override()
         change = self._change(previous, source, required=override is None)
         reasons = change.reasons if change else ()
         if override is None:
@@ -151,6 +152,24 @@ class Releaser:
             log.warning("%s asks for a %s bump, below the %s bump the signature calls for (%s)",
                         override[1], override[0].value, change.bump.value, "; ".join(reasons))
         return BumpDecision(override[0], override[1], reasons)
+
+    def _override(self) -> tuple[Bump, str] | None:
+        """--bump, else the `model::` label of this MR or of the MR this commit was merged
+        by, else the commit trailer."""
+        mr = self.context.merge_request
+        labels, merged = (mr.labels if mr else ()), None
+        if mr is None and self.options.bump.lower() == "auto":
+            merged = self._merged
+            labels = merged.labels if merged else ()
+        override = override_bump(self.options.bump, labels, self.context.commit.message)
+        if override and merged and override[1].startswith("label "):
+            return override[0], f"{override[1]} of {merged.reference}"
+        return override
+
+    @cached_property
+    def _merged(self) -> MergedRequest | None:
+        """The MR this branch pipeline's commit was merged by (asked once per release)."""
+        return merged_request(self.context, self.env)
 
     def _change(self, previous: ModelVersion, source: CandidateFiles, required: bool
                 ) -> SignatureChange | None:

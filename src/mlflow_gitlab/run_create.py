@@ -6,7 +6,8 @@ and orders newest first). GitLab creates the run before it stores its tags and k
 when they fail (`Ml::ExperimentTracking::CandidateRepository#create!`, then `add_tags`, in
 `app/services/ml/experiment_tracking/candidate_repository.rb`), answering 400 or 500: such a
 half-made run (this create's start time and name, no tags) is deleted, so a create that
-fails, or is sent again, leaves nothing behind.
+fails, or is sent again, leaves nothing behind. A half-made run of a create carrying the job
+link means GitLab has no such job: that is said at once (see `job_link`), not retried.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from mlflow_gitlab import tags as t
 from mlflow_gitlab.errors import MlflowGitlabError, TrackingRefused
+from mlflow_gitlab.job_link import unknown_job
 from mlflow_gitlab.mlflow_api import JSON, MlflowAPI
 
 log = logging.getLogger(__name__)
@@ -46,9 +48,16 @@ def create_run(api: MlflowAPI, experiment_id: str, run_name: str | None,
         api.field(answer, "POST runs/create", "run", "info", "run_id")
         return answer["run"]
 
+    job_id = tags.get(t.JOB_ID)
+
+    def find() -> JSON | None:
+        found, half_made = _find(api, experiment_id, mark, run_name, start_time)
+        if found is None and half_made and job_id:
+            raise unknown_job(job_id, api.where)
+        return found
+
     try:
-        return api.create("runs/create", body,
-                          lambda: _find(api, experiment_id, mark, run_name, start_time), made)
+        return api.create("runs/create", body, find, made)
     except MlflowGitlabError:
         with contextlib.suppress(MlflowGitlabError):
             if _answering(api):
@@ -92,10 +101,10 @@ def discard_run(api: MlflowAPI, run_id: str) -> None:
 
 
 def _find(api: MlflowAPI, experiment_id: str, mark: str, run_name: str | None,
-          start_time: int, *, keep: bool = True) -> JSON | None:
-    """The run this create made (None when it made none, or with `keep` False); its
-    half-made runs are deleted on the way."""
-    found = None
+          start_time: int, *, keep: bool = True) -> tuple[JSON | None, int]:
+    """The run this create made (None when it made none, or with `keep` False), and how
+    many half-made runs (made, tags refused) were deleted on the way."""
+    found, half_made_runs = None, 0
     for run in recent_runs(api, experiment_id, pages=FOUND_WITHIN):
         info, tags = run.get("info") or {}, run_tags(run)
         ours = tags.get(t.CREATE_ID) == mark
@@ -104,10 +113,11 @@ def _find(api: MlflowAPI, experiment_id: str, mark: str, run_name: str | None,
         if ours and keep:
             found = run
         elif ours or half_made:
+            half_made_runs += 0 if ours else 1
             log.info("deleting run %s, made by a failed attempt to create this run",
                      info.get("run_id"))
             discard_run(api, str(info.get("run_id")))
-    return found
+    return found, half_made_runs
 
 
 def _answering(api: MlflowAPI) -> bool:

@@ -25,6 +25,13 @@ _TRACKING_HINT = ("set MLFLOW_TRACKING_URI to an http(s) URL, e.g. "
 _GITLAB_TRACKING = re.compile(r"\A(?P<api>https?://.+/api/v4)/projects/(?P<project>[^/]+)"
                               r"/ml/mlflow/?\Z")
 
+
+def gitlab_api_of(tracking_uri: str | None) -> str | None:
+    """The GitLab API URL of a GitLab MLflow tracking URI (`<api>/projects/<id>/ml/mlflow`)."""
+    match = _GITLAB_TRACKING.match(tracking_uri or "")
+    return match["api"] if match else None
+
+
 _PROJECT_API = re.compile(r"\Ahttps?://.+/api/v4/projects/[^/]+")  # without /ml/mlflow
 
 

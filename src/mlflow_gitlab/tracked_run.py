@@ -14,6 +14,7 @@ from mlflow_gitlab.command_env import TRACKING_TOKEN, kept_tokens, without_token
 from mlflow_gitlab.context import CIContext, collect_context
 from mlflow_gitlab.dotenv import check_dotenv_path, write_dotenv
 from mlflow_gitlab.errors import MlflowGitlabError, PackageUploadError
+from mlflow_gitlab.job_link import linkable
 from mlflow_gitlab.ml_pages import remote_project, where_to_see
 from mlflow_gitlab.process import resolve_command, run_child
 from mlflow_gitlab.redaction import Redactor
@@ -84,7 +85,7 @@ def run_tracked(options: RunOptions, env: Mapping[str, str] | None = None) -> in
 
         gitlab = run_client({**env, "MLFLOW_TRACKING_URI": settings.tracking_uri})
     redactor = Redactor.from_env(env)
-    run_tags = t.tags_for(context, redactor)
+    run_tags = linkable(t.tags_for(context, redactor), context, settings.gitlab_api_url)
     name = experiment_name(options, env, context)
 
     from mlflow_gitlab.tracking import Tracker, scan_start_ms

@@ -96,6 +96,14 @@ def test_select_package_file_returns_the_file_with_its_sha256(gl, sandbox):
     assert row["file_sha256"] == file["file_sha256"]
 
 
+def test_select_package_file_answers_200_and_created_otherwise(api):
+    """`present` on a PUT is Grape's 200; `created!` is 201 (`lib/api/generic_packages.rb`)."""
+    selected = put(api, "pkg/1.0.0/a.bin", b"a", params={"select": "package_file"})
+    assert selected.status_code == 200 and selected.json()["file_name"] == "a.bin"
+    plain = put(api, "pkg/1.0.0/b.bin", b"b")
+    assert (plain.status_code, plain.json()) == (201, {"message": "201 Created"})
+
+
 def test_download_headers(api):
     assert put(api, "pkg/1.0.0/report.json", b'{"a": 1}').status_code == 201
     r = get(api, "pkg/1.0.0/report.json")
@@ -381,6 +389,43 @@ def test_project_by_encoded_path(api):
     assert get(api, "p/1.0.0/f").content == b"by path"
 
 
-def test_other_methods_are_405(api):
+def test_other_methods_are_the_catch_alls_404(api):
+    """Grape's router answers a known path's wrong method with the API's catch-all route
+    (`route :any, '*path'` in `lib/api/api.rb`) before its own 405."""
     r = api.request("DELETE", f"{GENERIC}/pkg/1.0.0/f.bin")
-    assert (r.status_code, r.json()) == (405, {"error": "405 Not Allowed"})
+    assert (r.status_code, r.json()) == (404, {"error": "404 Not Found"})
+
+
+# --- deploy tokens (`deploy_token_allowed: true` in lib/api/generic_packages.rb) -------------
+
+
+def test_deploy_tokens_read_and_write_by_their_scopes(sandbox, api):
+    from mlflow_gitlab.sandbox import deploy_tokens
+
+    url = f"{GENERIC}/pkg/1.0.0/f.bin"
+    reader = sandbox.deploy_token  # read_package_registry only
+    writer = deploy_tokens.create(sandbox.app.store, 7, (deploy_tokens.READ_PACKAGES,
+                                                         deploy_tokens.WRITE_PACKAGES))
+    r = api.request("PUT", url, token=None, data=b"w", headers={"DEPLOY-TOKEN": writer["token"]})
+    assert (r.status_code, r.json()) == (201, {"message": "201 Created"})
+    r = api.request("GET", url, token=None, headers={"DEPLOY-TOKEN": reader["token"]})
+    assert (r.status_code, r.content) == (200, b"w")
+    r = api.request("GET", url, token=None, headers=basic(reader["username"], reader["token"]))
+    assert (r.status_code, r.content) == (200, b"w")
+    r = api.request("PUT", url, token=None, data=b"x", headers={"DEPLOY-TOKEN": reader["token"]})
+    assert (r.status_code, r.json()) == (403, {"message": "403 Forbidden"})
+
+
+def test_unknown_and_foreign_deploy_tokens(sandbox, api):
+    from mlflow_gitlab.sandbox import deploy_tokens
+
+    url = f"{GENERIC}/pkg/1.0.0/f.bin"
+    assert api.request("PUT", url, data=b"w").status_code == 201
+    # an unknown deploy token is no credential: the caller is anonymous
+    r = api.request("PUT", url, token=None, data=b"x", headers={"DEPLOY-TOKEN": "gldt-nope"})
+    assert (r.status_code, r.json()) == (401, {"message": "401 Unauthorized"})
+    r = api.request("GET", url, token=None, headers={"DEPLOY-TOKEN": "gldt-nope"})
+    assert (r.status_code, r.json()) == (404, errors.PROJECT_NOT_FOUND)
+    other = deploy_tokens.create(sandbox.app.store, 99)  # another project's
+    r = api.request("GET", url, token=None, headers={"DEPLOY-TOKEN": other["token"]})
+    assert (r.status_code, r.json()) == (404, errors.PROJECT_NOT_FOUND)

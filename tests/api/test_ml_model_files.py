@@ -178,6 +178,17 @@ def test_job_token_is_accepted_as_bearer_only(sandbox, api):
     assert (r.status_code, r.json()) == (401, UNAUTHORIZED)  # valid only while the job runs
 
 
+def test_private_token_header_is_not_read(sandbox, api):
+    """`sent_through(:http_token)` in `lib/api/ml_model_packages.rb`: a PRIVATE-TOKEN is
+    no credential here, so the caller is anonymous."""
+    iid = new_run(sandbox)
+    assert put(api, f"candidate:{iid}", "f.txt", b"x").status_code == 201
+    r = put(api, f"candidate:{iid}", "f.txt", token="developer", transport="private")
+    assert (r.status_code, r.json()) == (401, UNAUTHORIZED)
+    r = get(api, f"candidate:{iid}", "f.txt", token="developer", transport="private")
+    assert (r.status_code, r.json()) == (404, PROJECT_NOT_FOUND)
+
+
 def test_auth_matrix_for_ml_model_files(sandbox, api):
     iid = new_run(sandbox)
     assert put(api, f"candidate:{iid}", "f.txt").status_code == 201
@@ -266,9 +277,9 @@ def test_proxy_download_lookups(sandbox, api):
 def test_proxy_is_read_only(sandbox, api):
     iid = new_run(sandbox)
     r = artifacts(api, f"/candidate:{iid}/model.pkl", method="PUT", data=b"x")
-    assert (r.status_code, r.json()) == (405, {"error": "405 Not Allowed"})
+    assert (r.status_code, r.json()) == (404, {"error": "404 Not Found"})  # the catch-all
     r = artifacts(api, method="POST", params={"path": f"candidate:{iid}"})
-    assert r.status_code == 405
+    assert r.status_code == 404
 
 
 def test_proxy_auth_matrix(sandbox, api):

@@ -158,8 +158,9 @@ def test_update_with_a_too_long_description_is_a_validation_error(api):
 
 def test_get_latest_versions_is_exactly_the_highest_semver(api):
     create_model(api, "m")
+    # GitLab presents `[model.latest_version]`: a model without versions gives `[null]`
     assert api.mlflow("POST", "registered-models/get-latest-versions",
-                      json={"name": "m"}).json() == {"model_versions": []}
+                      json={"name": "m"}).json() == {"model_versions": [None]}
     for version in ("1.2.0", "1.10.0", "1.9.9", "1.3.0-rc.1"):
         create_version(api, "m", version)
     r = api.mlflow("POST", "registered-models/get-latest-versions",
@@ -179,6 +180,13 @@ def test_stock_client_get_latest_versions_and_alias(mlflow_client, api):
     assert [v.version for v in versions] == [latest["version"]]
     by_alias = mlflow_client.get_model_version_by_alias("m", "2.0.0")
     assert by_alias.aliases == ["2.0.0"]
+
+
+def test_stock_client_get_latest_versions_of_a_model_without_versions(mlflow_client, api):
+    """GitLab's `[null]` is no list of versions to MLflow's protobuf parser."""
+    create_model(api, "m")
+    with pytest.warns(FutureWarning), pytest.raises(Exception, match="null"):
+        mlflow_client.get_latest_versions("m")
 
 
 def test_alias_lookup_is_by_semver(api):

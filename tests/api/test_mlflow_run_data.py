@@ -142,15 +142,29 @@ def test_log_batch_drops_duplicate_and_existing_keys(api, run_id):
     }
 
 
-def test_log_batch_rejects_the_whole_batch_on_an_invalid_item(api, run_id):
+def test_log_batch_keeps_the_kinds_inserted_before_the_failing_one(api, run_id):
+    """Metrics, params and tags are three `insert_all`s with no transaction around them
+    (`log-batch` in `lib/api/ml/mlflow/runs.rb`): a failing kind rejects all of its own
+    items, and the kinds inserted before it stay."""
     r = post(api, "runs/log-batch", run_id=run_id,
              metrics=[{"key": "m", "value": 1, "timestamp": 5}],
              params=[{"key": "ok", "value": "1"}, {"key": "long", "value": "x" * 251}])
     assert r.status_code == 400
     assert r.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert data(api, run_id) == {"metrics": [{"key": "m", "value": 1.0, "timestamp": 5}],
+                                 "params": [], "tags": []}
     r = post(api, "runs/log-batch", run_id=run_id, tags=[{"key": "t", "value": "x" * 5001}],
              params=[{"key": "ok", "value": "1"}])
     assert r.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert data(api, run_id)["params"] == [{"key": "ok", "value": "1"}]
+    assert data(api, run_id)["tags"] == []
+
+
+def test_log_batch_grape_errors_write_nothing(api, run_id):
+    r = post(api, "runs/log-batch", run_id=run_id,
+             metrics=[{"key": "m", "value": 1, "timestamp": 5}],
+             params=[{"key": "ok", "value": "1"}, {"value": "2"}])
+    assert (r.status_code, r.json()) == (400, {"error": "params[1][key] is missing"})
     assert data(api, run_id) == {"metrics": [], "params": [], "tags": []}
 
 
@@ -211,7 +225,9 @@ def test_ci_job_tag_naming_no_job_is_a_500(sandbox, api, run_id):
     ]:
         r = post(api, endpoint, **body)
         assert (r.status_code, r.json()) == (500, SERVER_ERROR), (endpoint, body)
-    assert data(api, run_id) == {"metrics": [], "params": [], "tags": []}
+    # the log-batch's params were inserted before its tags failed, and stay
+    assert data(api, run_id) == {"metrics": [], "params": [{"key": "p", "value": "1"}],
+                                 "tags": []}
     assert sandbox.app.store.one("SELECT COUNT(*) AS n FROM candidates")["n"] == 2
     half_made = sandbox.app.store.one("SELECT id FROM candidates ORDER BY id DESC LIMIT 1")
     assert sandbox.app.store.one("SELECT COUNT(*) AS n FROM candidate_tags WHERE "

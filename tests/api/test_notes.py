@@ -218,3 +218,24 @@ def test_reads_auth_matrix(api):
         for path in (NOTES, f"{NOTES}/{note['id']}"):
             r = api.request("GET", path, token=token, transport=transport)
             assert r.status_code == status, (token, path)
+
+
+def test_notes_create_rate_limit_is_gitlabs_429():
+    """`check_rate_limit! :notes_create` (`lib/api/notes.rb`): per user, a JSON message."""
+    import requests
+
+    from mlflow_gitlab.sandbox import Settings, running_sandbox
+
+    with running_sandbox(settings=Settings(notes_create_limit=2)) as sb:
+        url = f"{sb.api_url}/projects/7/merge_requests/1/notes"
+
+        def create(token: str) -> requests.Response:
+            return requests.post(url, json={"body": "hi"}, timeout=10,
+                                 headers={"PRIVATE-TOKEN": sb.tokens[token]})
+
+        assert [create("developer").status_code for _ in range(2)] == [201, 201]
+        r = create("developer")
+        assert (r.status_code, r.json()) == (429, {"message": {
+            "error": "This endpoint has been requested too many times. Try again later."}})
+        assert create("maintainer").status_code == 201  # another user's own count
+        assert len(sb.app.store.all("SELECT id FROM notes")) == 3

@@ -20,9 +20,11 @@ SCRIPT = textwrap.dedent("""
 
 
 def run_script(sandbox, env, tmp_path):
+    """Run SCRIPT in a job of the sandbox's GitLab (unless `env` names another)."""
     path = tmp_path / "script.py"
     path.write_text(SCRIPT)
-    env = {**env, "PATH": os.environ["PATH"], "HOME": home(),
+    env = {"CI_SERVER_URL": sandbox.url, "CI_API_V4_URL": sandbox.api_url, **env,
+           "PATH": os.environ["PATH"], "HOME": home(),
            "MLFLOW_TRACKING_URI": sandbox.tracking_uri,
            "MLFLOW_TRACKING_TOKEN": sandbox.tokens["developer"],
            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
@@ -33,7 +35,8 @@ def run_script(sandbox, env, tmp_path):
 
 
 def test_plain_start_run_in_a_job_gets_the_ci_tags(sandbox, mlflow_client, tmp_path):
-    run_id = run_script(sandbox, ci_envs.merge_request(), tmp_path)
+    run_id = run_script(sandbox, ci_envs.merge_request(CI_SERVER_URL=sandbox.url,
+                                                       CI_API_V4_URL=sandbox.api_url), tmp_path)
     tags = mlflow_client.get_run(run_id).data.tags
     assert tags["gitlab.CI_JOB_ID"] == "5001"
     assert tags["gitlab.CI_PIPELINE_ID"] == "1001"
@@ -47,3 +50,12 @@ def test_outside_gitlab_ci_the_plugin_adds_nothing(sandbox, mlflow_client, tmp_p
     run_id = run_script(sandbox, {"USER": "me"}, tmp_path)
     tags = mlflow_client.get_run(run_id).data.tags
     assert not any(key.startswith("gitlab.") for key in tags)
+
+
+def test_a_job_of_another_gitlab_is_not_linked(sandbox, mlflow_client, tmp_path):
+    """The job ran on gitlab.example.com, the run goes to another GitLab: without the job
+    link (that GitLab has no such job and would answer 500), the run is made and tagged."""
+    run_id = run_script(sandbox, ci_envs.merge_request(), tmp_path)
+    tags = mlflow_client.get_run(run_id).data.tags
+    assert "gitlab.CI_JOB_ID" not in tags
+    assert tags["gitlab.CI_JOB_URL"] == "https://gitlab.example.com/ml-team/demo-project/-/jobs/5001"

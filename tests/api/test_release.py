@@ -342,6 +342,41 @@ def test_merge_requests_release_only_prereleases_when_asked(lab):
     assert lab.released() == "1.0.1"
 
 
+def test_the_merged_mrs_label_drives_the_default_branch_release(lab, api):
+    """After MR !1 (labelled `model::minor`) is merged, the default-branch pipeline of its
+    merge commit has no MR variables: GitLab's commit-to-MR list finds the label."""
+    lab.released()
+    r = api.admin("POST", "/-/sandbox/merge_requests/1/merge",
+                  json={"merge_commit_sha": ci_envs.SHA})
+    assert r.status_code == 200, r.text
+    pipeline = lab.pipeline()
+    lab.train(pipeline)  # the same signature: a patch, were it not for the label
+    result = lab.cli(pipeline, "--metric", "loss")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "1.1.0\n"
+    tags = lab.versions()["1.1.0"]["tags"]
+    assert tags["mlflow-gitlab.bump_source"] == "label model::minor of !1"
+    # An MR merged into another branch does not count.
+    other = api.admin("POST", "/-/sandbox/merge_requests", json={
+        "title": "Into release", "source_branch": "fix", "target_branch": "release-1",
+        "labels": ["model::major"]}).json()
+    api.admin("POST", f"/-/sandbox/merge_requests/{other['iid']}/merge",
+              json={"merge_commit_sha": ci_envs.SOURCE_SHA})
+    later = lab.pipeline()
+    lab.train(later)
+    assert lab.release(later, env={"CI_COMMIT_SHA": ci_envs.SOURCE_SHA}).version == "1.1.1"
+
+
+def test_the_merged_mr_cannot_be_read_is_a_warning(lab, caplog):
+    lab.released()
+    pipeline = lab.pipeline()
+    lab.train(pipeline)
+    lab.sandbox.inject("GET", r"/repository/commits/", status=403, times=10,
+                       body={"message": "403 Forbidden"})
+    assert lab.release(pipeline).version == "1.0.1"  # the signature decides
+    assert "the model:: label of the merged merge request does not apply" in caplog.text
+
+
 def test_invalid_override_fails_before_anything_is_made(lab):
     lab.released()
     pipeline = lab.pipeline()

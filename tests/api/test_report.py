@@ -280,3 +280,19 @@ def test_an_unknown_experiment_is_one_clear_error(sandbox, mlflow_env, tmp_path)
     assert str(caught.value) == f"experiment 'nope' does not exist on {sandbox.tracking_uri}"
     assert caught.value.hint == ("pass --experiment (or set MLFLOW_EXPERIMENT_NAME) to the "
                                  "experiment the training jobs log to")
+
+
+def test_the_notes_rate_limit_is_named_in_the_error(sandbox, api, mlflow_client, tmp_path):
+    """GitLab's `notes_create` limit answers 429 `{"message":{"error":...}}`: retried, then
+    said in GitLab's words."""
+    from mlflow_gitlab.sandbox.rate_limits import RateLimiter
+
+    log_runs(mlflow_client, 1001, [5001], [0.3])
+    sandbox.app.notes_limiter = RateLimiter(1)
+    sandbox.app.notes_limiter.check(11)  # the developer's one note of this minute
+    env = job_env(sandbox, tmp_path, MLFLOW_GITLAB_RETRY_ATTEMPTS="2")
+    result = report(env, tmp_path, "--metric", "loss")
+    assert result.returncode == 1
+    assert "requested too many times. Try again later." in result.stderr
+    assert "{'error'" not in result.stderr
+    assert marker_notes(api) == []

@@ -280,3 +280,19 @@ def test_each_pipeline_kind_is_tagged(sandbox, mlflow_client, make, kind, branch
     assert tags.get("mlflow.source.git.branch") == branch
     if kind == "merged_result":  # the source head, not GitLab's temporary merge commit
         assert tags["mlflow.source.git.commit"] == ci_envs.SOURCE_SHA
+
+
+def test_a_job_of_another_gitlab_is_not_linked(sandbox, mlflow_client, script):
+    """Tracking from gitlab.example.com's CI to another GitLab: that GitLab has no job of this
+    id (it would answer 500 after making the run), so the run is made without the link."""
+    env = {**job_env(sandbox), "CI_SERVER_URL": "https://gitlab.example.com",
+           "CI_API_V4_URL": "https://gitlab.example.com/api/v4",
+           "MLFLOW_TRACKING_URI": sandbox.tracking_uri}
+    result = mlflow_gitlab("run", "--", sys.executable, str(script), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "run not linked to job 5001: the job ran on https://gitlab.example.com" in result.stderr
+    (run,), _ = only_job_runs(mlflow_client)
+    assert "gitlab.CI_JOB_ID" not in run.data.tags
+    assert run.data.tags["gitlab.CI_JOB_URL"].endswith("/-/jobs/5001")
+    assert sandbox.app.store.one("SELECT ci_build_id FROM candidates WHERE eid = ?",
+                                 run.info.run_id)["ci_build_id"] is None

@@ -141,13 +141,17 @@ def test_a_server_answering_an_empty_object_to_everything_is_one_line(sandbox, m
 
 def test_a_run_gitlab_keeps_half_made_is_deleted(sandbox, mlflow_client):
     """GitLab makes the run, then fails on its tags (here a job id it does not know) with a
-    500, keeping the run without tags: the helper deletes it, every time."""
+    500, keeping the run without tags: the helper deletes it and says what is wrong at once,
+    instead of retrying and blaming the network."""
+    sandbox.inject("POST", r"/runs/create$", delay=0.001, times=100)  # counts the creates
     result = mlflow_gitlab("run", "--", *QUIET,
                            env=job_env(sandbox, CI_JOB_ID="999999",
-                                       MLFLOW_GITLAB_RETRY_ATTEMPTS="2"))
-    assert result.returncode == 1, result.stderr
+                                       MLFLOW_GITLAB_RETRY_ATTEMPTS="6"))
+    assert result.returncode == 2, result.stderr
     (line,) = error_lines(result.stderr)
-    assert "POST runs/create failed after 2 attempt(s)" in line
+    assert "has no CI job 999999 to link the run to (CI_JOB_ID)" in line
+    assert "kept failing" not in result.stderr
+    assert len(sandbox.fired) == 2  # the parent run's create, then the job run's, once
     roles = runs_by_role(mlflow_client)
     assert set(roles) == {"pipeline"}  # the parent run, made before; no job run, whole or not
     assert len(sandbox.app.store.all("SELECT id FROM candidates")) == 1

@@ -13,6 +13,7 @@ from mlflow_gitlab.http.answers import (
     read_json,
     server_of,
     short_url,
+    transient_status,
     unexpected,
 )
 from mlflow_gitlab.http.deadline import DeadlineExceeded
@@ -36,5 +37,6 @@ __all__ = [
     "server_of",
     "short_url",
     "transfer_seconds",
+    "transient_status",
     "unexpected",
 ]

@@ -162,8 +162,25 @@ def gitlab_message(response: requests.Response) -> str:
     body = json_or_none(response)
     if isinstance(body, dict):
         text = body.get("message") or body.get("error") or body.get("error_code") or ""
+        if isinstance(text, dict):  # `{"message": {"error": ...}}`, `{"field": ["is ..."]}`
+            text = "; ".join(str(v) if k == "error" else f"{k} {_joined(v)}"
+                             for k, v in text.items())
         text = "; ".join(map(str, text)) if isinstance(text, list) else str(text)
     else:
         raw = response._content if isinstance(response._content, bytes) else b""
         text = raw.decode("utf-8", errors="replace")
     return (text.strip().splitlines() or [response.reason or ""])[0][:300]
+
+
+def _joined(value: object) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def transient_status(response: requests.Response) -> str:
+    """`429 Too Many Requests` and, for a JSON 429 (an application limit such as
+    `notes_create`, not Rack::Attack's plain `Retry later`), `: <GitLab's words>`."""
+    said = f"{response.status_code} {response.reason}"
+    if response.status_code != 429 or "json" not in response.headers.get("Content-Type", ""):
+        return said
+    message = gitlab_message(response)
+    return f"{said}: {message}" if message else said

@@ -10,6 +10,7 @@ from typing import Any
 from mlflow_gitlab.sandbox import auth, web
 from mlflow_gitlab.sandbox.auth import Family
 from mlflow_gitlab.sandbox.faults import FaultInjector
+from mlflow_gitlab.sandbox.rate_limits import RateLimiter
 from mlflow_gitlab.sandbox.store import Store
 
 Handler = Callable[[web.Request], web.Response]
@@ -88,6 +89,7 @@ class Settings:
     ml_model_max_file_size: int = 10 * 1024**3
     pypi_max_file_size: int = 3 * 1024**3  # GitLab's default plan limit
     notes_max_length: int = 1_000_000
+    notes_create_limit: int = 300  # notes per user and minute; 0 = unlimited (rate_limits.py)
     # e2e only (docs/sandbox.md): a run naming an unknown `gitlab.CI_JOB_ID` registers the job
     # instead of failing with GitLab's 500, for runners that pick their own job ids.
     register_unknown_jobs: bool = False
@@ -104,6 +106,13 @@ class App:
     base_url: str = ""
     info: dict[str, Any] = field(default_factory=dict)
     admin_token: str = field(default="", repr=False)  # of the `/-/sandbox/` control routes
+    notes_limiter: RateLimiter | None = None  # made from `settings` on first use
+
+    def note_limiter(self) -> RateLimiter:
+        """The `notes_create` limit of this sandbox's settings."""
+        if self.notes_limiter is None:
+            self.notes_limiter = RateLimiter(self.settings.notes_create_limit)
+        return self.notes_limiter
 
     def dispatch(self, request: web.Request) -> web.Response:
         """Answer one request; never raises for an `ApiError`."""
@@ -115,7 +124,10 @@ class App:
     def _dispatch(self, request: web.Request) -> web.Response:
         route, params, path_known = self.router.match(request.method, request.raw_path)
         if route is None:
-            if path_known:
+            # GitLab's API ends in a catch-all `route :any, '*path'` (404, `lib/api/api.rb`);
+            # Grape's router tries it before a known path's 405, so a wrong method is a 404
+            # there. The sandbox's own routes outside /api/v4 answer 405.
+            if path_known and not request.raw_path.startswith(API_PREFIX + "/"):
                 raise web.ApiError(405, {"error": "405 Not Allowed"})
             raise web.route_not_found()
         request.path_params = params

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from email.message import Message
 from urllib.parse import unquote
 
-from mlflow_gitlab.sandbox import web
+from mlflow_gitlab.sandbox import deploy_tokens, web
+from mlflow_gitlab.sandbox.deploy_tokens import READ_PACKAGES, WRITE_PACKAGES
 from mlflow_gitlab.sandbox.store import Store
 
 GUEST, REPORTER, DEVELOPER, MAINTAINER, OWNER = 10, 20, 30, 40, 50
@@ -25,10 +26,12 @@ class Family(enum.Enum):
     """Auth families: which credentials a route reads, and how it treats anonymous calls."""
 
     MLFLOW = "mlflow"  # P/* and A/*: access tokens only; anonymous -> 401
-    ML_MODEL_FILES = "ml_model_files"  # Bearer carries an access token or a job token
-    PACKAGES = "packages"  # generic + packages API: every transport, job token included
+    ML_MODEL_FILES = "ml_model_files"  # only Bearer, carrying an access or a job token
+    PACKAGES = "packages"  # packages API: every transport, job token included
+    GENERIC_PACKAGES = "generic_packages"  # the same, and deploy tokens (`deploy_token_allowed`)
     REST = "rest"  # projects, pipelines, jobs, note writes: access tokens only
     REST_JOB_READ = "rest_job_read"  # MR and note reads: job token allowed on GET
+    CURRENT_USER = "current_user"  # GET /user: access tokens, `read_user` scope enough
     CURRENT_JOB = "current_job"  # GET /job: job token only
     PYPI = "pypi"  # PyPI registry: Basic credentials only, read by the route (registry_auth)
     ADMIN = "admin"  # the sandbox's own control routes: the admin token only
@@ -40,7 +43,7 @@ class Principal:
 
     user_id: int
     username: str
-    token_kind: str  # personal | project | job
+    token_kind: str  # personal | project | job | deploy (then no user: `user_id` 0)
     scopes: frozenset[str]
     job_id: int | None = None
     project_id: int | None = None  # the job's project, for job tokens
@@ -54,14 +57,19 @@ def authenticate(store: Store, family: Family, method: str, headers: Message,
     token, and 403 `insufficient_scope` for a token whose scopes do not cover `method`.
     """
     access, job = _credentials(family, headers, query)
+    if family is Family.GENERIC_PACKAGES:
+        deploy = _deploy_token(store, headers.get("DEPLOY-TOKEN") or _basic_password(headers))
+        if deploy is not None:
+            return deploy
     if access is None and job is None:
         return None
     principal = _lookup(store, access, job)
     if principal is None:
         raise web.unauthorized()
-    if principal.token_kind != "job" and "api" not in principal.scopes:
+    if principal.token_kind not in ("job", "deploy") and "api" not in principal.scopes:
         read_only = method in ("GET", "HEAD")
-        if "read_api" not in principal.scopes or not read_only:
+        readers = {"read_api", "read_user"} if family is Family.CURRENT_USER else {"read_api"}
+        if not readers & principal.scopes or not read_only:
             raise web.INSUFFICIENT_SCOPE
     return principal
 
@@ -99,16 +107,38 @@ def _credentials(family: Family, headers: Message, query: dict[str, list[str]]
 
     if family is Family.CURRENT_JOB:
         return None, job_header
-    if family is Family.MLFLOW or family is Family.REST:
+    if family in (Family.MLFLOW, Family.REST, Family.CURRENT_USER):
         return private or bearer, None
     if family is Family.REST_JOB_READ:
         return private or bearer, job_header
     if family is Family.ML_MODEL_FILES:
-        # Bearer carries either kind; resolve it as "any token".
-        return private or bearer, bearer if not private else None
+        # `sent_through(:http_token)` (`lib/api/ml_model_packages.rb`): only the
+        # Authorization header, carrying either kind; PRIVATE-TOKEN is not read.
+        return bearer, bearer
     # PACKAGES: every transport; a Basic password is an access token or a job token.
     token = private or bearer or basic_password
     return token, job_header or (token if not private else None)
+
+
+def _basic_password(headers: Message) -> str | None:
+    scheme, _, value = (headers.get("Authorization") or "").partition(" ")
+    if scheme.lower() != "basic" or not value.strip():
+        return None
+    try:
+        return base64.b64decode(value.strip()).decode().partition(":")[2]
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _deploy_token(store: Store, value: str | None) -> Principal | None:
+    """A live deploy token as a caller without a user (`user_id` 0); an unknown one is no
+    credential (GitLab's `deploy_token_from_request` finds nothing, the caller is
+    anonymous)."""
+    token = deploy_tokens.find(store, value or "")
+    if token is None:
+        return None
+    return Principal(user_id=0, username=token.username, token_kind="deploy",
+                     scopes=token.scopes, project_id=token.project_id)
 
 
 def _first(query: dict[str, list[str]], key: str) -> str | None:
@@ -151,6 +181,11 @@ def access_level(store: Store, project: sqlite3.Row, principal: Principal | None
         return 0
     if principal.token_kind == "job" and principal.project_id != project["id"]:
         return 0  # no allowlist in the sandbox: a job token reaches only its own project
+    if principal.token_kind == "deploy":  # no user: its scopes stand for a role
+        if principal.project_id != project["id"]:
+            return 0
+        return (DEVELOPER if WRITE_PACKAGES in principal.scopes
+                else REPORTER if READ_PACKAGES in principal.scopes else 0)
     row = store.one(
         "SELECT access_level FROM members WHERE project_id = ? AND user_id = ?",
         project["id"], principal.user_id,

@@ -132,6 +132,10 @@ CREATE TABLE IF NOT EXISTS merge_requests (
     created_at REAL NOT NULL, updated_at REAL NOT NULL,
     UNIQUE (project_id, iid)
 );
+CREATE TABLE IF NOT EXISTS merge_request_merges (
+    merge_request_id INTEGER PRIMARY KEY, merge_commit_sha TEXT, squash_commit_sha TEXT,
+    merged_by_id INTEGER, merged_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS notes (
     id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL, noteable_type TEXT NOT NULL,
     noteable_id INTEGER NOT NULL, noteable_iid INTEGER NOT NULL, body TEXT NOT NULL,

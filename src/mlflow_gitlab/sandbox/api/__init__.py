@@ -22,6 +22,7 @@ MODULES = (
     "pypi_packages",
     "projects",
     "merge_requests",
+    "commits",
     "pipelines",
     "jobs",
     "notes",

@@ -9,6 +9,7 @@ sandbox's admin token, as every control route does.
     PUT  /-/sandbox/pipelines/:id        {status}
     PUT  /-/sandbox/jobs/:id             {status}
     POST /-/sandbox/merge_requests       {title, source_branch, target_branch, labels, ...}
+    POST /-/sandbox/merge_requests/:iid/merge   {merge_commit_sha, squash, user}
 
 With `Settings.register_unknown_jobs` (e2e only), a run tagged with an unknown
 `gitlab.CI_JOB_ID` registers that job instead of failing (`register_unknown_job`).
@@ -25,9 +26,10 @@ from mlflow_gitlab.sandbox.app import Router
 from mlflow_gitlab.sandbox.auth import Family, find_project
 from mlflow_gitlab.sandbox.store import now
 
-from .merge_requests import create_merge_request, merge_request_json
+from .merge_requests import create_merge_request, merge_merge_request, merge_request_json
 from .ml_common import next_iid, required
 from .pipelines import FINISHED, SOURCES, STATUSES
+from .rest_common import path_int, record_not_found
 
 PREFIX = "/-/sandbox"
 STARTED = ("running", "success", "failed", "canceled", "canceling")  # have a started_at
@@ -67,6 +69,23 @@ def register(router: Router) -> None:
                 author_id=_user_id(db, req.params.get("author")))
         mr = req.app.store.one("SELECT * FROM merge_requests WHERE id = ?", mr_id)
         return web.Response(201, merge_request_json(req, project, mr, detail=True))
+
+    @route("POST", "/merge_requests/:merge_request_iid/merge", Family.ADMIN, prefix=PREFIX)
+    def merge_mr(req: web.Request) -> web.Response:
+        project = _project(req)
+        mr = req.app.store.one("SELECT * FROM merge_requests WHERE project_id = ? AND iid = ?",
+                               project["id"], path_int(req, "merge_request_iid"))
+        if mr is None:
+            raise record_not_found()
+        squash = bool(req.params.get("squash"))
+        made = str(req.params.get("merge_commit_sha") or _sha())
+        with req.app.store.tx() as db:
+            merge_merge_request(
+                db, mr["id"], merge_commit_sha=None if squash else made,
+                squash_commit_sha=made if squash else None,
+                merged_by_id=_user_id(db, req.params.get("user")))
+        mr = req.app.store.one("SELECT * FROM merge_requests WHERE id = ?", mr["id"])
+        return web.Response(200, merge_request_json(req, project, mr, detail=True))
 
 
 # --- pipelines and jobs ---------------------------------------------------------------------

@@ -31,8 +31,8 @@ STATUSES = ("default", "hidden")
 SELECTS = ("package_file",)
 # `Gitlab::PathTraversal::PATH_TRAVERSAL_REGEX_WITH_NEWLINE`, on the decoded value.
 _TRAVERSAL = re.compile(r"\A\.{1,2}\Z|\A\.\.[/\\]|[/\\]\.\.\Z|[/\\]\.\.[/\\]|\n")
-# `select=package_file` presents the file with Grape's PUT default, 200, as GitLab's request
-# spec expects; without it, `created!` answers 201.
+# `select=package_file` presents the file: Grape's status for a PUT, 200
+# (`lib/api/generic_packages.rb`); without it, `created!` (201).
 SELECT_STATUS = 200
 
 
@@ -53,8 +53,8 @@ class Target:
 
 def register(router: Router) -> None:
     """Register this module's routes."""
-    router.route("PUT", ROUTE, Family.PACKAGES, stream_body=True)(upload)
-    router.route("GET", ROUTE, Family.PACKAGES)(download)
+    router.route("PUT", ROUTE, Family.GENERIC_PACKAGES, stream_body=True)(upload)
+    router.route("GET", ROUTE, Family.GENERIC_PACKAGES)(download)
 
 
 def upload(req: web.Request) -> web.Response:

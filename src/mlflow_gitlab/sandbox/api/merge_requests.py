@@ -119,12 +119,16 @@ def merge_request_json(req: web.Request, project: sqlite3.Row, mr: sqlite3.Row, 
     """`MergeRequestBasic` (lists) or, with `detail`, `MergeRequest` (single GET)."""
     reference = f"!{mr['iid']}"
     state = mr["state"]
+    merge = req.app.store.one("SELECT * FROM merge_request_merges WHERE merge_request_id = ?",
+                              mr["id"])
+    merged_by = user_basic(req, merge["merged_by_id"]) if merge else None
     draft = bool(mr["draft"])
     body: dict[str, Any] = {
         "id": mr["id"], "iid": mr["iid"], "project_id": mr["project_id"],
         "title": mr["title"], "description": mr["description"], "state": state,
         "created_at": iso8601(mr["created_at"]), "updated_at": iso8601(mr["updated_at"]),
-        "merged_by": None, "merge_user": None, "merged_at": None,
+        "merged_by": merged_by, "merge_user": merged_by,
+        "merged_at": iso8601(merge["merged_at"]) if merge else None,
         "closed_by": None, "closed_at": None,
         "target_branch": mr["target_branch"], "source_branch": mr["source_branch"],
         "user_notes_count": _user_notes_count(req, mr), "upvotes": 0, "downvotes": 0,
@@ -137,7 +141,8 @@ def merge_request_json(req: web.Request, project: sqlite3.Row, mr: sqlite3.Row, 
         "milestone": None, "merge_when_pipeline_succeeds": False,
         "merge_status": "can_be_merged",
         "detailed_merge_status": _detailed_merge_status(state, draft),
-        "sha": mr["sha"], "merge_commit_sha": None, "squash_commit_sha": None,
+        "sha": mr["sha"], "merge_commit_sha": merge["merge_commit_sha"] if merge else None,
+        "squash_commit_sha": merge["squash_commit_sha"] if merge else None,
         "discussion_locked": None, "should_remove_source_branch": None,
         "force_remove_source_branch": None, "prepared_at": iso8601(mr["created_at"]),
         "reference": reference,
@@ -212,3 +217,13 @@ def create_merge_request(db: sqlite3.Connection, project_id: int, *, title: str,
         (project_id, iid, title, description, source_branch, target_branch, project_id,
          project_id, json.dumps(labels), sha, base_sha, base_sha, author_id, t, t))
     return int(cur.lastrowid)
+
+
+def merge_merge_request(db: sqlite3.Connection, mr_id: int, *, merge_commit_sha: str | None,
+                        squash_commit_sha: str | None, merged_by_id: int | None) -> None:
+    """Mark an MR merged, as accepting it does: state, merge (or squash) commit, who, when."""
+    t = now()
+    db.execute("UPDATE merge_requests SET state = 'merged', updated_at = ? WHERE id = ?",
+               (t, mr_id))
+    db.execute("INSERT OR REPLACE INTO merge_request_merges VALUES (?, ?, ?, ?, ?)",
+               (mr_id, merge_commit_sha, squash_commit_sha, merged_by_id, t))

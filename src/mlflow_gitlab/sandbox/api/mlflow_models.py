@@ -101,12 +101,14 @@ def update(req: web.Request) -> web.Response:
 
 
 def get_latest_versions(req: web.Request) -> web.Response:
-    """Exactly one version, the highest semver (`stages` ignored); none yet -> `[]`."""
+    """Exactly one version, the highest semver (`stages` ignored); none yet -> `[null]`:
+    GitLab presents `[model.latest_version]` (`lib/api/ml/mlflow/registered_models.rb`),
+    and Grape's entity of nil is null."""
     mc.require_read(req)
     model = reg.find_model(req, req.params.get("name"))
     latest = reg.latest_version(reg.versions_of(req.app.store, model["id"]))
-    versions = [reg.model_version_json(req, latest, model)] if latest is not None else []
-    return web.Response(200, {"model_versions": versions})
+    version = reg.model_version_json(req, latest, model) if latest is not None else None
+    return web.Response(200, {"model_versions": [version]})
 
 
 def get_by_alias(req: web.Request) -> web.Response:

@@ -1,8 +1,11 @@
 """A run's data: log-metric, log-parameter, set-tag, log-batch and metric history (§6, §7).
 
 Single writes validate like ActiveRecord and refuse an existing key (§20 #8); `log-batch`
-inserts like `insert_all`: existing or repeated params/tags are silently dropped, and any
-invalid item rejects the whole batch. Validation helpers live in `mlflow_records`.
+inserts like `insert_all`: existing or repeated params/tags are silently dropped. Grape
+checks every metric and param first (one invalid rejects the batch, nothing written); then
+metrics, params and tags are three inserts, no transaction around them (`log-batch` in
+`lib/api/ml/mlflow/runs.rb`), so when one fails the kinds before it stay.
+Validation helpers live in `mlflow_records`.
 """
 
 from __future__ import annotations
@@ -113,7 +116,8 @@ def set_tag(db: sqlite3.Connection, candidate_id: int, key: str, value: str,
 
 
 def log_batch(req: web.Request) -> None:
-    """Validate every item (Grape), then write all three kinds in one transaction."""
+    """Validate every item (Grape), then insert metrics, params and tags, one statement
+    each: a failing insert (a too long value, an unknown job) leaves the earlier ones."""
     (run_id,) = _strings(req, "run_id")
     metrics = [_metric(item, f"metrics[{i}]") for i, item in enumerate(_items(req, "metrics"))]
     params = [_key_value(item, f"params[{i}]") for i, item in enumerate(_items(req, "params"))]
@@ -123,7 +127,9 @@ def log_batch(req: web.Request) -> None:
         for key, *_ in metrics:
             check_row(RUN_METRICS, key, None)
         insert_metrics(db, candidate["id"], metrics)
+    with req.app.store.tx() as db:
         insert_key_values(db, RUN_PARAMS, candidate["id"], params)
+    with req.app.store.tx() as db:
         add_tags(db, candidate["id"], tags, req.app.settings.register_unknown_jobs)
 
 

@@ -49,6 +49,8 @@ def register(router: Router) -> None:
     @route("POST", NOTES, Family.REST)
     def create_note(req: web.Request) -> web.Response:
         body = _body(req, required=True)
+        if req.principal is not None:
+            req.app.note_limiter().check(req.principal.user_id)
         mr = find_merge_request(req, "noteable_id")
         _validate(req, body)
         t = now()
