@@ -50,13 +50,16 @@ def new_journal(spool: Path, run_id: str | None) -> tuple[Path, int, list[Path]]
 
 
 def remove_journal(folder: Path, fd: int | None, created: list[Path]) -> None:
-    """Delete a journal folder (its points are all sent), then the empty folders made for it."""
+    """Delete a journal folder (its points are all sent), then the spool folder if it is left
+    empty (concurrent helpers share it: the last one out removes it, whoever made it), then
+    the empty folders made on the way to it."""
     import shutil
 
     shutil.rmtree(folder, ignore_errors=True)
     if fd is not None:
         os.close(fd)
-    for path in sorted(created, key=lambda p: len(p.parts), reverse=True):
+    spool = Path(folder).parent
+    for path in sorted({spool, *created}, key=lambda p: len(p.parts), reverse=True):
         try:
             path.rmdir()
         except OSError:
