@@ -22,12 +22,17 @@ import json, sys
 import numpy as np, pandas as pd, mlflow
 X = pd.DataFrame({"a": np.arange(20.0), "b": np.arange(20.0)[::-1]})
 """
-# Saved in MLflow 3's default format for scikit-learn, skops.
+# Saved in MLflow 3's default format for scikit-learn, skops; a tree model's type is trusted
+# when it is saved, and loads with nothing more.
 SAVE = DATA + textwrap.dedent("""
+    from sklearn.ensemble import GradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     y = (X.a > 9).astype(int)
-    model = LogisticRegression().fit(X, y if sys.argv[2] == "up" else 1 - y)
-    mlflow.sklearn.save_model(model, sys.argv[1])
+    if sys.argv[2] == "up":
+        model, trusted = LogisticRegression().fit(X, y), None
+    else:
+        model, trusted = GradientBoostingClassifier().fit(X, 1 - y), ["sklearn.tree._tree.Tree"]
+    mlflow.sklearn.save_model(model, sys.argv[1], skops_trusted_types=trusted)
     json.dump(model.predict(X).tolist(), open(sys.argv[1] + ".json", "w"))
 """)
 EVALUATE = DATA + textwrap.dedent("""
