@@ -9,6 +9,7 @@ from mlflow_gitlab.relay.storage import (
     listing,
     relay_uri,
     split_relay_path,
+    split_stored_path,
     storage_of,
     url_path,
 )
@@ -38,6 +39,16 @@ def test_relay_paths_name_a_run_and_a_file_inside_it():
     assert split_relay_path("/1/abc/artifacts") is None
     with pytest.raises(ValueError, match="leaves the run"):
         split_relay_path("/runs/abc/model/%2E%2E/../secrets")
+
+
+def test_stored_paths_name_a_model_version_or_candidate_package():
+    assert split_stored_path("/12/MLmodel") == ("12", "MLmodel")
+    assert split_stored_path("12") == ("12", "")
+    assert split_stored_path("candidate:3/model/MLmodel") == ("candidate:3", "model/MLmodel")
+    for path in ("runs/abc/MLmodel", "candidate:/x", "12a/MLmodel", "", "../12/x"):
+        assert split_stored_path(path) is None, path
+    with pytest.raises(ValueError, match="leaves its package"):
+        split_stored_path("12/../../secrets")
 
 
 def test_url_paths_encode_each_segment():

@@ -2,9 +2,10 @@
 
 The child's MLflow client talks to `/api/2.0/mlflow-artifacts/artifacts/runs/<run_id>/...`
 (the run's `artifact_uri` as the relay rewrote it). Files go to and come from the run's
-`ml_model` package with Bearer auth (reference §14); listings come from GitLab's artifact
-proxy (§10) and are rebuilt into folders (`storage.listing`). GitLab's own UI and downloads
-show the same files, under their stored names (`model%2FMLmodel`).
+`ml_model` package with Bearer auth; listings come from GitLab's artifact proxy and are
+rebuilt into folders (`storage.listing`). GitLab's own UI and downloads show the same files,
+under their stored names (`model%2FMLmodel`). A model version's files (`models:/<name>/...`
+resolves to `mlflow-artifacts:/<model version id>`) are read the same way, read-only.
 """
 
 from __future__ import annotations
@@ -20,14 +21,22 @@ from mlflow_gitlab.http import read_json, transfer_seconds, unexpected
 from mlflow_gitlab.relay.forward import BUFFERED, reply_from, unavailable
 from mlflow_gitlab.relay.http import Reply, Request, json_reply, mlflow_error
 from mlflow_gitlab.relay.routes import ARTIFACTS as PREFIX
-from mlflow_gitlab.relay.storage import Storage, listing, split_relay_path, url_path
+from mlflow_gitlab.relay.storage import (
+    Storage,
+    listing,
+    split_relay_path,
+    split_stored_path,
+    url_path,
+)
 
 if TYPE_CHECKING:
     from mlflow_gitlab.relay.relay import Relay
 
 
 class ArtifactRoutes:
-    """`GET|PUT <PREFIX>/runs/<run_id>/<path>` and `GET <PREFIX>?path=runs/<run_id>/<dir>`."""
+    """`GET|PUT <PREFIX>/runs/<run_id>/<path>` and `GET <PREFIX>?path=runs/<run_id>/<dir>`;
+    `GET <PREFIX>/<ref>/<path>` and `GET <PREFIX>?path=<ref>/<dir>` for a package GitLab names
+    (`<model version id>` or `candidate:<iid>`)."""
 
     def __init__(self, relay: Relay) -> None:
         self.relay = relay
@@ -44,6 +53,9 @@ class ArtifactRoutes:
         rest = request.path[len(PREFIX):]
         if rest in ("", "/") and request.method == "GET":
             return self._list(request.params.get("path", ""))
+        stored = split_stored_path(rest)
+        if stored is not None and stored[1]:
+            return self._read_stored(request, *stored)
         target = split_relay_path(rest)
         if target is None or not target[1]:
             return mlflow_error(404, "RESOURCE_DOES_NOT_EXIST",
@@ -55,7 +67,7 @@ class ArtifactRoutes:
         if request.method == "PUT":
             return self._upload(request, storage, path)
         if request.method in ("GET", "HEAD"):
-            return self._download(request, storage, run_id, path)
+            return self._download(request, storage, f"run {run_id}", path)
         return mlflow_error(405, "BAD_REQUEST", f"{request.method} is not supported on "
                             "run artifacts: GitLab's package files cannot be changed this way")
 
@@ -67,11 +79,15 @@ class ArtifactRoutes:
         return {f["path"] for f in json.loads(reply.body)["files"] if f["is_dir"]}
 
     def _list(self, path: str) -> Reply:
-        target = split_relay_path(path)
-        if target is None:
+        stored = split_stored_path(path)
+        target = split_relay_path(path) if stored is None else None
+        if stored is not None:
+            storage: Storage | Reply = Storage(ref=stored[0])
+            folder = stored[1]
+        elif target is not None:
+            storage, folder = self._storage(target[0]), target[1]
+        else:
             return json_reply({"files": []})
-        run_id, folder = target
-        storage = self._storage(run_id)
         if isinstance(storage, Reply):
             return storage
         if storage.ref is None:  # a legacy generic package cannot be listed here
@@ -104,14 +120,20 @@ class ArtifactRoutes:
             return reply_from(response)
         return json_reply({})
 
-    def _download(self, request: Request, storage: Storage, run_id: str, path: str) -> Reply:
+    def _download(self, request: Request, storage: Storage, owner: str, path: str) -> Reply:
         response = self.relay.upstream.call(request.method, self._file_url(storage, path),
                                             stream=True)
         if response.status_code == 404:
             response.close()
             return mlflow_error(404, "RESOURCE_DOES_NOT_EXIST",
-                                f"run {run_id} has no artifact {path!r}")
+                                f"{owner} has no artifact {path!r}")
         return reply_from(response, stream=True)
+
+    def _read_stored(self, request: Request, ref: str, path: str) -> Reply:
+        if request.method not in ("GET", "HEAD"):
+            return mlflow_error(405, "BAD_REQUEST", f"{request.method} is not supported on "
+                                f"{ref}: a model version's files are read-only here")
+        return self._download(request, Storage(ref=ref), ref, path)
 
     def _storage(self, run_id: str) -> Storage | Reply:
         found = self.relay.runs.storage(run_id)

@@ -35,6 +35,7 @@ from mlflow_gitlab.relay.inputs import input_tags, output_tags
 from mlflow_gitlab.relay.journal_intake import JournalIntake
 from mlflow_gitlab.relay.model_routes import ModelRoutes
 from mlflow_gitlab.relay.queue import MetricQueue
+from mlflow_gitlab.relay.registry_routes import RegistryRoutes
 from mlflow_gitlab.relay.routes import (
     ARTIFACTS,
     GITLAB_ENDPOINTS,
@@ -111,6 +112,8 @@ class Relay:
             self._table = {k: v for k, v in self._table.items() if k in GITLAB_ENDPOINTS}
             self._table["runs/log-inputs"] = self._log_inputs
             self._table["runs/outputs"] = self._log_outputs
+            self._table["registered-models/get-latest-versions"] = \
+                RegistryRoutes(self).latest_versions
         self._server = RelayHTTPServer((self.config.host, self.config.port), self.dispatch)
         self._threads: list[threading.Thread] = []
         self._spooled: Path | None = None

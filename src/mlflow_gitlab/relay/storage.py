@@ -21,6 +21,7 @@ RELAY_SCHEME = "mlflow-artifacts:/runs/"
 _PROXY = re.compile(r"\Amlflow-artifacts:/+(?P<ref>candidate:\d+|\d+)/*\Z")
 _ML_MODEL = re.compile(r"/packages/ml_models/(?P<ref>candidate(?::|%3A)\d+|\d+)/files/*\Z",
                        re.IGNORECASE)
+_STORED_REF = re.compile(r"\A(?:candidate:)?\d+\Z")
 _GENERIC = re.compile(r"\Ahttps?://.+/packages/generic/[^/]+/[^/]+/*\Z")
 
 
@@ -64,10 +65,29 @@ def split_relay_path(path: str) -> tuple[str, str] | None:
     parts = unquote(path).strip("/").split("/")
     if len(parts) < 2 or parts[0] != "runs" or not parts[1]:
         return None
-    rest = "/".join(p for p in parts[2:] if p not in ("", "."))
+    return parts[1], _file_path(parts[2:], "the run")
+
+
+def split_stored_path(path: str) -> tuple[str, str] | None:
+    """`<model version id>/<file path>` or `candidate:<iid>/<file path>` -> (ref, file path).
+
+    These are the names GitLab's artifact proxy gives a package: `get-download-uri` answers
+    `mlflow-artifacts:/<model version id>` for a version. None for anything else.
+
+    Raises:
+        ValueError: the file path climbs out of the package (`..`).
+    """
+    parts = unquote(path).strip("/").split("/")
+    if not _STORED_REF.match(parts[0]):
+        return None
+    return parts[0], _file_path(parts[1:], "its package")
+
+
+def _file_path(parts: list[str], owner: str) -> str:
+    rest = "/".join(p for p in parts if p not in ("", "."))
     if ".." in rest.split("/"):
-        raise ValueError(f"artifact path {rest!r} leaves the run")
-    return parts[1], rest
+        raise ValueError(f"artifact path {rest!r} leaves {owner}")
+    return rest
 
 
 def url_path(path: str) -> str:
