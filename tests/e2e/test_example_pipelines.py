@@ -1,7 +1,9 @@
 """The examples' pipelines, run for real by gitlab-ci-local against the sandbox (`make e2e`).
 
-Each job is a shell job on this machine: the components' scripts install mlflow-gitlab (the
-venv's, already there), track to the sandbox as to GitLab, upload outputs and release. The
+Each job is a shell job on this machine, on a bare Python: the components' scripts install
+mlflow-gitlab from the sandbox's PyPI registry (where the release job's command published this
+checkout's wheel) and the examples' requirements from PyPI, track to the sandbox as to GitLab,
+upload outputs and release. The
 sandbox runs with `register_unknown_jobs`, because gitlab-ci-local picks random job ids.
 """
 
@@ -15,17 +17,24 @@ import pytest
 from mlflow_gitlab.sandbox import Sandbox, Settings, running_sandbox
 from tests.cli import mlflow_gitlab
 from tests.e2e.harness import GITLAB_CI_LOCAL, ROOT, Checkout, PipelineResult
+from tests.e2e.release_setup import build_wheel, publish
 
 pytestmark = pytest.mark.e2e
 
 TUNE_JOBS = {f"mlflow-tune: [{c},{w}]" for c in ("0.05", "1") for w in ("none", "balanced")}
 
 
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_wheel(tmp_path_factory.mktemp("release") / "dist")  # `dist/*`, as the job
+
+
 @pytest.fixture
-def e2e_sandbox(tmp_path: Path):
+def e2e_sandbox(tmp_path: Path, wheel: Path):
     if not GITLAB_CI_LOCAL.exists():
         pytest.fail(f"{GITLAB_CI_LOCAL} is missing: run `make e2e`, which installs it")
     with running_sandbox(tmp_path / "sandbox-data", Settings(register_unknown_jobs=True)) as sb:
+        publish(sb, wheel.parent)
         yield sb
 
 
