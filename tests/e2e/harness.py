@@ -130,7 +130,8 @@ class Checkout:
         argv = [str(GITLAB_CI_LOCAL), *args, "--force-shell-executor", "--no-color",
                 "--home", str(self.home)]
         for key, value in {**self._base_variables(), **variables}.items():
-            argv += ["--variable", f"{key}={value}"]
+            if key not in unset:  # e.g. a fork's pipeline gets no MLFLOW_TRACKING_TOKEN
+                argv += ["--variable", f"{key}={value}"]
         for key in unset:
             argv += ["--unset-variable", key]
         proc = subprocess.run(argv, cwd=self.root, env=env or self.env(), capture_output=True,
