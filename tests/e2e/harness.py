@@ -58,6 +58,7 @@ class Checkout:
         shutil.copytree(ROOT / "examples" / example, self.root,
                         ignore=shutil.ignore_patterns("outputs", "__pycache__", "mlruns"))
         self.workdir = workdir
+        self.python: Path | None = None  # the bin folder of the last pipeline's bare Python
         self._pass_index_url(index_url(sandbox))
         self._git("init", "-q", "-b", "main")
         self._git("add", "-A")
@@ -87,7 +88,7 @@ class Checkout:
         """Run the whole pipeline with these CI/CD variables on top of GitLab's."""
         iid = self._next_iid()
         self.record.unlink(missing_ok=True)
-        python = bare_python(self.workdir / "runner-python")
+        python = self.python = bare_python(self.workdir / "runner-python")
         proc = self._gitlab_ci_local(["--shell-isolation"], {**runner_cache_variables(),
                                                             **variables}, unset, timeout,
                                      self.env(python))

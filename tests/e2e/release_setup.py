@@ -7,6 +7,7 @@ The runners share one download cache (uv's and pip's), as a runner's cache volum
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -65,3 +66,13 @@ def runner_cache_variables() -> dict[str, str]:
     """The shared download caches, in place of the per-project ones the components set."""
     return {"UV_CACHE_DIR": str(DOWNLOAD_CACHE / "uv"),
             "PIP_CACHE_DIR": str(DOWNLOAD_CACHE / "pip")}
+
+
+def installed(bin_dir: Path) -> dict[str, str]:
+    """The distributions in that Python, by lower-case name, with `editable` for editable ones."""
+    script = ("import importlib.metadata as m, json; print(json.dumps({d.metadata['Name'].lower():"
+              " 'editable' if d.read_text('direct_url.json') else d.version"
+              " for d in m.distributions()}))")
+    done = subprocess.run([str(bin_dir / "python"), "-c", script], check=True,
+                          capture_output=True, text=True, timeout=60)
+    return json.loads(done.stdout)

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from mlflow_gitlab import __version__
 from mlflow_gitlab.sandbox import Sandbox, Settings, running_sandbox
 from tests.cli import mlflow_gitlab
 from tests.e2e.harness import GITLAB_CI_LOCAL, ROOT, Checkout, PipelineResult
-from tests.e2e.release_setup import build_wheel, publish
+from tests.e2e.release_setup import build_wheel, installed, publish
 
 pytestmark = pytest.mark.e2e
 
@@ -164,6 +165,10 @@ def test_scheduled_retrain_releases_a_patch_per_scheduled_pipeline(
 
     push = checkout.run({})
     assert_jobs(push, {"mlflow-train"})  # a push trains; only schedules release
+    # The job's bare Python got the published wheel and mlflow-skinny, nothing of this venv's.
+    packages = installed(checkout.python)
+    assert packages["mlflow-gitlab"] == __version__ and "mlflow-skinny" in packages, packages
+    assert "mlflow" not in packages and "pytest" not in packages, packages
     assert versions(e2e_sandbox, "diabetes-regressor") == []
 
     for expected in (["1.0.0"], ["1.0.0", "1.0.1"]):
