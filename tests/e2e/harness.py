@@ -5,7 +5,10 @@ URL, so gitlab-ci-local derives `CI_SERVER_URL`, `CI_API_V4_URL` and `CI_PROJECT
 as GitLab would set them. Its `include: component:` entries resolve to this checkout's
 `ci-components/templates`: gitlab-ci-local reads a component from its include cache before
 fetching it (`.gitlab-ci-local/includes/<host>/<project>/<ref>/templates/<name>.yml`, version
-4.60.0), so the examples keep the exact lines users paste.
+4.60.0), so the examples keep the exact lines users paste. Like a self-managed user, the
+checkout passes each component the `index-url` of the registry that serves mlflow-gitlab, and
+each pipeline runs on a bare Python (a fresh venv first on PATH): the jobs install what the
+components install.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 from mlflow_gitlab import __version__
 from mlflow_gitlab.sandbox import Sandbox
 from tests.cli import record
+from tests.e2e.release_setup import bare_python, index_url, runner_cache_variables
 
 ROOT = Path(__file__).resolve().parents[2]
 GITLAB_CI_LOCAL = Path(os.environ.get(
@@ -53,6 +57,9 @@ class Checkout:
         self.home.mkdir(exist_ok=True)
         shutil.copytree(ROOT / "examples" / example, self.root,
                         ignore=shutil.ignore_patterns("outputs", "__pycache__", "mlruns"))
+        self.workdir = workdir
+        self.python: Path | None = None  # the bin folder of the last pipeline's bare Python
+        self._pass_index_url(index_url(sandbox))
         self._git("init", "-q", "-b", "main")
         self._git("add", "-A")
         self._git("-c", "user.name=dev", "-c", "user.email=dev@example.com",
@@ -81,7 +88,10 @@ class Checkout:
         """Run the whole pipeline with these CI/CD variables on top of GitLab's."""
         iid = self._next_iid()
         self.record.unlink(missing_ok=True)
-        proc = self._gitlab_ci_local(["--shell-isolation"], variables, unset, timeout)
+        python = self.python = bare_python(self.workdir / "runner-python")
+        proc = self._gitlab_ci_local(["--shell-isolation"], {**runner_cache_variables(),
+                                                            **variables}, unset, timeout,
+                                     self.env(python))
         output = proc.stdout + proc.stderr
         results = {m[2]: m[1] for line in output.splitlines() if (m := _RESULT.match(line))}
         return PipelineResult(proc.returncode, output, results, self._job_ids(), 1000 + iid)
@@ -96,29 +106,36 @@ class Checkout:
         results = {job["name"]: "LISTED" for job in jobs if job.get("when") != "never"}
         return PipelineResult(proc.returncode, proc.stdout + proc.stderr, results, {}, 0)
 
-    def env(self) -> dict[str, str]:
-        """This machine's environment without CI or MLflow settings, the venv first on PATH.
-
-        The components `pip install mlflow-gitlab==<version>`: the venv's editable install
-        already satisfies it, and PIP_NO_INDEX keeps the run off the network.
-        """
+    def env(self, python: Path | None = None) -> dict[str, str]:
+        """This machine's environment without CI, MLflow or uv settings, `python`'s folder
+        (the test venv's by default) first on PATH."""
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("CI_", "GITLAB_", "MLFLOW_")) and k not in ("CI", "BASH_ENV")}
-        venv_bin = str(Path(sys.executable).parent)
-        env.update({"PATH": f"{venv_bin}{os.pathsep}{env.get('PATH', '')}",
-                    "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+               if not k.startswith(("CI_", "GITLAB_", "MLFLOW_", "UV_", "VIRTUAL_ENV"))
+               and k not in ("CI", "BASH_ENV")}
+        bin_dir = str(python or Path(sys.executable).parent)
+        env.update({"PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
+                    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
                     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "HOME": str(self.home)})
         return env
 
+    def _pass_index_url(self, url: str) -> None:
+        """Give every component include the `index-url` input, as the user would write it."""
+        path = self.root / ".gitlab-ci.yml"
+        text = re.sub(r"^(  - component: .*\n    inputs:\n)", rf"\1      index-url: {url}\n",
+                      path.read_text(), flags=re.MULTILINE)
+        path.write_text(text)
+
     def _gitlab_ci_local(self, args: list[str], variables: dict[str, str],
-                         unset: tuple[str, ...], timeout: float) -> subprocess.CompletedProcess:
+                         unset: tuple[str, ...], timeout: float,
+                         env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         argv = [str(GITLAB_CI_LOCAL), *args, "--force-shell-executor", "--no-color",
                 "--home", str(self.home)]
         for key, value in {**self._base_variables(), **variables}.items():
-            argv += ["--variable", f"{key}={value}"]
+            if key not in unset:  # e.g. a fork's pipeline gets no MLFLOW_TRACKING_TOKEN
+                argv += ["--variable", f"{key}={value}"]
         for key in unset:
             argv += ["--unset-variable", key]
-        proc = subprocess.run(argv, cwd=self.root, env=self.env(), capture_output=True,
+        proc = subprocess.run(argv, cwd=self.root, env=env or self.env(), capture_output=True,
                               text=True, timeout=timeout, check=False)
         # the jobs' logs: the same secrets scan as the tool's own output (no --variable values
         # in the label: the masked tracking token is one of them)

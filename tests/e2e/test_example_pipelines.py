@@ -1,7 +1,9 @@
 """The examples' pipelines, run for real by gitlab-ci-local against the sandbox (`make e2e`).
 
-Each job is a shell job on this machine: the components' scripts install mlflow-gitlab (the
-venv's, already there), track to the sandbox as to GitLab, upload outputs and release. The
+Each job is a shell job on this machine, on a bare Python: the components' scripts install
+mlflow-gitlab from the sandbox's PyPI registry (where the release job's command published this
+checkout's wheel) and the examples' requirements from PyPI, track to the sandbox as to GitLab,
+upload outputs and release. The
 sandbox runs with `register_unknown_jobs`, because gitlab-ci-local picks random job ids.
 """
 
@@ -12,20 +14,28 @@ from pathlib import Path
 
 import pytest
 
+from mlflow_gitlab import __version__
 from mlflow_gitlab.sandbox import Sandbox, Settings, running_sandbox
 from tests.cli import mlflow_gitlab
 from tests.e2e.harness import GITLAB_CI_LOCAL, ROOT, Checkout, PipelineResult
+from tests.e2e.release_setup import build_wheel, installed, publish
 
 pytestmark = pytest.mark.e2e
 
 TUNE_JOBS = {f"mlflow-tune: [{c},{w}]" for c in ("0.05", "1") for w in ("none", "balanced")}
 
 
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_wheel(tmp_path_factory.mktemp("release") / "dist")  # `dist/*`, as the job
+
+
 @pytest.fixture
-def e2e_sandbox(tmp_path: Path):
+def e2e_sandbox(tmp_path: Path, wheel: Path):
     if not GITLAB_CI_LOCAL.exists():
         pytest.fail(f"{GITLAB_CI_LOCAL} is missing: run `make e2e`, which installs it")
     with running_sandbox(tmp_path / "sandbox-data", Settings(register_unknown_jobs=True)) as sb:
+        publish(sb, wheel.parent)
         yield sb
 
 
@@ -38,6 +48,23 @@ def merge_request_variables(sandbox: Sandbox, source_branch: str) -> dict[str, s
             "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": source_branch,
             "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main",
             "CI_MERGE_REQUEST_EVENT_TYPE": "detached"}
+
+
+def fork_merge_request_variables(sandbox: Sandbox, source_branch: str) -> dict[str, str]:
+    """A fork's MR pipeline runs in the fork: the fork's project id, none of the parent's
+    CI/CD variables (no MLFLOW_TRACKING_TOKEN, unset by the caller)."""
+    fork = "4242"
+    return {**merge_request_variables(sandbox, source_branch), "CI_PROJECT_ID": fork,
+            "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": fork,
+            "CI_MERGE_REQUEST_SOURCE_PROJECT_PATH": "contributor/demo-project"}
+
+
+def side_effects(sandbox: Sandbox) -> dict[str, int]:
+    """What a pipeline leaves in GitLab: runs, generic packages, notes, model versions."""
+    store = sandbox.app.store
+    return {table: store.one(f"SELECT COUNT(*) AS n FROM {table}{where}")["n"]
+            for table, where in (("candidates", ""), ("notes", ""), ("model_versions", ""),
+                                 ("packages", " WHERE package_type = 'generic'"))}
 
 
 def assert_jobs(result: PipelineResult, passed: set[str], allowed_to_fail: set[str] = frozenset()):
@@ -99,11 +126,37 @@ def test_mr_tuning_releases_on_main_and_prereleases_the_best_candidate_in_an_mr(
     checkout.branch("tune-wine")
     mr = checkout.run(merge_request_variables(e2e_sandbox, "tune-wine"),
                       unset=("CI_COMMIT_BRANCH",))
-    # The report job may fail without failing the pipeline (allow-failure defaults to true).
-    assert_jobs(mr, TUNE_JOBS | {"mlflow-release"}, allowed_to_fail={"mlflow-report"})
+    assert_jobs(mr, TUNE_JOBS | {"mlflow-release", "mlflow-report"})
     assert_runs_tagged_and_uploaded(e2e_sandbox, mr, TUNE_JOBS)
     assert versions(e2e_sandbox, "wine-classifier") == ["1.0.0", "1.0.1-mr.1.1"]
     assert released(checkout)["MODEL_VERSION"] == "1.0.1-mr.1.1"
+    notes = [row["body"] for row in e2e_sandbox.app.store.all("SELECT body FROM notes")]
+    assert len(notes) == 1 and notes[0].startswith(  # one note on the MR, linking each job
+        "<!-- mlflow-gitlab:report model=wine-classifier -->"), notes
+    assert all(f"/-/jobs/{mr.job_ids[name]})" in notes[0] for name in TUNE_JOBS), notes[0]
+
+    before = side_effects(e2e_sandbox)
+    train = checkout.run({**merge_request_variables(e2e_sandbox, "tune-wine"),
+                          "CI_MERGE_REQUEST_EVENT_TYPE": "merge_train"},
+                         unset=("CI_COMMIT_BRANCH",))
+    # A train attempt repeats no fan-out, note or prerelease (the MR pipeline made them).
+    assert_jobs(train, set())
+    assert side_effects(e2e_sandbox) == before
+
+
+@pytest.mark.xfail(reason="untracked in a fork, the command gets no MLFLOW_TRACKING_URI, so "
+                          "MLflow 3 defaults to sqlite:///mlflow.db, which mlflow-skinny (what "
+                          "the components install) cannot open: train.py's MlflowClient() fails")
+def test_a_fork_merge_request_pipeline_ends_green_without_side_effects(
+        e2e_sandbox: Sandbox, tmp_path: Path):
+    checkout = Checkout("mr-tuning", tmp_path, e2e_sandbox)
+    checkout.branch("tune-wine")
+    before = side_effects(e2e_sandbox)
+    fork = checkout.run(fork_merge_request_variables(e2e_sandbox, "tune-wine"),
+                        unset=("CI_COMMIT_BRANCH", "MLFLOW_TRACKING_TOKEN"))
+    # The fork's jobs run the command untracked, report and release nothing, and pass.
+    assert_jobs(fork, TUNE_JOBS | {"mlflow-report", "mlflow-release"})
+    assert side_effects(e2e_sandbox) == before
 
 
 def test_scheduled_retrain_releases_a_patch_per_scheduled_pipeline(
@@ -112,6 +165,10 @@ def test_scheduled_retrain_releases_a_patch_per_scheduled_pipeline(
 
     push = checkout.run({})
     assert_jobs(push, {"mlflow-train"})  # a push trains; only schedules release
+    # The job's bare Python got the published wheel and mlflow-skinny, nothing of this venv's.
+    packages = installed(checkout.python)
+    assert packages["mlflow-gitlab"] == __version__ and "mlflow-skinny" in packages, packages
+    assert "mlflow" not in packages and "pytest" not in packages, packages
     assert versions(e2e_sandbox, "diabetes-regressor") == []
 
     for expected in (["1.0.0"], ["1.0.0", "1.0.1"]):
