@@ -71,7 +71,7 @@ def run_tracked(options: RunOptions, env: Mapping[str, str] | None = None) -> in
     if _fork_without_token(context, env):
         log.warning("fork merge request pipeline: the parent project's MLFLOW_TRACKING_TOKEN "
                     "does not reach forks; running the command without tracking")
-        return run_child(argv, without_tokens(env, keep=keep)).returncode
+        return run_child(argv, _untracked_env(without_tokens(env, keep=keep))).returncode
     settings = tracking_settings(env, options.tracking_uri)
     if settings.is_gitlab:
         t.check_params(options.params)
@@ -179,6 +179,17 @@ def _fork_without_token(context: CIContext, env: Mapping[str, str]) -> bool:
     """A fork's MR pipeline runs with the fork's variables: GitLab gives it no parent token."""
     mr = context.merge_request
     return bool(mr and mr.from_fork and not env.get("MLFLOW_TRACKING_TOKEN"))
+
+
+def _untracked_env(env: dict[str, str]) -> dict[str, str]:
+    """The command's environment when nothing is tracked: its plain `mlflow` calls go to a
+    local file store in the job's folder (MLflow 3's own default, `sqlite:`, needs
+    SQLAlchemy, which mlflow-skinny lacks), unless the job chose a tracking URI itself.
+    MLflow 3 refuses a file store unless `MLFLOW_ALLOW_FILE_STORE` allows it."""
+    if not env.get("MLFLOW_TRACKING_URI"):
+        env["MLFLOW_TRACKING_URI"] = (Path.cwd() / ".mlflow-gitlab" / "untracked").as_uri()
+        env.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    return env
 
 
 def _pipeline_tags(job_tags: Mapping[str, str]) -> dict[str, str]:

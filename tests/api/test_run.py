@@ -263,6 +263,20 @@ def test_fork_pipeline_without_token_runs_the_command_untracked(sandbox, mlflow_
     assert mlflow_client.get_experiment_by_name("demo-project") is None
 
 
+def test_untracked_in_a_fork_plain_mlflow_calls_log_to_a_local_store(sandbox, tmp_path):
+    """MLflow 3's default store (`sqlite:`) needs SQLAlchemy, which mlflow-skinny lacks: the
+    command gets a local file store instead, in the job's folder."""
+    env = job_env(sandbox, ci_envs.fork_merge_request)
+    del env["MLFLOW_TRACKING_TOKEN"]
+    env.pop("MLFLOW_TRACKING_URI", None)
+    code = "import mlflow; mlflow.log_metric('loss', 0.5); print(mlflow.get_tracking_uri())"
+    result = mlflow_gitlab("run", "--", sys.executable, "-c", code, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    store = tmp_path / ".mlflow-gitlab" / "untracked"
+    assert result.stdout.strip() == store.as_uri()
+    assert any(store.rglob("loss"))  # the metric is in the local store
+
+
 @pytest.mark.parametrize(("make", "kind", "branch"), [
     (ci_envs.branch, "branch", "main"),
     (ci_envs.tag, "tag", None),

@@ -144,9 +144,6 @@ def test_mr_tuning_releases_on_main_and_prereleases_the_best_candidate_in_an_mr(
     assert side_effects(e2e_sandbox) == before
 
 
-@pytest.mark.xfail(reason="untracked in a fork, the command gets no MLFLOW_TRACKING_URI, so "
-                          "MLflow 3 defaults to sqlite:///mlflow.db, which mlflow-skinny (what "
-                          "the components install) cannot open: train.py's MlflowClient() fails")
 def test_a_fork_merge_request_pipeline_ends_green_without_side_effects(
         e2e_sandbox: Sandbox, tmp_path: Path):
     checkout = Checkout("mr-tuning", tmp_path, e2e_sandbox)
