@@ -51,6 +51,15 @@ class MlflowAPI:
         """`GET` an endpoint (`runs/get`); retried on every transient failure."""
         return self._answer(self._call("GET", endpoint, params=params), "GET", endpoint)
 
+    def find(self, endpoint: str, params: Mapping[str, Any]) -> JSON | None:
+        """`get`, or None when the server answers that there is no such resource."""
+        try:
+            return self.get(endpoint, params)
+        except TrackingRefused as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
+
     def send(self, method: str, endpoint: str, body: Mapping[str, Any]) -> JSON:
         """A write that may be repeated (`runs/update`, `runs/log-batch`, a search);
         retried on every transient failure."""

@@ -106,12 +106,9 @@ class Registry:
 
     def _model(self, name: str) -> JSON | None:
         """The registered model's entity, or None when there is none."""
-        try:
-            answer = self.api.get("registered-models/get", {"name": name})
-        except TrackingRefused as exc:
-            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-                return None
-            raise
+        answer = self.api.find("registered-models/get", {"name": name})
+        if answer is None:
+            return None
         return self.api.field(answer, "GET registered-models/get", "registered_model")
 
 

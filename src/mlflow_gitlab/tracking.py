@@ -42,12 +42,9 @@ class Tracker:
 
     def experiment_id(self, name: str) -> str | None:
         """The id of experiment `name`, or None when there is none."""
-        try:
-            answer = self.api.get("experiments/get-by-name", {"experiment_name": name})
-        except TrackingRefused as exc:
-            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-                return None
-            raise
+        answer = self.api.find("experiments/get-by-name", {"experiment_name": name})
+        if answer is None:
+            return None
         return str(self.api.field(answer, "GET experiments/get-by-name", "experiment",
                                   "experiment_id"))
 
