@@ -1,6 +1,6 @@
 """How fast `mlflow-gitlab release` finds its candidate among many runs.
 
-GitLab's runs search has no filter (reference §6), so the release pages through the whole
+GitLab's runs search has no filter, so the release pages through the whole
 experiment and filters on its tags client-side. For 100, 1,000 and 10,000 runs (job runs
 of 10 per pipeline, each with the tags `mlflow-gitlab run` sets and a metric; the pipeline
 being released is the newest), it prints the time of:

@@ -79,7 +79,7 @@ class ReleaseFiles:
         self.packages = connect(settings)
         self.models = _bearer(settings)
         # A run's files are listed by an MLflow route of the tracking project, which takes
-        # the tracking token, never a job token (reference §2.3, §10).
+        # the tracking token, never a job token.
         self.run_files: GitLabClient | None = None
         if tracking and tracking.gitlab_api_url and tracking.project and tracking.token:
             self.run_files = _bearer(replace(
@@ -232,5 +232,5 @@ class ReleaseFiles:
 
 
 def _bearer(settings: GitLabSettings) -> GitLabClient:
-    """A client sending `Authorization: Bearer`, as the ml_model routes want (§14)."""
+    """A client sending `Authorization: Bearer`, as the ml_model routes want."""
     return bearer_client(settings)

@@ -1,6 +1,6 @@
 """What a release records on a model version: its tags, its description and the dotenv keys.
 
-GitLab cannot change a version's tags after creation (reference §11), so every tag is sent
+GitLab cannot change a version's tags after creation, so every tag is sent
 with `model-versions/create`; only the description, which says whether the files are all
 there, is updated later. The names are a contract with users (docs/release.md).
 """
@@ -33,7 +33,7 @@ CI_KEYS = (t.PIPELINE_ID, t.PIPELINE_IID, t.PIPELINE_URL, t.PIPELINE_SOURCE, t.J
            t.JOB_URL, t.MERGE_REQUEST_IID, t.REF_NAME, t.COMMIT_TAG, t.GIT_COMMIT, t.GIT_BRANCH,
            t.PROJECT_PATH, t.USER)
 MAX_METRIC_TAGS = 50
-_MODEL_TAG_KEY_MAX = 255  # model-version tag keys (§4.1)
+_MODEL_TAG_KEY_MAX = 255  # model-version tag keys
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ class Releaser:
         self.files = ReleaseFiles(gitlab_settings(env), transfer_settings(env), settings)
         self.gate = Gate.parse(options.max_regression) if options.max_regression else None
         self.initial = SemVer.parse(options.initial_version)
-        if context.pipeline.id is not None:  # the versions this release owns (§10: per pipeline)
+        if context.pipeline.id is not None:  # the versions this release owns (per pipeline)
             self.owner = (t.PIPELINE_ID, str(context.pipeline.id))
         else:
             self.owner = (rec.SOURCE_RUN, str(options.run_id))

@@ -1,6 +1,6 @@
 """Pick the release candidate: the best finished job run of this pipeline by a metric.
 
-GitLab's `runs/search` ignores filters and returns runs newest first (reference §6, §20), so
+GitLab's `runs/search` ignores filters and returns runs newest first, so
 candidates are found by paging through runs client-side: raw JSON, 1,000 runs a page (the
 cap), no MLflow entities built; paging stops at the first run that started before the
 pipeline was created.
@@ -20,7 +20,7 @@ from mlflow_gitlab.mlflow_api import MlflowAPI
 from mlflow_gitlab.settings import TrackingSettings
 
 log = logging.getLogger(__name__)
-PAGE = 1000  # GitLab caps max_results at 1,000 (§6)
+PAGE = 1000  # GitLab caps max_results at 1,000
 MODES = ("min", "max")
 
 
@@ -35,11 +35,11 @@ class Candidate:
     name: str | None = None
     metrics: Mapping[str, float] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
-    artifact_uri: str = ""  # where GitLab keeps the run's own files (reference §6, §13)
+    artifact_uri: str = ""  # where GitLab keeps the run's own files
 
     @classmethod
     def from_json(cls, run: Mapping[str, Any]) -> Candidate:
-        """From a `runs/search` or `runs/get` Run entity (only latest metric values, §6)."""
+        """From a `runs/search` or `runs/get` Run entity (only latest metric values)."""
         info, data = run["info"], run.get("data") or {}
         return cls(
             run_id=info["run_id"], experiment_id=str(info["experiment_id"]),

@@ -2,10 +2,10 @@
 
 - **Outputs package**: the generic package that `run --artifacts` or `upload` wrote, named
   in the run's tags; its manifest verifies every file (docs/packages.md).
-- **Run files**: the run's `ml_model` candidate package (reference §13), where
+- **Run files**: the run's `ml_model` candidate package, where
   `mlflow.<flavor>.log_model` puts a model through the relay (docs/relay.md) and
-  `log_artifact` puts files. GitLab's artifact proxy lists them by stored name, `%2F`-encoded
-  (§10); there is no manifest, so each file's SHA-256 is taken as it downloads.
+  `log_artifact` puts files. GitLab's artifact proxy lists them by stored name,
+  `%2F`-encoded; there is no manifest, so each file's SHA-256 is taken as it downloads.
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ def stored_paths(listed: Iterable[Mapping[str, object]]) -> tuple[str, ...]:
 
 def ml_model_file_url(client: GitLabClient, ref: str, path: str) -> str:
     """The URL of file `path` in `ml_model` package `ref` (a version id or
-    `candidate:<iid>`), as GitLab's package-file routes take it (reference §14)."""
+    `candidate:<iid>`), as GitLab's package-file routes take it."""
     return (f"{client.project_url}/packages/ml_models/{quote(ref, safe=':')}/files/"
             f"{url_path(path)}")
 

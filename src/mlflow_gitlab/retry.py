@@ -1,6 +1,6 @@
 """The one retry policy for every call to GitLab: when to try again, and how long to wait.
 
-A 429 waits what the server asks (`Retry-After`, else `RateLimit-Reset`, reference §19.1);
+A 429 waits what the server asks (`Retry-After`, else `RateLimit-Reset`);
 5xx answers, timeouts and dropped connections back off exponentially with jitter. Attempts
 and total time are both bounded, so a dead server fails a job in minutes, not hours.
 """

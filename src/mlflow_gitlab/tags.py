@@ -12,7 +12,7 @@ from mlflow_gitlab.context.model import CIContext
 from mlflow_gitlab.errors import ConfigError
 from mlflow_gitlab.redaction import Redactor
 
-# GitLab's run-tag limits (reference §4.1): longer values are rejected with a 400.
+# GitLab's run-tag limits: longer values are rejected with a 400.
 MAX_KEY_LENGTH = 250
 MAX_VALUE_LENGTH = 5000
 MAX_PARAM_VALUE_LENGTH = 250
@@ -103,7 +103,7 @@ def check_params(params: Mapping[str, str]) -> None:
     """Refuse a parameter GitLab would not store whole, before any run exists on it.
 
     Raises:
-        ConfigError: a name or value longer than GitLab's 250 characters (reference §4.1).
+        ConfigError: a name or value longer than GitLab's 250 characters.
     """
     for key, value in params.items():
         for what, text, limit in (("name", key, MAX_KEY_LENGTH),

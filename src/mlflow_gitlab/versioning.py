@@ -50,7 +50,7 @@ class Bump(str, enum.Enum):
 @functools.total_ordering
 @dataclass(frozen=True)
 class SemVer:
-    """A semantic version as GitLab's model registry accepts it (reference §16.1)."""
+    """A semantic version as GitLab's model registry accepts it."""
 
     value: semver.Version
 

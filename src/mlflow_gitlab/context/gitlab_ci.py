@@ -68,7 +68,7 @@ def from_environment(env: Mapping[str, str]) -> CIContext:
 
 
 def pipeline_kind(env: Mapping[str, str]) -> PipelineKind:
-    """Tell pipeline kinds apart in the reference's decision order."""
+    """Tell pipeline kinds apart from GitLab's predefined variables, most specific first."""
     get = _getter(env)
     source = get("CI_PIPELINE_SOURCE")
     if source == "parent_pipeline":  # always so in a child, whatever started the parent

@@ -8,7 +8,8 @@ from typing import Any
 
 
 class PipelineKind(str, enum.Enum):
-    """How the pipeline came to be; see the CI reference, "Telling pipeline kinds apart"."""
+    """How the pipeline came to be: branch, tag, schedule, merge request, merged result,
+    merge train or child."""
 
     BRANCH = "branch"
     TAG = "tag"

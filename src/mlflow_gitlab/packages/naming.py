@@ -13,13 +13,14 @@ from urllib.parse import quote
 
 from mlflow_gitlab.errors import ConfigError, InvalidPackageName
 
-# Reference §15.1 / §16.1 (`generic_package_name_regex`, `maven_version_regex`); Ruby's \w
+# `lib/gitlab/regex.rb` (`generic_package_name_regex`, `maven_version_regex`); Ruby's \w
 # is ASCII and \z is the end of the string: hence re.ASCII and fullmatch.
 NAME = re.compile(r"[A-Za-z0-9._+-]+")
 VERSION = re.compile(r"(?!.*\.\.)[\w+.-]+", re.ASCII)
 _NOT_NAME = re.compile(r"[^A-Za-z0-9._+-]")
-# §16.1 `ml_model_name_regex`: model names are ML-model package names. Ruby's atomic groups
-# `(?>X)` are written `(?=(?P<g>X))(?P=g)`: the same meaning, and it compiles on Python 3.10.
+# `ml_model_name_regex` (`lib/gitlab/regex.rb`): model names are ML-model package names.
+# Ruby's atomic groups `(?>X)` are written `(?=(?P<g>X))(?P=g)`: the same meaning, and it
+# compiles on Python 3.10.
 MODEL_NAME = re.compile(r"@?(?=(?P<head>(?:[\w.+-]*/)*[\w.-]+))(?P=head)"
                         r"@?(?=(?P<tail>(?:[\w.+-]*/)*[\w.-]*))(?P=tail)", re.ASCII)
 MAX_LENGTH = 255  # GitLab's column limit for package names and versions, and model names
@@ -45,7 +46,7 @@ def check_package(name: str, version: str) -> None:
 
 
 def check_model_name(name: str) -> None:
-    """Refuse a registered-model name GitLab would reject (reference §4.1, §16.1).
+    """Refuse a registered-model name GitLab would reject.
 
     Raises:
         ConfigError: says which rule is broken and how to fix it.

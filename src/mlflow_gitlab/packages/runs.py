@@ -2,7 +2,7 @@
 
 The package is `ml_experiment_<experiment_id>`, version `<run_id>` (design.md, "Names on
 GitLab"): GitLab's own naming family for run files, with the run id as a valid generic
-version (reference §13). GitLab does not link such a package to the run by itself, so the
+version. GitLab does not link such a package to the run by itself, so the
 run carries its coordinates as tags.
 """
 

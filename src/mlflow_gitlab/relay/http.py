@@ -53,7 +53,7 @@ class Request:
         return BodyReader(self)
 
     def json(self) -> dict[str, Any]:
-        """The JSON body; GET parameters come in the query string (reference §1)."""
+        """The JSON body; GET parameters come in the query string."""
         raw = self.body()
         if not raw:
             return dict(self.params)

@@ -1,6 +1,6 @@
 """Run inputs and outputs (`runs/log-inputs`, `runs/outputs`), kept as run tags on GitLab.
 
-GitLab has neither endpoint (reference §11). A dataset input becomes one run tag,
+GitLab has neither endpoint. A dataset input becomes one run tag,
 `mlflow-gitlab.dataset.<name>.<digest>[.<context>]`, whose value is the dataset as MLflow
 sent it, in JSON (the profile, then the schema, are left out if it would pass GitLab's
 5,000-character tag limit, and the value says so). A model input or output becomes

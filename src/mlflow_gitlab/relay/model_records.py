@@ -10,7 +10,7 @@ A logged model is a folder in its run's files plus run tags:
 Its id, `m-<run id hex><8 hex>`, names its run, so any process can find it from the id
 alone. Its folder is its name (`model/`, as MLflow 2 laid models out), or
 `<name>-<8 hex>` when an earlier model of the run already has that name, so every model
-id keeps its own files. GitLab keeps a tag's first value (reference §6), so each fact is
+id keeps its own files. GitLab keeps a tag's first value, so each fact is
 written once, under its own key.
 """
 
@@ -70,7 +70,7 @@ def new_model_id(run_id: str) -> str:
     """A fresh model id naming run `run_id`.
 
     Raises:
-        ValueError: the run id is not a UUID (GitLab's run ids all are, reference §4).
+        ValueError: the run id is not a UUID (GitLab's run ids all are).
     """
     hexed = run_id.replace("-", "").lower()
     if not re.fullmatch(r"[0-9a-f]{32}", hexed):
@@ -96,7 +96,7 @@ def creation_tags(record: ModelRecord) -> dict[str, str]:
     """The run tags that create `record` (status, tags and own params included).
 
     Raises:
-        ValueError: a key or value is too long for a GitLab run tag (reference §4.1).
+        ValueError: a key or value is too long for a GitLab run tag.
     """
     head = {"name": record.name, "path": record.path, "type": record.model_type,
             "created": record.created}

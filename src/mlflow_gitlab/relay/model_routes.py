@@ -138,7 +138,7 @@ class ModelRoutes:
 
     def _experiment_models(self, experiment_id: str) -> list[tuple[mr.ModelRecord, dict]]:
         """Every logged model in the experiment's runs (GitLab ignores search filters,
-        reference §20 #2, so every run is read)."""
+        so every run is read)."""
         upstream, found, token = self.relay.upstream, [], None
         while True:
             body: dict[str, Any] = {"experiment_ids": [experiment_id], "max_results": _PAGE}

@@ -2,7 +2,7 @@
 
 A point is acknowledged before it is sent, so everything GitLab would refuse must be refused
 here first: GitLab inserts a `log-batch` in one statement and a single invalid point rejects
-the whole batch (reference §6), which would take the other points down with it.
+the whole batch, which would take the other points down with it.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-MAX_KEY_LENGTH = 250  # GitLab's `Ml::CandidateMetric` name limit (reference §4.1)
-MAX_BATCH = 1000  # metrics per `log-batch`: MLflow's own client limit (reference §20)
+MAX_KEY_LENGTH = 250  # GitLab's `Ml::CandidateMetric` name limit
+MAX_BATCH = 1000  # metrics per `log-batch`: MLflow's own client limit
 
 
 class InvalidPoint(ValueError):

@@ -5,8 +5,8 @@ points. A 429/503 answer or a connection that never opened is safely retried (th
 did not act). When the answer is lost (timeout, dropped connection, 500/502/504) the batch
 may or may not be stored: the sender waits `verify_delay`, reads the first key's history
 back and re-sends only if the batch is not there. A server without `metrics/get-history`
-(GitLab before it, reference §7) cannot be asked: such a batch is not re-sent and counted
-as unconfirmed. A 400 rejects a whole batch (reference §6), so the batch is halved until
+(GitLab before it) cannot be asked: such a batch is not re-sent and counted
+as unconfirmed. A 400 rejects a whole batch, so the batch is halved until
 the bad points are found and only they are dropped.
 """
 
@@ -143,7 +143,7 @@ def stored_points(upstream: Upstream, run_id: str, key: str) -> list[Point] | No
     while True:
         response = upstream.call("GET", url, params=params)
         if response.status_code == 404 and "error_code" not in response.text:
-            return None  # the route itself is missing (older GitLab, reference §7)
+            return None  # the route itself is missing (older GitLab)
         if not response.ok:
             raise GitLabAPIError(f"cannot read the history of {key!r}: "
                                  f"{response.status_code} {_message(response)}")

@@ -2,10 +2,11 @@
 
 The child sees every run's artifacts as `mlflow-artifacts:/runs/<run_id>`, which its MLflow
 client resolves against the tracking URI, that is the relay. Behind it, a run's files are
-its `ml_model` candidate package (reference §6 `artifact_uri` rules, §13, §14): uploads go
+its `ml_model` candidate package (`Ml::Candidate#artifact_root`,
+`lib/api/ml_model_packages.rb`): uploads go
 to `packages/ml_models/candidate:<iid>/files/<path>` (GitLab keeps sub-paths as one
 `%2F`-encoded name, so `model/MLmodel` is the file `model%2FMLmodel`), and listings are
-rebuilt here into folders from the flat names GitLab's artifact proxy lists (§10).
+rebuilt here into folders from the flat names GitLab's artifact proxy lists.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 `runs/log-metric` and the metrics of `runs/log-batch` are checked, queued and acknowledged at
 once. Params and tags go through synchronously (GitLab refuses a key twice, and that error
-must reach the child, reference §20 #8); when GitLab refuses them for good, the batch's
+must reach the child); when GitLab refuses them for good, the batch's
 points are still queued (MLflow's async logging merges a `log_param` with other calls'
 points). Requests that could observe queued points or end a run (`runs/get`,
 `runs/search`, `runs/update`, `metrics/get-history`, ...) wait for the queue to drain

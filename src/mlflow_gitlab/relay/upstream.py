@@ -6,7 +6,7 @@ never follow a redirect to another origin, a body is never re-sent after a redir
 bodies read into memory are capped. Read JSON answers with `mlflow_gitlab.http.read_json`.
 
 Only requests the server cannot have acted on are retried blindly: a 429 or 503 answer
-(rate limiter and maintenance answer before the application runs, reference §19.1) and a
+(rate limiter and maintenance answer before the application runs) and a
 connection that never opened. Reads are retried on any transient failure. Anything else
 that ends without an answer is the caller's to resolve (see `sender.py`).
 """
@@ -47,7 +47,7 @@ class Upstream:
         self.timeout = (config.connect_timeout, config.read_timeout)
         self.retrier = retrier or Retrier(config.retry)
         self.request_seconds = config.request_seconds
-        # MLflow's own transport; GitLab's ml_model file routes take only Bearer (§14).
+        # MLflow's own transport; GitLab's ml_model file routes take only Bearer.
         self.session = new_session(
             deadline=config.request_seconds, user_agent=f"mlflow-gitlab-relay/{__version__}",
             credentials={"Authorization": f"Bearer {settings.token}"} if settings.token else {})
@@ -103,8 +103,8 @@ class Upstream:
     def log_tags(self, run_id: str, tags: Mapping[str, str]) -> requests.Response | None:
         """Set run tags with `log-batch`; None when all were sent, else the failed answer.
 
-        GitLab keeps a key's first value there and drops later ones silently (reference
-        §6), so sending the same tags again is harmless and the call may be retried.
+        GitLab keeps a key's first value there and drops later ones silently, so sending
+        the same tags again is harmless and the call may be retried.
         """
         items = [{"key": k, "value": v} for k, v in tags.items()]
         for i in range(0, len(items), _TAGS_PER_BATCH):

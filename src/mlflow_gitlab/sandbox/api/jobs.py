@@ -1,4 +1,4 @@
-"""CI jobs: a pipeline's jobs, a project's jobs, one job, and `GET /job` (reference §18).
+"""CI jobs: a pipeline's jobs, a project's jobs, one job, and `GET /job`.
 
 Only `GET /job` takes the job token (Family.CURRENT_JOB); the others are Family.REST and
 read access tokens only (`lib/api/ci/jobs.rb`, `lib/api/ci/pipelines.rb`).

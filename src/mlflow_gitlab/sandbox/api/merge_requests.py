@@ -1,4 +1,4 @@
-"""Merge requests: list and get (reference §17.1; `lib/api/merge_requests.rb`).
+"""Merge requests: list and get (`lib/api/merge_requests.rb`).
 
 Both read routes accept the job token (Family.REST_JOB_READ). The MR entity is the
 `MergeRequest` one trimmed to what clients read; the sandbox has no repository, so merge

@@ -1,4 +1,4 @@
-"""ML model package files: upload/download run and model-version artifacts (§13, §14).
+"""ML model package files: upload/download run and model-version artifacts.
 
 `PUT/GET /projects/:id/packages/ml_models/:model_version_id/files/(*path/):file_name`, where
 `:model_version_id` is a model-version id or `candidate:<run iid>`. A run's `ml_model` package
@@ -50,7 +50,7 @@ def split_file_path(raw: str) -> tuple[str | None, str]:
 
 
 def stored_file_name(path: str | None, file_name: str) -> str:
-    """GitLab stores `encodeURIComponent("<path>/<file>")`: `my_dir%2Fmodel.pkl` (§14)."""
+    """GitLab stores `encodeURIComponent("<path>/<file>")`: `my_dir%2Fmodel.pkl`."""
     return encode_uri_component(f"{path}/{file_name}" if path else file_name)
 
 
@@ -85,7 +85,7 @@ def existing_package_id(target: Target) -> int | None:
 
 
 def candidate_package(db: sqlite3.Connection, candidate: sqlite3.Row) -> int:
-    """`PackageForCandidateService`: find or create the run's package and link it (§13)."""
+    """`PackageForCandidateService`: find or create the run's package and link it."""
     experiment = db.execute("SELECT iid, model_id FROM experiments WHERE id = ?",
                             (candidate["experiment_id"],)).fetchone()
     name = f"ml_experiment_{experiment['iid']}"
@@ -111,7 +111,7 @@ def upload(req: web.Request) -> web.Response:
         raise web.grape_error("status does not have a valid value")
     store = req.app.store
     if access_level(store, req.project, req.principal) < DEVELOPER:
-        raise web.forbidden()  # `authorize_upload!`: Guest and Reporter get 403 (§2.4)
+        raise web.forbidden()  # `authorize_upload!`: Guest and Reporter get 403
     too_large = web.bad_request("Artifact file is too large")
     max_size = req.app.settings.ml_model_max_file_size
     if max_size and req.body.length is not None and req.body.length > max_size:

@@ -18,14 +18,15 @@ MODEL_EXPERIMENT_PREFIX = "[model]"
 INITIAL_VERSION = "1.0.0"
 NAME_MAX, VALUE_MAX, DESCRIPTION_MAX = 255, 5000, 10_000
 
-# §16.1 semver_regex: MAJOR.MINOR.PATCH[-prerelease][+build], no leading zeros, no `v`.
+# `semver_regex` of `lib/gitlab/regex.rb`: MAJOR.MINOR.PATCH[-prerelease][+build], no
+# leading zeros, no `v`.
 SEMVER = re.compile(
     r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?", re.ASCII)
 
-# §16.1 ml_model_name_regex. Ruby's atomic groups `(?>X)` are written `(?=(?P<g>X))(?P=g)`,
-# which has the same no-backtracking meaning and also compiles on Python 3.10.
+# `ml_model_name_regex` of `lib/gitlab/regex.rb`. Ruby's atomic groups `(?>X)` are written
+# `(?=(?P<g>X))(?P=g)`, which has the same no-backtracking meaning and also compiles on Python 3.10.
 MODEL_NAME = re.compile(
     r"@?(?=(?P<head>(?:[\w.+-]*/)*[\w.-]+))(?P=head)"
     r"@?(?=(?P<tail>(?:[\w.+-]*/)*[\w.-]*))(?P=tail)", re.ASCII)
@@ -45,7 +46,7 @@ def semver_key(version: str) -> tuple[int, int, int]:
 
 
 def bump_patch(version: str) -> str:
-    """`Ml::IncrementVersionService` with a patch increment (§9: `1.2.3` -> `1.2.4`)."""
+    """`Ml::IncrementVersionService` with a patch increment (`1.2.3` -> `1.2.4`)."""
     m = SEMVER.fullmatch(version)
     if m is None:
         return INITIAL_VERSION
@@ -138,7 +139,7 @@ def insert_tags(db: sqlite3.Connection, table: str, owner_column: str, owner_id:
 
 
 def model_version_json(req: web.Request, row: sqlite3.Row, model: sqlite3.Row) -> dict[str, Any]:
-    """The ModelVersion entity: `version` is the global id, the semver is in `aliases` (§9)."""
+    """The ModelVersion entity: `version` is the global id, the semver is in `aliases`."""
     store = req.app.store
     candidate = store.one("SELECT eid FROM candidates WHERE model_version_id = ?", row["id"])
     tags = store.all("SELECT key, value FROM model_version_tags WHERE model_version_id = ? "
@@ -148,7 +149,7 @@ def model_version_json(req: web.Request, row: sqlite3.Row, model: sqlite3.Row) -
     return {
         "name": model["name"],
         "version": str(row["id"]),
-        "creation_timestamp": int(row["created_at"]),  # seconds, not ms (§20 row 12)
+        "creation_timestamp": int(row["created_at"]),  # seconds, not ms
         "last_updated_timestamp": int(row["updated_at"]),
         "user_id": None,
         "current_stage": "development",
@@ -164,7 +165,7 @@ def model_version_json(req: web.Request, row: sqlite3.Row, model: sqlite3.Row) -
 
 
 def registered_model_json(req: web.Request, model: sqlite3.Row) -> dict[str, Any]:
-    """The RegisteredModel entity; `latest_versions` lists **all** versions (§8)."""
+    """The RegisteredModel entity; `latest_versions` lists **all** versions."""
     store = req.app.store
     tags = store.all("SELECT key, value FROM model_tags WHERE model_id = ? ORDER BY id",
                      model["id"])

@@ -1,7 +1,7 @@
-"""The MLflow artifact proxy: read-only listing and download of run/version files (§10).
+"""The MLflow artifact proxy: read-only listing and download of run/version files.
 
 `mlflow-artifacts:/<model version id>` and `mlflow-artifacts:/candidate:<run iid>` resolve
-here. There is no PUT route: the MLflow client cannot upload through this proxy (§20 row 7).
+here. There is no PUT route: the MLflow client cannot upload through this proxy.
 """
 
 from __future__ import annotations

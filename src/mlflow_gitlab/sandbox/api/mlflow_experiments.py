@@ -1,4 +1,4 @@
-"""MLflow experiments (GitLab: `Ml::Experiment`), reference §5.
+"""MLflow experiments (GitLab: `Ml::Experiment`, `lib/api/ml/mlflow/experiments.rb`).
 
 Endpoints: get, get-by-name, list, search, create, set-experiment-tag, delete.
 `experiment_id` is the per-project iid as a string; there is no experiment "0".
@@ -59,7 +59,7 @@ def find_experiment(req: web.Request, iid: Any = None, name: Any = None) -> sqli
 
 
 def experiment_order(order_by: str | None) -> str:
-    """`model_order_params` + the finder: an SQL ORDER BY, tie-break `id desc` (§5).
+    """`model_order_params` + the finder: an SQL ORDER BY, tie-break `id desc`.
 
     A blank `order_by` (sent explicitly; absent means the default `created_at DESC`) orders by
     name ascending; no direction means ascending; a bad direction means descending.
@@ -143,7 +143,7 @@ def register(router: Router) -> None:
     def search(req: web.Request) -> web.Response:
         authorize(req)
         grape_integer(req.params.get("max_results"), "max_results")
-        order_by = grape_string(req.params.get("order_by"), "order_by")  # an array -> 400 (§20)
+        order_by = grape_string(req.params.get("order_by"), "order_by")  # an array -> 400
         for name in ("page_token", "filter"):  # `filter` is declared, then ignored
             grape_string(req.params.get(name), name)
         rows = req.app.store.all(f"SELECT * FROM experiments WHERE project_id = ? "

@@ -1,4 +1,4 @@
-"""Model versions: GitLab's `Ml::ModelVersion` behind MLflow's `model-versions/*` (§9).
+"""Model versions: GitLab's `Ml::ModelVersion` behind MLflow's `model-versions/*`.
 
 The id-vs-semver quirk lives here: responses carry the global database id in `version` and
 the semver in `aliases[0]`; `get`/`update` look a version up by semver, `get-download-uri`
@@ -42,7 +42,8 @@ def _failed(*messages: str) -> web.ApiError:
 
 
 def create(req: web.Request) -> web.Response:
-    """Create a version (numbered per §9) with its run and `ml_model` package; all or nothing."""
+    """Create a version (numbered by its semver, as `Ml::CreateModelVersionService` does)
+    with its run and `ml_model` package; all or nothing."""
     mc.require_read(req)
     mc.require_write(req)
     model = reg.find_model(req, req.params.get("name"))
@@ -76,7 +77,7 @@ def create(req: web.Request) -> web.Response:
 
 
 def _custom_version(tags: list[dict[str, Any]]) -> str | None:
-    """`gitlab_tags['version']`: the last `gitlab.version` tag sets the semver (§12)."""
+    """`gitlab_tags['version']`: the last `gitlab.version` tag sets the semver."""
     version = None
     for tag in tags:
         key = tag.get("key")
@@ -86,7 +87,7 @@ def _custom_version(tags: list[dict[str, Any]]) -> str | None:
 
 
 def _next_version(db: sqlite3.Connection, model_id: int) -> str:
-    """No versions -> 1.0.0; else a patch bump of the highest semver (§9 rule 2)."""
+    """No versions -> 1.0.0; else a patch bump of the highest semver."""
     rows = db.execute("SELECT id, version FROM model_versions WHERE model_id = ?",
                       (model_id,)).fetchall()
     latest = reg.latest_version(rows)
@@ -123,7 +124,7 @@ def _insert_version(db: sqlite3.Connection, model: sqlite3.Row, version: str, de
 
 def _new_candidate(db: sqlite3.Connection, model: sqlite3.Row, mv_id: int,
                    req: web.Request) -> None:
-    """Each version gets a run in the model's `[model]<name>` experiment (§9 rule 4)."""
+    """Each version gets a run in the model's `[model]<name>` experiment."""
     experiment = db.execute("SELECT id FROM experiments WHERE model_id = ?",
                             (model["id"],)).fetchone()
     if experiment is None:  # GitLab reports a failed candidate creation with this text
@@ -156,7 +157,7 @@ def _promote(db: sqlite3.Connection, model: sqlite3.Row, run_id: str, mv_id: int
 
 
 def _link(db: sqlite3.Connection, candidate_id: int, mv_id: int) -> None:
-    """Both directions: runs render `artifact_uri` from `candidates.model_version_id` (§6)."""
+    """Both directions: runs render `artifact_uri` from `candidates.model_version_id`."""
     db.execute("UPDATE candidates SET model_version_id = ? WHERE id = ?", (mv_id, candidate_id))
     db.execute("UPDATE model_versions SET candidate_id = ? WHERE id = ?", (candidate_id, mv_id))
 

@@ -1,4 +1,4 @@
-"""Registered models: GitLab's `Ml::Model` behind MLflow's `registered-models/*` (§8)."""
+"""Registered models: GitLab's `Ml::Model` behind MLflow's `registered-models/*`."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def update(req: web.Request) -> web.Response:
     model = reg.find_model(req, req.params.get("name"))
     description = req.params.get("description")
     if description is not None and len(str(description)) > reg.DESCRIPTION_MAX:
-        # `update!` raises inside an MLflow route: rescue_from ActiveRecordError (§3).
+        # `update!` raises inside an MLflow route: rescue_from ActiveRecordError.
         raise web.invalid_parameter("Validation failed: Description is too long "
                                     f"(maximum is {reg.DESCRIPTION_MAX} characters)")
     with req.app.store.tx() as db:
@@ -165,7 +165,7 @@ def _delete_model(db: sqlite3.Connection, model_id: int) -> list[str]:
 
 
 def search(req: web.Request) -> web.Response:
-    """Models filtered by a name substring, ordered, paginated (§8 filter quirks)."""
+    """Models filtered by a name substring, ordered, paginated."""
     mc.require_read(req)
     name_filter = _name_filter(req.params.get("filter"))
     rows = req.app.store.all("SELECT * FROM models WHERE project_id = ?", req.project["id"])

@@ -1,7 +1,7 @@
 """Experiment and run records as GitLab checks them: Grape coercion, model validation, bulk inserts.
 
 Not an endpoint module (it registers no routes). GitLab checks MLflow records in two layers
-with different limits and messages (reference §3, §4.1), and an emulator must keep both:
+with different limits and messages, and an emulator must keep both:
 
 - single writes (`set-tag`, `log-parameter`, ...) go through ActiveRecord validations, whose
   failures read `Validation failed: Name is too long (maximum is 250 characters)`;

@@ -1,6 +1,6 @@
-"""A run's data: log-metric, log-parameter, set-tag, log-batch and metric history (§6, §7).
+"""A run's data: log-metric, log-parameter, set-tag, log-batch and metric history.
 
-Single writes validate like ActiveRecord and refuse an existing key (§20 #8); `log-batch`
+Single writes validate like ActiveRecord and refuse an existing key; `log-batch`
 inserts like `insert_all`: existing or repeated params/tags are silently dropped. Grape
 checks every metric and param first (one invalid rejects the batch, nothing written); then
 metrics, params and tags are three inserts, no transaction around them (`log-batch` in

@@ -1,6 +1,6 @@
 """MLflow runs (GitLab: `Ml::Candidate`): the Run entity, create, get, search, update, delete.
 
-Reference §6. Logging params, tags and metrics is in `mlflow_run_data`.
+`lib/api/ml/mlflow/runs.rb`. Logging params, tags and metrics is in `mlflow_run_data`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ CI_JOB_TAG = "gitlab.CI_JOB_ID"
 
 
 def artifact_uri(candidate: sqlite3.Row, base_url: str) -> str:
-    """`RunInfo#artifact_uri` (§6): model version, then uploaded package, then the default.
+    """`RunInfo#artifact_uri`: model version, then uploaded package, then the default.
 
     The legacy generic-package form (rule 1) is never produced: the sandbox has no legacy runs.
     """
@@ -142,7 +142,7 @@ def find_candidate(req: web.Request, run_id: Any) -> sqlite3.Row:
 
 def link_ci_job(db: sqlite3.Connection, candidate_id: int,
                 tags: list[tuple[str | None, str | None]], register: bool = False) -> None:
-    """`HandleCandidateGitlabMetadataService` (§12): tag `gitlab.CI_JOB_ID` links the run to a job.
+    """`HandleCandidateGitlabMetadataService`: tag `gitlab.CI_JOB_ID` links the run to a job.
 
     The last such tag wins; an id naming no job (on any project) raises ArgumentError in GitLab,
     which surfaces as a 500. With `register` (the e2e-only `Settings.register_unknown_jobs`),
@@ -179,7 +179,7 @@ def run_order(order_by: str | None) -> tuple[str | None, str]:
     """`candidates_order_params` + `CandidateFinder`: (metric key or None, SQL ORDER BY).
 
     `"<col> [dir]"` with col in name/created_at/id (else created_at), direction default desc;
-    `"metrics.<key> [dir]"` orders by the latest value; other prefixes use the default (§6).
+    `"metrics.<key> [dir]"` orders by the latest value; other prefixes use the default.
     """
     parts = (order_by or "").split()
     if not parts:
@@ -231,7 +231,7 @@ def create_run(req: web.Request) -> sqlite3.Row:
 
 
 def update_run(req: web.Request) -> sqlite3.Row:
-    """`runs/update`: status and end_time only (`run_name` is ignored, §20 #18)."""
+    """`runs/update`: status and end_time only (`run_name` is ignored)."""
     errors = [] if req.params.get("run_id") is not None else ["run_id is missing"]
     status = req.params.get("status")
     if status is not None and status not in RUN_STATUSES:
@@ -266,7 +266,7 @@ def search_runs(req: web.Request) -> dict[str, Any]:
     if not isinstance(experiment_ids, list):
         raise web.grape_error("experiment_ids is invalid")
     grape_integer(req.params.get("max_results"), "max_results")
-    order_by = grape_string(req.params.get("order_by"), "order_by")  # an array -> 400 (§20)
+    order_by = grape_string(req.params.get("order_by"), "order_by")  # an array -> 400
     grape_string(req.params.get("page_token"), "page_token")
     if not experiment_ids:
         raise web.not_found_mlflow()

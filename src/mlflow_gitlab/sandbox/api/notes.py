@@ -1,4 +1,4 @@
-"""Merge request notes: list, get, create, update, delete (reference §17.2).
+"""Merge request notes: list, get, create, update, delete.
 
 Reads accept the job token (Family.REST_JOB_READ); writes are Family.REST, so a JOB-TOKEN
 is ignored there and the caller is anonymous -> 401. Behaviour follows `lib/api/notes.rb`
@@ -115,7 +115,7 @@ def _validate(req: web.Request, body: str) -> None:
     """The Note model's validations, reported as `bad_request!("Note #{errors.messages}")`.
 
     The Ruby hash is rendered as GitLab's Ruby prints it (`{:note=>[...]}`); the exact
-    wording is unverified (reference §17.2).
+    wording is unverified.
     """
     limit = req.app.settings.notes_max_length
     if not body.strip():

@@ -1,4 +1,4 @@
-"""The packages API: list, get and delete a project's packages and their files (§16.2).
+"""The packages API: list, get and delete a project's packages and their files.
 
 Every route first checks `read_package` (GitLab's `before { authorize_packages_access! }`),
 then Grape validation, then the route's own permission; unknown ids are
@@ -251,7 +251,7 @@ def _other_versions(req: web.Request, package: sqlite3.Row) -> list[sqlite3.Row]
 
 
 def _can_destroy(req: web.Request) -> bool:
-    """`destroy_package`: Maintainer or higher (reference §2.4)."""
+    """`destroy_package`: Maintainer or higher."""
     return access_level(req.app.store, req.project, req.principal) >= MAINTAINER
 
 

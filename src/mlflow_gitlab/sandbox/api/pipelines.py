@@ -1,6 +1,6 @@
-"""Pipelines: list and get (reference §18; `lib/api/ci/pipelines.rb`); their jobs: jobs.py.
+"""Pipelines: list and get (`lib/api/ci/pipelines.rb`); their jobs: jobs.py.
 
-Not readable with a job token (§2.3): these routes are Family.REST, so a JOB-TOKEN is not
+Not readable with a job token: these routes are Family.REST, so a JOB-TOKEN is not
 looked at and the caller is anonymous (404 Project Not Found on a private project).
 """
 
@@ -24,17 +24,17 @@ from .rest_common import (
     user_basic,
 )
 
-# Pipeline and job `status` (§18); `canceling` is newer (unverified) but accepted.
+# Pipeline and job `status`; `canceling` is newer (unverified) but accepted.
 STATUSES = ("created", "waiting_for_resource", "preparing", "pending", "running", "success",
             "failed", "canceled", "canceling", "skipped", "manual", "scheduled")
 FINISHED = ("success", "failed", "canceled", "skipped")
-# `source` = the CI_PIPELINE_SOURCE vocabulary (gitlab-ci.md §3).
+# `source` = the CI_PIPELINE_SOURCE vocabulary.
 SOURCES = ("push", "merge_request_event", "schedule", "web", "api", "trigger", "pipeline",
            "parent_pipeline", "chat", "external", "external_pull_request_event", "webide",
            "ondemand_dast_scan", "ondemand_dast_validation", "security_orchestration_policy")
 SCOPES = ("running", "pending", "finished", "branches", "tags")
 ORDER_COLUMNS = ("id", "status", "ref", "updated_at", "user_id")  # ALLOWED_INDEXED_COLUMNS
-# The jobs `scope[]` filter accepts these statuses only (§18).
+# The jobs `scope[]` filter accepts these statuses only.
 JOB_SCOPES = ("created", "pending", "running", "failed", "success", "canceled", "skipped",
               "waiting_for_resource", "manual")
 
@@ -97,7 +97,7 @@ def _filtered_pipelines(req: web.Request) -> list[sqlite3.Row]:
         if value is not None:
             where.append(f"{column} = ?")
             args.append(value)
-    # Child pipelines are listed only when asked for by source (§18, 17.0).
+    # Child pipelines are listed only when asked for by source.
     where.append("p.source = ?" if source else "p.source != 'parent_pipeline'")
     if source:
         args.append(source)

@@ -1,4 +1,4 @@
-"""The project entity: `GET /projects/:id` (reference §2.3).
+"""The project entity: `GET /projects/:id`.
 
 The job token is not accepted here (Family.REST ignores it), so a CI job calling this on a
 private project is anonymous and gets 404 Project Not Found; python-gitlab users pass

@@ -1,6 +1,6 @@
 """REST offset pagination: `page`/`per_page`, the `X-*` headers and the `Link` header.
 
-GitLab's behaviour (reference §19.2; `lib/api/helpers/pagination_params.rb`,
+GitLab's behaviour (`lib/api/helpers/pagination_params.rb`,
 `lib/gitlab/pagination/offset_pagination.rb`, `offset_header_builder.rb`): `per_page` defaults
 to 20 and is clamped to 100; values below 1 are a Grape 400; `X-Next-Page`/`X-Prev-Page` are
 empty strings when there is none; `X-Total-Pages` is at least 1; Link URLs carry the request's
