@@ -80,8 +80,8 @@ class Measure:
     def __init__(self, info: dict[str, Any], repeat: int) -> None:
         from mlflow.tracking import MlflowClient
 
-        from mlflow_gitlab.release_select import RunSource
         from mlflow_gitlab.settings import TrackingSettings
+        from mlflow_gitlab.tracking.run_search import RunSource
 
         token = info["tokens"]["developer"]
         self.uri = f"{info['api_url']}/projects/{info['project_id']}/ml/mlflow"
@@ -110,7 +110,7 @@ class Measure:
 
     def select(self, experiment_id: str, pipeline: int, since: int | None) -> str:
         """What the release does: find the pipeline's runs, pick the best."""
-        from mlflow_gitlab.release_select import best, pipeline_candidates
+        from mlflow_gitlab.tracking.run_search import best, pipeline_candidates
 
         found = pipeline_candidates(self.source.newest_first(experiment_id), pipeline, "loss",
                                     since)
@@ -143,7 +143,7 @@ def main() -> None:
     args = parser.parse_args()
     with sandbox_process() as info:
         os.environ["MLFLOW_TRACKING_TOKEN"] = info["tokens"]["developer"]
-        from mlflow_gitlab.tracking import scan_start_ms
+        from mlflow_gitlab.tracking.runs import scan_start_ms
 
         m = Measure(info, args.repeat)
         print(f"{'runs':>7}{'baseline':>11}{'selection':>11}{'ratio':>8}{'early stop':>12}"

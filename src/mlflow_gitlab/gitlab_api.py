@@ -21,7 +21,7 @@ from mlflow_gitlab.http import HTTPSession, read_json, server_of, transient_stat
 from mlflow_gitlab.http import gitlab_message as gitlab_message
 from mlflow_gitlab.http import short_url as short_url
 from mlflow_gitlab.http.redirects import origin
-from mlflow_gitlab.retry import Retrier, RetryPolicy, TransientError, is_transient
+from mlflow_gitlab.http.retry import Retrier, RetryPolicy, TransientError, is_transient
 from mlflow_gitlab.settings import GitLabSettings
 
 TIMEOUT = (15, 300)  # connect, read: GitLab may take a while to answer a large upload

@@ -13,10 +13,10 @@ from mlflow.tracking.context.abstract_context import RunContextProvider
 
 from mlflow_gitlab.context import collect_context
 from mlflow_gitlab.context.gitlab_ci import is_gitlab_ci
-from mlflow_gitlab.job_link import linkable
 from mlflow_gitlab.redaction import Redactor
 from mlflow_gitlab.settings import gitlab_api_of
 from mlflow_gitlab.tags import tags_for
+from mlflow_gitlab.tracking.job_link import linkable
 
 
 class GitLabRunContextProvider(RunContextProvider):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mlflow_gitlab.signatures import parse_mlmodel
+from mlflow_gitlab.tracking.signatures import parse_mlmodel
 from tests import ci_envs
 from tests.api.relay_env import job_env, standalone_relay
 from tests.cli import home, mlflow_gitlab

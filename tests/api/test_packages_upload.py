@@ -277,7 +277,7 @@ def test_an_open_stream_is_never_sent_twice(sandbox, client, outputs):
 def test_python_gitlab_on_our_session_shares_the_retry_policy(sandbox, client, caplog):
     sandbox.inject("GET", r"/packages$", status=429, retry_after=1)
     project = client.python_gitlab().projects.get(sandbox.project_id, lazy=True)
-    with caplog.at_level(logging.INFO, logger="mlflow_gitlab.retry"):
+    with caplog.at_level(logging.INFO, logger="mlflow_gitlab.http.retry"):
         assert project.packages.list(get_all=True) == []
     assert [f["status"] for f in sandbox.fired] == [429]
     assert "GET packages: 429 Too Many Requests; retrying in 1.0 s" in caplog.text

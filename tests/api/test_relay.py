@@ -10,8 +10,8 @@ import textwrap
 import pytest
 from mlflow.exceptions import MlflowException
 
+from mlflow_gitlab.http.retry import RetryPolicy
 from mlflow_gitlab.relay import Relay, relay_config
-from mlflow_gitlab.retry import RetryPolicy
 from mlflow_gitlab.settings import tracking_settings
 from tests.api.relay_env import job_env, relay_counts
 from tests.cli import home, mlflow_gitlab

@@ -25,7 +25,8 @@ from mlflow_gitlab.errors import (
 )
 from mlflow_gitlab.gitlab_api import connect
 from mlflow_gitlab.packages import package_tags, run_package, upload_paths
-from mlflow_gitlab.release import ReleaseOptions, release
+from mlflow_gitlab.release.flow import release
+from mlflow_gitlab.release.options import ReleaseOptions
 from mlflow_gitlab.settings import gitlab_settings
 from tests import ci_envs
 from tests.cli import home, mlflow_gitlab

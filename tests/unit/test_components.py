@@ -114,8 +114,8 @@ def test_tracked_jobs_keep_the_relay_spool_whatever_the_result(name: str):
 
 
 def test_the_spool_artifact_is_where_the_relay_spools():
-    from mlflow_gitlab.matrix_yaml import SPOOL_ARTIFACT
     from mlflow_gitlab.relay.config import SPOOL_DEFAULT
+    from mlflow_gitlab.tuning.matrix_yaml import SPOOL_ARTIFACT
 
     assert f"{SPOOL_DEFAULT.as_posix()}/" == SPOOL_ARTIFACT
 

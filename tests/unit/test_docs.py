@@ -7,9 +7,10 @@ from pathlib import Path
 import click
 import pytest
 
-from mlflow_gitlab import release_record, tags
+from mlflow_gitlab import tags
 from mlflow_gitlab.cli.main import cli
 from mlflow_gitlab.packages import runs as package_runs
+from mlflow_gitlab.release import record as release_record
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

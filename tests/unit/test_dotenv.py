@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mlflow_gitlab.dotenv import check_dotenv_path, write_dotenv
 from mlflow_gitlab.errors import ConfigError
+from mlflow_gitlab.output.dotenv import check_dotenv_path, write_dotenv
 
 
 def test_the_check_creates_no_folder_and_the_write_does(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlflow_gitlab.context import collect_context
-from mlflow_gitlab.job_link import linkable
+from mlflow_gitlab.tracking.job_link import linkable
 from tests import ci_envs
 
 TAGS = {"gitlab.CI_JOB_ID": "5001", "gitlab.CI_JOB_URL": "https://gitlab.example.com/-/jobs/5001"}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mlflow_gitlab.relay.session import child_environment
+from mlflow_gitlab.run.relay_session import child_environment
 
 GITLAB = "https://gitlab.example.com/api/v4/projects/42/ml/mlflow"
 RELAY = "http://127.0.0.1:5005"
@@ -93,7 +93,7 @@ def test_the_job_token_stays_when_asked_for_and_the_others_still_go():
 
 
 def test_without_the_relay_the_command_keeps_only_the_tracking_token():
-    from mlflow_gitlab.command_env import without_tokens
+    from mlflow_gitlab.run.command_env import without_tokens
 
     env = without_tokens({**TOKENS, "MLFLOW_TRACKING_TOKEN": "glpat-same-token",
                           "MLFLOW_GITLAB_TOKEN": "glpat-same-token"},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlflow_gitlab.errors import ConfigError, RegressionGateFailed
-from mlflow_gitlab.release_gate import Gate
+from mlflow_gitlab.release.gate import Gate
 
 
 @pytest.mark.parametrize(("text", "gate"), [

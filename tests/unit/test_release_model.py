@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mlflow_gitlab.errors import ReleaseError
-from mlflow_gitlab.release_model import (
+from mlflow_gitlab.release.model_files import (
     holds_model,
     model_files,
     model_folder,

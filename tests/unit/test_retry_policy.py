@@ -8,7 +8,7 @@ import random
 import pytest
 
 from mlflow_gitlab.errors import GitLabAPIError
-from mlflow_gitlab.retry import Retrier, RetryPolicy, TransientError, is_transient, server_wait
+from mlflow_gitlab.http.retry import Retrier, RetryPolicy, TransientError, is_transient, server_wait
 
 NOW = 1_700_000_000.0
 

@@ -12,7 +12,7 @@ import yaml
 
 from mlflow_gitlab import __version__
 from mlflow_gitlab.errors import ScaffoldError
-from mlflow_gitlab.scaffold import Choices, render
+from mlflow_gitlab.scaffold.pipeline import Choices, render
 from tests.cli import mlflow_gitlab
 
 ROOT = Path(__file__).resolve().parents[2]

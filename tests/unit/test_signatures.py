@@ -11,7 +11,7 @@ from mlflow.models.signature import ModelSignature
 from mlflow.types.schema import ColSpec, Schema
 
 from mlflow_gitlab.errors import ReleaseError
-from mlflow_gitlab.signatures import compare, parse_mlmodel
+from mlflow_gitlab.tracking.signatures import compare, parse_mlmodel
 from mlflow_gitlab.versioning import Bump
 
 BASE = pd.DataFrame({"age": [31.0, 45.0], "income": [1.5, 2.5], "city": ["a", "b"]})

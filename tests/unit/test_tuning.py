@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from mlflow_gitlab.errors import MatrixTooLarge, SearchSpaceError
-from mlflow_gitlab.matrix_yaml import fan_out, matrix_entries, render
-from mlflow_gitlab.tuning import load_space, plan
+from mlflow_gitlab.tuning.matrix_yaml import fan_out, matrix_entries, render
+from mlflow_gitlab.tuning.space import load_space, plan
 from tests.cli import mlflow_gitlab
 
 SPACE = """

@@ -30,7 +30,7 @@ def download(package: str | None, version: str | None, run_id: str | None,
         mlflow-gitlab download --run "$MLFLOW_RUN_ID" --dest restored/
     """
     from mlflow_gitlab.packages import progress_for
-    from mlflow_gitlab.run_outputs import download as download_outputs
+    from mlflow_gitlab.packages.run_outputs import download as download_outputs
     from mlflow_gitlab.settings import transfer_settings
 
     result = download_outputs(

@@ -51,7 +51,8 @@ def init(space: Path | None, output: str, force: bool, **options: object) -> Non
 
         mlflow-gitlab init --model churn --metric val_auc --mode max --schedule
     """
-    from mlflow_gitlab import scaffold, starter
+    from mlflow_gitlab.scaffold import pipeline as scaffold
+    from mlflow_gitlab.scaffold import starter
 
     fields = {f.name for f in dataclasses.fields(scaffold.Choices)}
     choices = scaffold.Choices(**{k: v for k, v in options.items()

@@ -43,7 +43,7 @@ def package_target_options(command: F) -> F:
 def target_from(package: str | None, version: str | None, run_id: str | None,
                 gitlab_url: str | None, project: str | None, tracking_uri: str | None) -> Any:
     """A `PackageTarget` from the shared options."""
-    from mlflow_gitlab.run_outputs import PackageTarget
+    from mlflow_gitlab.packages.run_outputs import PackageTarget
 
     return PackageTarget(package=package, version=version, run_id=run_id,
                          gitlab_url=gitlab_url, project=project, tracking_uri=tracking_uri)

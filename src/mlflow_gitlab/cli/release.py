@@ -11,7 +11,7 @@ import click
 from mlflow_gitlab.cli import printer
 from mlflow_gitlab.errors import NothingToRelease
 
-log = logging.getLogger("mlflow_gitlab.release")
+log = logging.getLogger("mlflow_gitlab.release.flow")
 
 
 @click.command()
@@ -62,8 +62,8 @@ def release(model: str, metric: str | None, mode: str, bump: str, run_id: str | 
 
         mlflow-gitlab release --model churn --metric val_loss --max-regression 2%
     """
-    from mlflow_gitlab.release import ReleaseOptions
-    from mlflow_gitlab.release import release as run_release
+    from mlflow_gitlab.release.flow import release as run_release
+    from mlflow_gitlab.release.options import ReleaseOptions
 
     options = ReleaseOptions(
         model=model, metric=metric, mode=mode, bump=bump, run_id=run_id, prerelease=prerelease,

@@ -59,7 +59,7 @@ def run(experiment: str | None, run_name: str | None, params: tuple[str, ...],
         mlflow-gitlab run --param lr=0.1 --dotenv run.env --artifacts outputs -- python train.py
     """
     from mlflow_gitlab.packages.progress import progress_for
-    from mlflow_gitlab.tracked_run import RunOptions, run_tracked
+    from mlflow_gitlab.run.flow import RunOptions, run_tracked
 
     options = RunOptions(command=command, experiment=experiment, run_name=run_name,
                          params=key_values("--param", params), tracking_uri=tracking_uri,

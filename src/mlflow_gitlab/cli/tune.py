@@ -8,8 +8,8 @@ import click
 
 from mlflow_gitlab.cli import printer
 from mlflow_gitlab.cli.key_values import key_values
-from mlflow_gitlab.matrix_yaml import FORMATS
-from mlflow_gitlab.tuning import STRATEGIES
+from mlflow_gitlab.tuning.matrix_yaml import FORMATS
+from mlflow_gitlab.tuning.space import STRATEGIES
 
 
 @click.group()
@@ -50,8 +50,8 @@ def matrix(space: Path, strategy: str | None, max_jobs: int | None, seed: int | 
 
         mlflow-gitlab tune matrix --space space.yml --strategy random --max-jobs 8
     """
-    from mlflow_gitlab.matrix_yaml import fan_out
-    from mlflow_gitlab.output_file import check_writable, write_text
+    from mlflow_gitlab.output.file import check_writable, write_text
+    from mlflow_gitlab.tuning.matrix_yaml import fan_out
 
     if output is not None:
         check_writable(output, "matrix file", "--output")

@@ -45,7 +45,7 @@ def upload(paths: tuple[Path, ...], package: str | None, version: str | None,
         mlflow-gitlab upload outputs/ metrics.json --run "$MLFLOW_RUN_ID"
     """
     from mlflow_gitlab.packages import progress_for
-    from mlflow_gitlab.run_outputs import upload as upload_outputs
+    from mlflow_gitlab.packages.run_outputs import upload as upload_outputs
     from mlflow_gitlab.settings import transfer_settings
 
     result = upload_outputs(

@@ -19,7 +19,7 @@ from mlflow_gitlab.http import deadline as deadlines
 from mlflow_gitlab.http.adapter import Adapter
 from mlflow_gitlab.http.answers import BodyTooLarge, read_body, unexpected
 from mlflow_gitlab.http.redirects import RedirectRules
-from mlflow_gitlab.retry import budget_end
+from mlflow_gitlab.http.retry import budget_end
 
 TRANSFER_RATE = 1 << 20  # bytes a second a file transfer is given time for, on top
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlflow_gitlab.errors import ConfigError
-from mlflow_gitlab.retry import RetryPolicy
+from mlflow_gitlab.http.retry import RetryPolicy
 from mlflow_gitlab.settings import REQUEST_SECONDS
 
 SPOOL_DEFAULT = Path(".mlflow-gitlab") / "spool"

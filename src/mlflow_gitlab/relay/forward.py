@@ -14,10 +14,10 @@ from mlflow_gitlab import redaction
 from mlflow_gitlab.errors import GitLabAPIError
 from mlflow_gitlab.http import allow_transfer, read_body, server_of, transfer_seconds
 from mlflow_gitlab.http.answers import BodyTooLarge, first_bytes, short_url, unexpected
+from mlflow_gitlab.http.retry import describe_error
 from mlflow_gitlab.relay.http import Reply, Request, mlflow_error
 from mlflow_gitlab.relay.routes import encoded
 from mlflow_gitlab.relay.upstream import Upstream
-from mlflow_gitlab.retry import describe_error
 
 _CHUNK = 1 << 20
 BUFFERED = 16 << 20  # bodies up to this size are held in memory, so a failed send is retried

@@ -21,9 +21,9 @@ import requests
 
 from mlflow_gitlab.errors import GitLabAPIError
 from mlflow_gitlab.http import json_or_none, read_json, unexpected
+from mlflow_gitlab.http.retry import TransientError, describe_error, is_transient
 from mlflow_gitlab.relay.points import InvalidPoint, Point, missing_from, parse_point
 from mlflow_gitlab.relay.upstream import NOT_PROCESSED, Upstream, not_sent
-from mlflow_gitlab.retry import TransientError, describe_error, is_transient
 
 log = logging.getLogger(__name__)
 _PAGE = 1000

@@ -21,8 +21,8 @@ from urllib3.exceptions import NewConnectionError
 
 from mlflow_gitlab import __version__
 from mlflow_gitlab.http import new_session
+from mlflow_gitlab.http.retry import Retrier, TransientError, describe_error, is_transient
 from mlflow_gitlab.relay.config import RelayConfig
-from mlflow_gitlab.retry import Retrier, TransientError, describe_error, is_transient
 from mlflow_gitlab.settings import TrackingSettings
 
 NOT_PROCESSED = (429, 503)

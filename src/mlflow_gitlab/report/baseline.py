@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING
 from mlflow_gitlab.errors import MlflowGitlabError
 from mlflow_gitlab.gitlab_api import GitLabClient
 from mlflow_gitlab.http import read_json
-from mlflow_gitlab.release_record import SOURCE_RUN, recorded_metric
-from mlflow_gitlab.release_select import RunSource, best, pipeline_candidates
+from mlflow_gitlab.release.record import SOURCE_RUN, recorded_metric
 from mlflow_gitlab.report.gather import RunScan, raw_by_id, row_from_run
 from mlflow_gitlab.report.links import Links
 from mlflow_gitlab.report.model import Baseline
-from mlflow_gitlab.tracking import scan_start_ms
+from mlflow_gitlab.tracking.run_search import RunSource, best, pipeline_candidates
+from mlflow_gitlab.tracking.runs import scan_start_ms
 from mlflow_gitlab.versioning import latest_release
 
 if TYPE_CHECKING:
-    from mlflow_gitlab.registry import Registry
+    from mlflow_gitlab.tracking.registry import Registry
 
 log = logging.getLogger(__name__)
 TARGET_PIPELINES = 20  # successful pipelines of the target branch looked at, newest first

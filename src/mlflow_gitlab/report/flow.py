@@ -12,7 +12,7 @@ from mlflow_gitlab import redaction
 from mlflow_gitlab.context import CIContext, collect_context
 from mlflow_gitlab.errors import ConfigError, NotesUnavailable
 from mlflow_gitlab.gitlab_api import GitLabClient, connect
-from mlflow_gitlab.output_file import check_writable, write_text
+from mlflow_gitlab.output.file import check_writable, write_text
 from mlflow_gitlab.report.compare import compare
 from mlflow_gitlab.report.metrics import write_metrics
 from mlflow_gitlab.report.note import HOW_TO_ENABLE, NoteResult, upsert_note, why_no_note

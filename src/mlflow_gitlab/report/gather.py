@@ -13,14 +13,14 @@ from typing import Any
 from mlflow_gitlab import tags as t
 from mlflow_gitlab.gitlab_api import GitLabClient
 from mlflow_gitlab.packages import package_from_tags
-from mlflow_gitlab.release_select import (
+from mlflow_gitlab.report.links import Links
+from mlflow_gitlab.report.model import Row
+from mlflow_gitlab.tracking.run_search import (
     Candidate,
     RunSource,
     finished_runs,
     pipeline_candidates,
 )
-from mlflow_gitlab.report.links import Links
-from mlflow_gitlab.report.model import Row
 
 
 def row_from_run(run: Mapping[str, Any], links: Links) -> Row:

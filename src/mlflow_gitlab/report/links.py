@@ -9,9 +9,9 @@ from urllib.parse import quote
 
 from mlflow_gitlab.errors import MlflowGitlabError
 from mlflow_gitlab.gitlab_api import GitLabClient
-from mlflow_gitlab.ml_pages import experiment_page, run_page
 from mlflow_gitlab.packages import package_from_tags
 from mlflow_gitlab.settings import TrackingSettings
+from mlflow_gitlab.tracking.web_pages import experiment_page, run_page
 
 log = logging.getLogger(__name__)
 

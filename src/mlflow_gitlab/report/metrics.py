@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from mlflow_gitlab.output_file import write_text
+from mlflow_gitlab.output.file import write_text
 
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_:]")
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlflow_gitlab.context import CIContext
-from mlflow_gitlab.create_once import create_once
 from mlflow_gitlab.errors import NotesUnavailable
 from mlflow_gitlab.gitlab_api import GitLabClient, gitlab_message, short_url
 from mlflow_gitlab.http import read_json
 from mlflow_gitlab.settings import GitLabSettings
+from mlflow_gitlab.tracking.create_once import create_once
 
 log = logging.getLogger(__name__)
 

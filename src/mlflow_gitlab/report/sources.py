@@ -11,14 +11,14 @@ from mlflow_gitlab.context import CIContext
 from mlflow_gitlab.errors import MlflowGitlabError, ReportError, UnexpectedAnswer
 from mlflow_gitlab.gitlab_api import GitLabClient
 from mlflow_gitlab.http import read_json
-from mlflow_gitlab.release_select import RunSource
 from mlflow_gitlab.report import baseline as baselines
 from mlflow_gitlab.report.gather import RunScan, candidate_rows
 from mlflow_gitlab.report.links import Links
 from mlflow_gitlab.report.model import Place, ReportData, Row
+from mlflow_gitlab.run.flow import RunOptions, experiment_name
 from mlflow_gitlab.settings import TrackingSettings
-from mlflow_gitlab.tracked_run import RunOptions, experiment_name
-from mlflow_gitlab.tracking import Tracker, scan_start_ms
+from mlflow_gitlab.tracking.run_search import RunSource
+from mlflow_gitlab.tracking.runs import Tracker, scan_start_ms
 
 if TYPE_CHECKING:
     from mlflow_gitlab.report.flow import ReportOptions
@@ -54,7 +54,7 @@ def collect(options: ReportOptions, env: Mapping[str, str], context: CIContext,
         rows = candidate_rows(scan, links, client, pipeline_id=context.pipeline.id,
                               mr_iid=None, since_ms=scan_start_ms(context.pipeline.created_at))
     if options.baseline_kind == "latest-version":
-        from mlflow_gitlab.registry import Registry
+        from mlflow_gitlab.tracking.registry import Registry
 
         baseline = baselines.latest_version(Registry(tracker.api), source,
                                             str(options.model), options.metric)

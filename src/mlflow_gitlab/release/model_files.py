@@ -15,7 +15,7 @@ from mlflow_gitlab.errors import ReleaseError
 from mlflow_gitlab.packages import MANIFEST
 from mlflow_gitlab.packages.naming import find_collisions, remote_name
 from mlflow_gitlab.relay.model_records import records
-from mlflow_gitlab.signatures import MLMODEL
+from mlflow_gitlab.tracking.signatures import MLMODEL
 
 
 def mlmodel_folders(paths: Iterable[str]) -> list[str]:

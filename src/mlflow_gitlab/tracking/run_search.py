@@ -1,4 +1,4 @@
-"""Pick the release candidate: the best finished job run of this pipeline by a metric.
+"""Runs of a pipeline on GitLab's MLflow: read, filtered client-side, ranked by a metric.
 
 GitLab's `runs/search` ignores filters and returns runs newest first, so
 candidates are found by paging through runs client-side: raw JSON, 1,000 runs a page (the
@@ -8,7 +8,6 @@ pipeline was created.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -16,12 +15,10 @@ from typing import Any
 
 from mlflow_gitlab import tags as t
 from mlflow_gitlab.errors import NothingToRelease, ReleaseError, TrackingRefused
-from mlflow_gitlab.mlflow_api import MlflowAPI
 from mlflow_gitlab.settings import TrackingSettings
+from mlflow_gitlab.tracking.client import MlflowAPI
 
-log = logging.getLogger(__name__)
 PAGE = 1000  # GitLab caps max_results at 1,000
-MODES = ("min", "max")
 
 
 @dataclass(frozen=True)
@@ -121,37 +118,6 @@ class RunSource:
         answer = self._call("GET", "experiments/get-by-name", None, keys=("experiment",),
                             check=_bad_experiment, params={"experiment_name": name})
         return None if answer is None else str(answer["experiment"]["experiment_id"])
-
-
-def select(source: RunSource, *, run_id: str | None, experiment: str, pipeline_id: int | None,
-           metric: str | None, mode: str, since_ms: int | None) -> tuple[Candidate, str]:
-    """The run to release and how it was chosen (`min loss`, `--run`, ...).
-
-    Args:
-        source: where runs are read.
-        run_id: the run to release, if given (`--run`).
-        experiment: the experiment to search for the pipeline's runs.
-        pipeline_id: this pipeline.
-        metric, mode: how to pick the best run.
-        since_ms: no run of this pipeline started before (to stop paging early).
-
-    Raises:
-        NothingToRelease: no candidate.
-        ReleaseError: the given run is missing or not finished, or no way to choose.
-    """
-    if run_id:
-        candidate = source.get(run_id)
-        if candidate.status != "FINISHED":
-            raise ReleaseError(f"run {run_id} is {candidate.status}, not FINISHED",
-                               hint="release a run that finished successfully")
-        return candidate, "--run"
-    experiment_id = source.experiment_id(experiment)
-    if experiment_id is None or pipeline_id is None:
-        raise NothingToRelease(f"experiment {experiment!r} does not exist, so no run to release")
-    found = pipeline_candidates(source.newest_first(experiment_id), pipeline_id, metric, since_ms)
-    chosen = best(found, metric, mode)
-    log.info("candidate: run %s of %d in this pipeline", chosen.run_id, len(found))
-    return chosen, (f"{mode} {metric}" if metric else "the pipeline's only run")
 
 
 def pipeline_candidates(runs: Iterable[Mapping[str, Any]], pipeline_id: int,

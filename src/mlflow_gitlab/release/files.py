@@ -31,17 +31,15 @@ from mlflow_gitlab.packages import (
 from mlflow_gitlab.packages.naming import part_name, remote_name
 from mlflow_gitlab.packages.parallel import in_parallel
 from mlflow_gitlab.packages.transport import put_slice
-from mlflow_gitlab.registry import ModelVersion
 from mlflow_gitlab.relay.storage import storage_of
-from mlflow_gitlab.release_model import (
+from mlflow_gitlab.release.model_files import (
     holds_model,
     model_files,
     model_folder,
     newest_logged_model,
 )
-from mlflow_gitlab.release_record import MODEL_PATH, SOURCE_PACKAGE, Provenance
-from mlflow_gitlab.release_select import Candidate
-from mlflow_gitlab.release_sources import (
+from mlflow_gitlab.release.record import MODEL_PATH, SOURCE_PACKAGE, Provenance
+from mlflow_gitlab.release.sources import (
     RUN_FILES_PREFIX,
     OutputsPackage,
     RunFiles,
@@ -51,7 +49,9 @@ from mlflow_gitlab.release_sources import (
     no_progress,
 )
 from mlflow_gitlab.settings import GitLabSettings, TrackingSettings, TransferSettings
-from mlflow_gitlab.signatures import MLMODEL, Signature, parse_mlmodel
+from mlflow_gitlab.tracking.registry import ModelVersion
+from mlflow_gitlab.tracking.run_search import Candidate
+from mlflow_gitlab.tracking.signatures import MLMODEL, Signature, parse_mlmodel
 
 log = logging.getLogger(__name__)
 _NOT_NAME = re.compile(r"[^A-Za-z0-9._+-]")

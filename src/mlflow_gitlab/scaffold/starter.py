@@ -14,7 +14,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlflow_gitlab.scaffold import Choices, environment
+from mlflow_gitlab.scaffold.pipeline import Choices, environment
 
 SPACE = "space.yml"
 REQUIREMENTS = "requirements.txt"

@@ -29,7 +29,7 @@ from mlflow_gitlab.packages import (
 from mlflow_gitlab.settings import TransferSettings, gitlab_settings, tracking_settings
 
 if TYPE_CHECKING:
-    from mlflow_gitlab.tracking import Tracker
+    from mlflow_gitlab.tracking.runs import Tracker
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +144,6 @@ def _client(target: PackageTarget, env: Mapping[str, str]) -> GitLabClient:
 
 
 def _tracker(target: PackageTarget, env: Mapping[str, str]) -> Tracker:
-    from mlflow_gitlab.tracking import Tracker
+    from mlflow_gitlab.tracking.runs import Tracker
 
     return Tracker(tracking_settings(env, target.tracking_uri))

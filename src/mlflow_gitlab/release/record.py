@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from mlflow_gitlab import tags as t
 from mlflow_gitlab.context import CIContext
 from mlflow_gitlab.redaction import Redactor
-from mlflow_gitlab.release_select import Candidate
+from mlflow_gitlab.tracking.run_search import Candidate
 from mlflow_gitlab.versioning import Bump, BumpDecision, SemVer
 
 SOURCE_RUN = "mlflow-gitlab.source.run_id"

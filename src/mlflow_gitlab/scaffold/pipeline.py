@@ -107,8 +107,8 @@ def matrix_from_space(text: str, source: str) -> list[dict[str, Any]]:
     Raises:
         SearchSpaceError: the space is malformed or too large for one matrix.
     """
-    from mlflow_gitlab.matrix_yaml import matrix_entries
-    from mlflow_gitlab.tuning import load_space, plan
+    from mlflow_gitlab.tuning.matrix_yaml import matrix_entries
+    from mlflow_gitlab.tuning.space import load_space, plan
 
     space = load_space(text, source)
     return matrix_entries(plan(space.parameters, space.strategy, space.max_jobs, space.seed))

@@ -10,20 +10,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlflow_gitlab import tags as t
-from mlflow_gitlab.command_env import TRACKING_TOKEN, kept_tokens, without_tokens
 from mlflow_gitlab.context import CIContext, collect_context
-from mlflow_gitlab.dotenv import check_dotenv_path, write_dotenv
 from mlflow_gitlab.errors import MlflowGitlabError, PackageUploadError
-from mlflow_gitlab.job_link import linkable
-from mlflow_gitlab.ml_pages import remote_project, where_to_see
-from mlflow_gitlab.process import resolve_command, run_child
+from mlflow_gitlab.output.dotenv import check_dotenv_path, write_dotenv
 from mlflow_gitlab.redaction import Redactor
+from mlflow_gitlab.run.command_env import TRACKING_TOKEN, kept_tokens, without_tokens
+from mlflow_gitlab.run.process import resolve_command, run_child
 from mlflow_gitlab.settings import tracking_settings
+from mlflow_gitlab.tracking.job_link import linkable
+from mlflow_gitlab.tracking.web_pages import remote_project, where_to_see
 
 if TYPE_CHECKING:
     from mlflow_gitlab.gitlab_api import GitLabClient
     from mlflow_gitlab.packages import Progress
-    from mlflow_gitlab.tracking import Tracker
+    from mlflow_gitlab.tracking.runs import Tracker
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +81,14 @@ def run_tracked(options: RunOptions, env: Mapping[str, str] | None = None) -> in
     # Where artifacts go is settled before the command runs, so a bad setting fails fast.
     gitlab = None
     if options.artifacts:
-        from mlflow_gitlab.run_outputs import run_client
+        from mlflow_gitlab.packages.run_outputs import run_client
 
         gitlab = run_client({**env, "MLFLOW_TRACKING_URI": settings.tracking_uri})
     redactor = Redactor.from_env(env)
     run_tags = linkable(t.tags_for(context, redactor), context, settings.gitlab_api_url)
     name = experiment_name(options, env, context)
 
-    from mlflow_gitlab.tracking import Tracker, scan_start_ms
+    from mlflow_gitlab.tracking.runs import Tracker, scan_start_ms
 
     tracker = Tracker(settings)
     experiment_id = tracker.ensure_experiment(name)
@@ -115,7 +115,7 @@ def run_tracked(options: RunOptions, env: Mapping[str, str] | None = None) -> in
         if options.dotenv is not None:
             write_dotenv(options.dotenv, outputs)
         if options.relay:
-            from mlflow_gitlab.relay.session import start_for_child
+            from mlflow_gitlab.run.relay_session import start_for_child
 
             relay, child_env = start_for_child(settings, run.run_id, env, child_env,
                                                journal=options.journal, keep=keep)
@@ -137,7 +137,7 @@ def run_tracked(options: RunOptions, env: Mapping[str, str] | None = None) -> in
         return result.returncode
     finally:
         if relay is not None:  # every point the command logged is sent before the run ends
-            from mlflow_gitlab.relay.session import stop_after_child
+            from mlflow_gitlab.run.relay_session import stop_after_child
 
             stop_after_child(relay)
         tracker.finish_run(run, status)
@@ -157,7 +157,7 @@ def _publish(options: RunOptions, gitlab: GitLabClient | None, tracker: Tracker,
         log.info("artifacts not uploaded: no GitLab configured (set MLFLOW_GITLAB_URL, "
                  "MLFLOW_GITLAB_PROJECT and MLFLOW_GITLAB_TOKEN)")
         return
-    from mlflow_gitlab.run_outputs import publish_run_outputs
+    from mlflow_gitlab.packages.run_outputs import publish_run_outputs
 
     missing = [str(p) for p in options.artifacts if not Path(p).exists()]
     if missing and strict:

@@ -16,8 +16,8 @@ from typing import TypeVar
 import requests
 
 from mlflow_gitlab.http import transient_status
+from mlflow_gitlab.http.retry import Retrier, TransientError, describe_error, is_transient
 from mlflow_gitlab.relay.upstream import not_sent
-from mlflow_gitlab.retry import Retrier, TransientError, describe_error, is_transient
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -10,21 +10,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
-from mlflow_gitlab import release_record as rec
 from mlflow_gitlab import tags as t
 from mlflow_gitlab.context import CIContext
 from mlflow_gitlab.errors import MlflowGitlabError, ReleaseError, VersionTaken
-from mlflow_gitlab.merged_request import MergedRequest, merged_request
 from mlflow_gitlab.packages.progress import human_size
 from mlflow_gitlab.redaction import Redactor
-from mlflow_gitlab.registry import ModelVersion, Registry
-from mlflow_gitlab.release import Release, ReleaseOptions
-from mlflow_gitlab.release_files import CandidateFiles, ReleaseFiles
-from mlflow_gitlab.release_gate import Gate
-from mlflow_gitlab.release_select import Candidate, RunSource, select
+from mlflow_gitlab.release import record as rec
+from mlflow_gitlab.release.files import CandidateFiles, ReleaseFiles
+from mlflow_gitlab.release.gate import Gate
+from mlflow_gitlab.release.merged_request import MergedRequest, merged_request
+from mlflow_gitlab.release.options import Release, ReleaseOptions
+from mlflow_gitlab.release.select import select
 from mlflow_gitlab.settings import TrackingSettings, gitlab_settings, transfer_settings
-from mlflow_gitlab.signatures import SignatureChange, compare
-from mlflow_gitlab.tracking import Tracker, scan_start_ms
+from mlflow_gitlab.tracking.registry import ModelVersion, Registry
+from mlflow_gitlab.tracking.run_search import Candidate, RunSource
+from mlflow_gitlab.tracking.runs import Tracker, scan_start_ms
+from mlflow_gitlab.tracking.signatures import SignatureChange, compare
 from mlflow_gitlab.versioning import (
     Bump,
     BumpDecision,
@@ -100,7 +101,7 @@ class Releaser:
     # --- steps ---------------------------------------------------------------------------
 
     def _select(self) -> tuple[Candidate, str]:
-        from mlflow_gitlab.tracked_run import RunOptions, experiment_name
+        from mlflow_gitlab.run.flow import RunOptions, experiment_name
 
         o = self.options
         name = experiment_name(RunOptions(command=(), experiment=o.experiment), self.env,

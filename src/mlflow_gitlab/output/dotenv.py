@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mlflow_gitlab.errors import ConfigError
-from mlflow_gitlab.output_file import check_writable, write_text
+from mlflow_gitlab.output.file import check_writable, write_text
 
 _KEY = re.compile(r"[A-Za-z0-9_]+")
 MAX_BYTES = 5 * 1024  # GitLab rejects larger dotenv reports

@@ -6,10 +6,10 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from mlflow_gitlab.command_env import without_tokens
 from mlflow_gitlab.relay.config import relay_config
 from mlflow_gitlab.relay.relay import Relay, RelaySummary
 from mlflow_gitlab.relay.store_plugin import JOURNAL_VARIABLE, RELAY_VARIABLE
+from mlflow_gitlab.run.command_env import without_tokens
 from mlflow_gitlab.settings import TrackingSettings
 
 log = logging.getLogger(__name__)

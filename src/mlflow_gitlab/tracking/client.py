@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 import requests
 
 from mlflow_gitlab import redaction
-from mlflow_gitlab.create_once import create_once
 from mlflow_gitlab.errors import (
     ConfigError,
     GitLabAPIError,
@@ -26,11 +25,12 @@ from mlflow_gitlab.errors import (
     UnexpectedAnswer,
 )
 from mlflow_gitlab.http import json_or_none, read_json, server_of
+from mlflow_gitlab.http.retry import Retrier, RetryPolicy, TransientError
 from mlflow_gitlab.redaction import strip_url_credentials
 from mlflow_gitlab.relay.config import RelayConfig
 from mlflow_gitlab.relay.upstream import Upstream
-from mlflow_gitlab.retry import Retrier, RetryPolicy, TransientError
 from mlflow_gitlab.settings import TrackingSettings
+from mlflow_gitlab.tracking.create_once import create_once
 
 T = TypeVar("T")
 JSON = dict[str, Any]

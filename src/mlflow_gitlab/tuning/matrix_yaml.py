@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mlflow_gitlab.errors import SearchSpaceError
-from mlflow_gitlab.tuning import Plan, check_job_names, load_space, plan
+from mlflow_gitlab.tuning.space import Plan, check_job_names, load_space, plan
 
 SPOOL_ARTIFACT = ".mlflow-gitlab/spool/"  # the relay's default spool (relay.config)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlflow_gitlab.errors import NothingToRelease, ReleaseError
-from mlflow_gitlab.release_select import best, pipeline_candidates
+from mlflow_gitlab.tracking.run_search import best, pipeline_candidates
 
 
 def run(run_id, pipeline=7, loss=0.5, status="FINISHED", role="job", start=1000):

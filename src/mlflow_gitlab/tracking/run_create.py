@@ -21,8 +21,8 @@ from typing import Any
 
 from mlflow_gitlab import tags as t
 from mlflow_gitlab.errors import MlflowGitlabError, TrackingRefused
-from mlflow_gitlab.job_link import unknown_job
-from mlflow_gitlab.mlflow_api import JSON, MlflowAPI
+from mlflow_gitlab.tracking.client import JSON, MlflowAPI
+from mlflow_gitlab.tracking.job_link import unknown_job
 
 log = logging.getLogger(__name__)
 PAGE = 1000  # GitLab caps `max_results` at 1,000

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from mlflow_gitlab import tags as t
 from mlflow_gitlab.errors import TrackingError, TrackingRefused
-from mlflow_gitlab.mlflow_api import MlflowAPI
-from mlflow_gitlab.run_create import create_run, discard_run, recent_runs, run_tags
 from mlflow_gitlab.settings import TrackingSettings
+from mlflow_gitlab.tracking.client import MlflowAPI
+from mlflow_gitlab.tracking.run_create import create_run, discard_run, recent_runs, run_tags
 
 _BATCH = 100  # params or tags per log-batch, MLflow's own client limit
 # How far back past the pipeline's start the parent-run scan looks (runner clock skew).

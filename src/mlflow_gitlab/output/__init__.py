@@ -1,0 +1,1 @@
+"""Files the commands write for later jobs: dotenv reports and other output files."""

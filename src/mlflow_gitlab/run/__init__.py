@@ -1,0 +1,1 @@
+"""`mlflow-gitlab run`: a tracked MLflow run around a child process."""

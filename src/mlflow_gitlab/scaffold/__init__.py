@@ -1,0 +1,1 @@
+"""`mlflow-gitlab init`: a project's `.gitlab-ci.yml` and starter files."""

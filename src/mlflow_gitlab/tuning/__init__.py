@@ -1,0 +1,1 @@
+"""Hyperparameter tuning: search spaces and the GitLab YAML that fans them out."""
