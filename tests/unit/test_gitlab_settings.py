@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from mlflow_gitlab.env import size as size_of
 from mlflow_gitlab.errors import ConfigError
-from mlflow_gitlab.settings import gitlab_settings, parse_size, transfer_settings
+from mlflow_gitlab.settings import gitlab_settings, transfer_settings
 from tests import ci_envs
 
 ACCESS = "glpat-aaaaaaaaaaaaaaaaaaaa"
@@ -64,7 +65,7 @@ def test_errors_name_the_variable_to_set(env, variable):
     ("5368709120", 5 * 1024**3), ("5GiB", 5 * 1024**3), ("512M", 512 * 1024**2),
     ("64 MiB", 64 * 1024**2), ("100KB", 100 * 1024), ("0", 0), ("1tib", 1024**4)])
 def test_sizes_take_binary_units(text, size):
-    assert parse_size(text, "X") == size
+    assert size_of(text, "X") == size
 
 
 def test_transfer_settings_from_env_and_flags():

@@ -6,7 +6,7 @@ import pytest
 
 from mlflow_gitlab.errors import ConfigError
 from mlflow_gitlab.settings import gitlab_settings, tracking_settings
-from mlflow_gitlab.urls import check_url
+from mlflow_gitlab.settings.urls import check_url
 from tests import ci_envs
 
 

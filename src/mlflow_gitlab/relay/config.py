@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlflow_gitlab.errors import ConfigError
+from mlflow_gitlab import env as variables
 from mlflow_gitlab.http.retry import RetryPolicy
-from mlflow_gitlab.settings import REQUEST_SECONDS
 
-SPOOL_DEFAULT = Path(".mlflow-gitlab") / "spool"
+SPOOL_DEFAULT = Path(str(variables.SPOOL.default))
+REQUEST_SECONDS: int = variables.REQUEST_SECONDS.default  # type: ignore[assignment]
 # Sends in the background are bounded by time more than by attempts: under a rate limit
 # every attempt may get a 429 until the window resets, and nobody waits on the answer.
 RELAY_ATTEMPTS = 30
@@ -63,24 +63,14 @@ def relay_config(env: Mapping[str, str] | None = None, **overrides: object) -> R
         ConfigError: a variable is malformed; the message names it.
     """
     env = os.environ if env is None else env
-    policy = RetryPolicy(attempts=_positive(env, "MLFLOW_GITLAB_RETRY_ATTEMPTS", RELAY_ATTEMPTS),
-                         budget=float(_positive(env, "MLFLOW_GITLAB_RETRY_SECONDS", 300)))
-    spool = Path(env.get("MLFLOW_GITLAB_SPOOL") or SPOOL_DEFAULT)
+    policy = RetryPolicy(attempts=variables.RETRY_ATTEMPTS.read(env, RELAY_ATTEMPTS),
+                         budget=float(variables.RETRY_SECONDS.read(env)))
     values: dict[str, object] = {
-        "retry": policy, "spool": spool,
-        "request_seconds": float(_positive(env, "MLFLOW_GITLAB_REQUEST_SECONDS",
-                                           REQUEST_SECONDS))}
-    client_timeout = env.get("MLFLOW_HTTP_REQUEST_TIMEOUT") or ""
-    if client_timeout.isdigit() and int(client_timeout) > 0:
+        "retry": policy, "spool": Path(variables.SPOOL.read(env)),
+        "request_seconds": float(variables.REQUEST_SECONDS.read(env))}
+    client_timeout = env.get(variables.HTTP_REQUEST_TIMEOUT.name) or ""
+    if client_timeout.isdigit() and int(client_timeout) > 0:  # MLflow's own, never refused
         values["queue_wait"] = min(RelayConfig.queue_wait, int(client_timeout) / 2)
     values.update({k: v for k, v in overrides.items() if v is not None})
     return RelayConfig(**values)  # type: ignore[arg-type]
 
-
-def _positive(env: Mapping[str, str], variable: str, default: int) -> int:
-    raw = env.get(variable) or ""
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise ConfigError(f"{variable}={raw!r} is not a positive whole number")
-    return int(raw)

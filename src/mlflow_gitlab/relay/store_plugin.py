@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-RELAY_VARIABLE = "MLFLOW_GITLAB_JOURNAL_RELAY"
-JOURNAL_VARIABLE = "MLFLOW_GITLAB_JOURNAL_DIR"
+from mlflow_gitlab.env import JOURNAL_DIR as JOURNAL_VARIABLE
+from mlflow_gitlab.env import JOURNAL_RELAY as RELAY_VARIABLE
 
 
 def tracking_store(store_uri: str, artifact_uri: str | None = None, **kwargs: Any) -> Any:

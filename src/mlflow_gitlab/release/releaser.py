@@ -21,7 +21,12 @@ from mlflow_gitlab.release.gate import Gate
 from mlflow_gitlab.release.merged_request import MergedRequest, merged_request
 from mlflow_gitlab.release.options import Release, ReleaseOptions
 from mlflow_gitlab.release.select import select
-from mlflow_gitlab.settings import TrackingSettings, gitlab_settings, transfer_settings
+from mlflow_gitlab.settings import (
+    TrackingSettings,
+    experiment_name,
+    gitlab_settings,
+    transfer_settings,
+)
 from mlflow_gitlab.tracking.registry import ModelVersion, Registry
 from mlflow_gitlab.tracking.run_search import Candidate, RunSource
 from mlflow_gitlab.tracking.runs import Tracker, scan_start_ms
@@ -101,11 +106,8 @@ class Releaser:
     # --- steps ---------------------------------------------------------------------------
 
     def _select(self) -> tuple[Candidate, str]:
-        from mlflow_gitlab.run.flow import RunOptions, experiment_name
-
         o = self.options
-        name = experiment_name(RunOptions(command=(), experiment=o.experiment), self.env,
-                               self.context)
+        name = experiment_name(o.experiment, self.env, self.context)
         return select(self.runs, run_id=o.run_id, experiment=name,
                       pipeline_id=self.context.pipeline.id, metric=o.metric, mode=o.mode,
                       since_ms=scan_start_ms(self.context.pipeline.created_at))

@@ -15,8 +15,7 @@ from mlflow_gitlab.report import baseline as baselines
 from mlflow_gitlab.report.gather import RunScan, candidate_rows
 from mlflow_gitlab.report.links import Links
 from mlflow_gitlab.report.model import Place, ReportData, Row
-from mlflow_gitlab.run.flow import RunOptions, experiment_name
-from mlflow_gitlab.settings import TrackingSettings
+from mlflow_gitlab.settings import TrackingSettings, experiment_name
 from mlflow_gitlab.tracking.run_search import RunSource
 from mlflow_gitlab.tracking.runs import Tracker, scan_start_ms
 
@@ -36,7 +35,7 @@ def collect(options: ReportOptions, env: Mapping[str, str], context: CIContext,
         MlflowGitlabError: the tracking server or GitLab cannot be read.
     """
     tracker = Tracker(tracking)
-    name = experiment_name(RunOptions(command=(), experiment=options.experiment), env, context)
+    name = experiment_name(options.experiment, env, context)
     experiment_id = tracker.experiment_id(name)
     if experiment_id is None:
         raise ReportError(f"experiment {name!r} does not exist on {tracking.shown_uri}",

@@ -16,9 +16,9 @@ from mlflow_gitlab.output.dotenv import check_dotenv_path, write_dotenv
 from mlflow_gitlab.redaction import Redactor
 from mlflow_gitlab.run.command_env import TRACKING_TOKEN, kept_tokens, without_tokens
 from mlflow_gitlab.run.process import resolve_command, run_child
-from mlflow_gitlab.settings import tracking_settings
+from mlflow_gitlab.settings import experiment_name, tracking_settings
 from mlflow_gitlab.tracking.job_link import linkable
-from mlflow_gitlab.tracking.web_pages import remote_project, where_to_see
+from mlflow_gitlab.tracking.web_pages import where_to_see
 
 if TYPE_CHECKING:
     from mlflow_gitlab.gitlab_api import GitLabClient
@@ -42,17 +42,6 @@ class RunOptions:
     relay: bool = True  # the command tracks through a local relay (batching, no token)
     journal: bool = True  # its metric points reach the relay through a journal file
     keep_job_token: bool = False  # the command keeps CI_JOB_TOKEN (command_env)
-
-
-def experiment_name(options: RunOptions, env: Mapping[str, str], context: CIContext) -> str:
-    """--experiment, else MLFLOW_EXPERIMENT_NAME, else the project's name as CI names it
-    (`CI_PROJECT_NAME`: the last part of its path, which outside CI the git remote's URL
-    gives), else the folder's."""
-    remote = remote_project(context.commit.remote_url)
-    return (options.experiment or env.get("MLFLOW_EXPERIMENT_NAME")
-            or env.get("CI_PROJECT_NAME")
-            or (context.project.path or (remote[1] if remote else "")).rpartition("/")[2]
-            or Path.cwd().name)
 
 
 def run_tracked(options: RunOptions, env: Mapping[str, str] | None = None) -> int:
@@ -86,7 +75,7 @@ def run_tracked(options: RunOptions, env: Mapping[str, str] | None = None) -> in
         gitlab = run_client({**env, "MLFLOW_TRACKING_URI": settings.tracking_uri})
     redactor = Redactor.from_env(env)
     run_tags = linkable(t.tags_for(context, redactor), context, settings.gitlab_api_url)
-    name = experiment_name(options, env, context)
+    name = experiment_name(options.experiment, env, context)
 
     from mlflow_gitlab.tracking.runs import Tracker, scan_start_ms
 

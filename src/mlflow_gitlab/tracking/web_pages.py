@@ -13,10 +13,10 @@ import re
 from urllib.parse import unquote, urlsplit
 
 from mlflow_gitlab.context import CIContext
+from mlflow_gitlab.context.remote import remote_project
 from mlflow_gitlab.settings import TrackingSettings
 
 _CANDIDATE_IID = re.compile(r"candidate:(\d+)|/generic/ml_experiment_\d+/(\d+)/?\Z")
-_SCP_REMOTE = re.compile(r"\A(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)\Z")
 
 
 def candidate_iid(artifact_uri: str | None) -> str | None:
@@ -34,25 +34,6 @@ def run_page(project_url: str, artifact_uri: str | None) -> str | None:
     """The run's own page, when its candidate iid can be told."""
     iid = candidate_iid(artifact_uri)
     return f"{project_url.rstrip('/')}/-/ml/candidates/{iid}" if iid else None
-
-
-def remote_project(remote_url: str | None) -> tuple[str, str] | None:
-    """(host, `group/project` path) of a git remote on a server (HTTPS, SSH or
-    `git@host:path` form), `.git` removed; None for a local path or no remote."""
-    if not remote_url:
-        return None
-    if "://" in remote_url:
-        parts = urlsplit(remote_url)
-        host, path = parts.hostname, parts.path
-        if parts.scheme == "file":
-            return None
-    else:
-        match = _SCP_REMOTE.match(remote_url)
-        if match is None:
-            return None
-        host, path = match["host"], match["path"]
-    path = path.strip("/").removesuffix(".git").strip("/")
-    return (host, path) if host and "/" in path else None
 
 
 def project_url_outside_ci(api_url: str, project: str, remote_url: str | None) -> str | None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from mlflow_gitlab.context.model import CIContext, Commit, Project
+from mlflow_gitlab.context.remote import remote_project
 from mlflow_gitlab.settings import TrackingSettings
-from mlflow_gitlab.tracking.web_pages import candidate_iid, remote_project, where_to_see
+from mlflow_gitlab.tracking.web_pages import candidate_iid, where_to_see
 
 API = "https://gitlab.example.com/api/v4"
 
