@@ -84,12 +84,12 @@ def _http_backend(req: web.Request, path_info: str, remote_user: str) -> web.Res
             env[variable] = req.headers[header]
     if req.body.length is not None:
         env["CONTENT_LENGTH"] = str(req.body.length)
-    with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(["git", "http-backend"], env=env, stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=errors)
+    with tempfile.TemporaryFile() as errors, subprocess.Popen(
+            ["git", "http-backend"], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=errors) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
         feeder = threading.Thread(target=_feed, args=(req.body, proc.stdin), daemon=True)
         feeder.start()
-        assert proc.stdout is not None
         output = proc.stdout.read()
         proc.wait(timeout=300)
         feeder.join(timeout=60)
