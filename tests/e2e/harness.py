@@ -2,10 +2,10 @@
 
 The example is copied into a throwaway git repository whose `origin` is the sandbox's project
 URL, so gitlab-ci-local derives `CI_SERVER_URL`, `CI_API_V4_URL` and `CI_PROJECT_PATH` from it
-as GitLab would set them. Its `include: component:` entries resolve to this checkout's
-`ci-components/templates`: gitlab-ci-local reads a component from its include cache before
-fetching it (`.gitlab-ci-local/includes/<host>/<project>/<ref>/templates/<name>.yml`, version
-4.60.0), so the examples keep the exact lines users paste. Like a self-managed user, the
+as GitLab would set them. Its `include: component:` entries are fetched from the sandbox, where
+the release job's command published the catalog project (`catalog_setup.py`): gitlab-ci-local
+4.60.0 GETs `/<project>/-/raw/<ref>/templates/<name>.yml`, then clones the project at the
+tag over git HTTP, so the examples keep the exact lines users paste. Like a self-managed user, the
 checkout passes each component the `index-url` of the registry that serves mlflow-gitlab, and
 each pipeline runs on a bare Python (a fresh venv first on PATH): the jobs install what the
 components install.
@@ -22,7 +22,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlflow_gitlab import __version__
 from mlflow_gitlab.sandbox import Sandbox
 from tests.cli import record
 from tests.e2e.release_setup import bare_python, index_url, runner_cache_variables
@@ -69,12 +68,7 @@ class Checkout:
         self._git("remote", "add", "origin",
                   f"{sandbox.url}/{sandbox.ready_info()['project_path']}.git")
         state = self.root / ".gitlab-ci-local"
-        cache = state / "includes" / "127.0.0.1" / COMPONENTS_PROJECT / __version__ / "templates"
-        shutil.copytree(ROOT / "ci-components" / "templates", cache)
-        for component in cache.glob("*.yml"):  # gitlab-ci-local interpolates inputs only;
-            # GitLab (18.7+) gives a component included at a released tag its version
-            text = component.read_text().replace("$[[ component.version ]]", __version__)
-            component.write_text(text)
+        state.mkdir()
         (state / "state.yml").write_text(f"---\npipelineIid: {FIRST_PIPELINE_IID - 1}\n")
         self.record = workdir / "job-ids.txt"
         self.bash_env = workdir / "record-job.sh"
@@ -121,7 +115,11 @@ class Checkout:
     def _pass_index_url(self, url: str) -> None:
         """Give every component include the `index-url` input, as the user would write it."""
         path = self.root / ".gitlab-ci.yml"
-        text = re.sub(r"^(  - component: .*\n    inputs:\n)", rf"\1      index-url: {url}\n",
+        # gitlab-ci-local interpolates inputs only, not `$[[ component.version ]]` (GitLab
+        # 18.7+ gives a component included at a released tag its version): the `version`
+        # input, which the components take before their own version, stands in for it.
+        text = re.sub(r"^(  - component: .*@(.+)\n    inputs:\n)",
+                      rf"\1      index-url: {url}\n      version: \2\n",
                       path.read_text(), flags=re.MULTILINE)
         path.write_text(text)
 

@@ -76,3 +76,27 @@ def installed(bin_dir: Path) -> dict[str, str]:
     done = subprocess.run([str(bin_dir / "python"), "-c", script], check=True,
                           capture_output=True, text=True, timeout=60)
     return json.loads(done.stdout)
+
+
+def publish_catalog(sandbox: Sandbox) -> None:
+    """Run the `publish-catalog` job's command into a public `mlflow-gitlab/components` of the
+    sandbox, with a Maintainer project access token as its CATALOG_TOKEN.
+
+    Only its git push runs: the sandbox has no `PUT /projects/:id`, so the `--project-api`
+    part (the catalog's description) is left out."""
+    from mlflow_gitlab.sandbox import git_repos
+    from mlflow_gitlab.sandbox.auth import MAINTAINER
+
+    project_id = git_repos.create_project(sandbox.app.store, "mlflow-gitlab/components",
+                                          "public")
+    token = git_repos.create_project_token(sandbox.app.store, project_id,
+                                           "api write_repository", MAINTAINER)
+    pipeline = yaml.safe_load((ROOT / ".gitlab-ci.yml").read_text())
+    command = pipeline["publish-catalog"]["script"][-1].split(" --project-api ")[0]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(CI_SERVER_URL=sandbox.url, CI_API_V4_URL=sandbox.api_url, CATALOG_TOKEN=token,
+               GIT_TERMINAL_PROMPT="0", PATH=str(Path(sys.executable).parent) + os.pathsep
+               + os.environ["PATH"])
+    done = subprocess.run(["bash", "-ec", command], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -18,7 +18,7 @@ from mlflow_gitlab import __version__
 from mlflow_gitlab.sandbox import Sandbox, Settings, running_sandbox
 from tests.cli import mlflow_gitlab
 from tests.e2e.harness import GITLAB_CI_LOCAL, ROOT, Checkout, PipelineResult
-from tests.e2e.release_setup import build_wheel, installed, publish
+from tests.e2e.release_setup import build_wheel, installed, publish, publish_catalog
 
 pytestmark = pytest.mark.e2e
 
@@ -36,6 +36,7 @@ def e2e_sandbox(tmp_path: Path, wheel: Path):
         pytest.fail(f"{GITLAB_CI_LOCAL} is missing: run `make e2e`, which installs it")
     with running_sandbox(tmp_path / "sandbox-data", Settings(register_unknown_jobs=True)) as sb:
         publish(sb, wheel.parent)
+        publish_catalog(sb)  # users include the components from it
         yield sb
 
 

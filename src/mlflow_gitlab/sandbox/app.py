@@ -134,8 +134,8 @@ class App:
         if route.family is Family.ADMIN:
             auth.check_admin(self.admin_token, request.headers)
             return route.handler(request)
-        if route.family is Family.PYPI:
-            return route.handler(request)  # Basic auth, resolved by the route (registry_auth)
+        if route.family in (Family.PYPI, Family.GIT_HTTP):
+            return route.handler(request)  # Basic auth, resolved by the route
         request.principal = auth.authenticate(
             self.store, route.family, request.method, request.headers, request.query)
         if "id" in params and route.template.startswith(API_PREFIX + "/projects/:id"):

@@ -34,6 +34,7 @@ class Family(enum.Enum):
     CURRENT_USER = "current_user"  # GET /user: access tokens, `read_user` scope enough
     CURRENT_JOB = "current_job"  # GET /job: job token only
     PYPI = "pypi"  # PyPI registry: Basic credentials only, read by the route (registry_auth)
+    GIT_HTTP = "git_http"  # git over HTTP and raw files: read by the route (git_access)
     ADMIN = "admin"  # the sandbox's own control routes: the admin token only
 
 

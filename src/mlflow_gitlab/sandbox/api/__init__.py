@@ -28,6 +28,7 @@ MODULES = (
     "notes",
     "users",
     "admin_ci",
+    "git_http",
 )
 
 
