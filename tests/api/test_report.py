@@ -49,7 +49,8 @@ def report(env, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def make(env, tmp_path: Path, **options):
     """The report in-process (the CLI's one library call), for tests about its content."""
-    from mlflow_gitlab.report.flow import ReportOptions, make_report
+    from mlflow_gitlab.report.flow import make_report
+    from mlflow_gitlab.report.options import ReportOptions
 
     options.setdefault("metric", "loss")
     return make_report(ReportOptions(output=tmp_path / "report.md",

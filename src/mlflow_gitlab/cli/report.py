@@ -52,7 +52,8 @@ def report(metric: str, mode: str, baseline: str | None, model: str | None,
 
         mlflow-gitlab report --metric val_loss --mode min --model churn
     """
-    from mlflow_gitlab.report.flow import ReportOptions, make_report
+    from mlflow_gitlab.report.flow import make_report
+    from mlflow_gitlab.report.options import ReportOptions
 
     make_report(ReportOptions(
         metric=metric, mode=mode, baseline=baseline, model=model, experiment=experiment,

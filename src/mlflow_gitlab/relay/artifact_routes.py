@@ -11,7 +11,6 @@ resolves to `mlflow-artifacts:/<model version id>`) are read the same way, read-
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import requests
@@ -21,6 +20,7 @@ from mlflow_gitlab.http import read_json, transfer_seconds, unexpected
 from mlflow_gitlab.relay.forward import BUFFERED, reply_from, unavailable
 from mlflow_gitlab.relay.http import Reply, Request, json_reply, mlflow_error
 from mlflow_gitlab.relay.routes import ARTIFACTS as PREFIX
+from mlflow_gitlab.relay.runs import RunDirectory
 from mlflow_gitlab.relay.storage import (
     Storage,
     listing,
@@ -28,9 +28,7 @@ from mlflow_gitlab.relay.storage import (
     split_stored_path,
     url_path,
 )
-
-if TYPE_CHECKING:
-    from mlflow_gitlab.relay.relay import Relay
+from mlflow_gitlab.relay.upstream import Upstream
 
 
 class ArtifactRoutes:
@@ -38,8 +36,8 @@ class ArtifactRoutes:
     `GET <PREFIX>/<ref>/<path>` and `GET <PREFIX>?path=<ref>/<dir>` for a package GitLab names
     (`<model version id>` or `candidate:<iid>`)."""
 
-    def __init__(self, relay: Relay) -> None:
-        self.relay = relay
+    def __init__(self, upstream: Upstream, runs: RunDirectory) -> None:
+        self.upstream, self.runs = upstream, runs
 
     def handle(self, request: Request) -> Reply:
         try:
@@ -92,7 +90,7 @@ class ArtifactRoutes:
             return storage
         if storage.ref is None:  # a legacy generic package cannot be listed here
             return json_reply({"files": []})
-        upstream = self.relay.upstream
+        upstream = self.upstream
         response = upstream.call("GET", f"{upstream.base}/api/2.0/mlflow-artifacts/artifacts",
                                  params={"path": storage.ref})
         if response.status_code == 404:  # nothing uploaded yet: no package
@@ -108,7 +106,7 @@ class ArtifactRoutes:
         headers = {"Content-Type": request.headers.get("Content-Type",
                                                        "application/octet-stream")}
         small = request.length <= BUFFERED
-        upstream = self.relay.upstream
+        upstream = self.upstream
         large = {} if small else {
             "attempts": 1, "deadline": transfer_seconds(upstream.request_seconds,
                                                         request.length)}
@@ -121,7 +119,7 @@ class ArtifactRoutes:
         return json_reply({})
 
     def _download(self, request: Request, storage: Storage, owner: str, path: str) -> Reply:
-        response = self.relay.upstream.call(request.method, self._file_url(storage, path),
+        response = self.upstream.call(request.method, self._file_url(storage, path),
                                             stream=True)
         if response.status_code == 404:
             response.close()
@@ -136,7 +134,7 @@ class ArtifactRoutes:
         return self._download(request, Storage(ref=ref), ref, path)
 
     def _storage(self, run_id: str) -> Storage | Reply:
-        found = self.relay.runs.storage(run_id)
+        found = self.runs.storage(run_id)
         if isinstance(found, requests.Response):
             return reply_from(found)
         if found is None:
@@ -147,5 +145,5 @@ class ArtifactRoutes:
     def _file_url(self, storage: Storage, path: str) -> str:
         if storage.ref is not None:
             ref = quote(storage.ref, safe=":")
-            return f"{self.relay.upstream.packages_url}/ml_models/{ref}/files/{url_path(path)}"
+            return f"{self.upstream.packages_url}/ml_models/{ref}/files/{url_path(path)}"
         return f"{storage.generic_url}/{url_path(path)}"

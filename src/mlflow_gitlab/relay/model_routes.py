@@ -9,7 +9,7 @@ a model is kept. Deleting a model or a tag is refused: GitLab run tags cannot be
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote
 
 import requests
@@ -17,11 +17,11 @@ import requests
 from mlflow_gitlab.errors import GitLabAPIError
 from mlflow_gitlab.http import read_json, unexpected
 from mlflow_gitlab.relay import model_records as mr
+from mlflow_gitlab.relay.artifact_routes import ArtifactRoutes
 from mlflow_gitlab.relay.forward import reply_from, unavailable
 from mlflow_gitlab.relay.http import Reply, Request, json_reply, mlflow_error
-
-if TYPE_CHECKING:
-    from mlflow_gitlab.relay.relay import Relay
+from mlflow_gitlab.relay.runs import RunDirectory
+from mlflow_gitlab.relay.upstream import Upstream
 
 _PAGE = 1000
 _ORDER_FIELDS = {"creation_timestamp": "created", "last_updated_timestamp": "created",
@@ -37,8 +37,10 @@ class _Failed(Exception):
 class ModelRoutes:
     """Handlers for `/api/2.0/mlflow/logged-models[/...]` on GitLab."""
 
-    def __init__(self, relay: Relay) -> None:
-        self.relay = relay
+    def __init__(self, upstream: Upstream, runs: RunDirectory, artifacts: ArtifactRoutes,
+                 default_run_id: str | None) -> None:
+        self.upstream, self.runs, self.artifacts = upstream, runs, artifacts
+        self.default_run_id = default_run_id
 
     def handle(self, request: Request, endpoint: str) -> Reply:
         parts = [unquote(p) for p in endpoint.split("/")[1:]]
@@ -70,7 +72,7 @@ class ModelRoutes:
                             "the mlflow-gitlab relay")
 
     def create(self, body: dict[str, Any]) -> Reply:
-        run_id = body.get("source_run_id") or self.relay.default_run_id
+        run_id = body.get("source_run_id") or self.default_run_id
         if not run_id:
             return mlflow_error(400, "INVALID_PARAMETER_VALUE", "GitLab keeps model files "
                                 "in runs: log the model inside a run (mlflow.start_run())")
@@ -79,7 +81,7 @@ class ModelRoutes:
         if not name or ".." in name.split("/"):
             raise ValueError(f"model name {name!r} is not a folder name")
         model_id = mr.new_model_id(run["info"]["run_id"])
-        taken = {r.path for r in mr.records(run)} | self.relay.artifacts.folders(run_id)
+        taken = {r.path for r in mr.records(run)} | self.artifacts.folders(run_id)
         run_params = _pairs(run.get("data", {}).get("params"))
         record = mr.ModelRecord(
             model_id, run["info"]["run_id"], str(run["info"].get("experiment_id", "")), name,
@@ -139,7 +141,7 @@ class ModelRoutes:
     def _experiment_models(self, experiment_id: str) -> list[tuple[mr.ModelRecord, dict]]:
         """Every logged model in the experiment's runs (GitLab ignores search filters,
         so every run is read)."""
-        upstream, found, token = self.relay.upstream, [], None
+        upstream, found, token = self.upstream, [], None
         while True:
             body: dict[str, Any] = {"experiment_ids": [experiment_id], "max_results": _PAGE}
             if token:
@@ -173,7 +175,7 @@ class ModelRoutes:
         return record.entity(_pairs(run.get("data", {}).get("params")))
 
     def _run(self, run_id: str, missing: str | None = None) -> dict[str, Any]:
-        response = self.relay.runs.fetch(run_id)
+        response = self.runs.fetch(run_id)
         if response.status_code == 404 and missing:
             raise _Failed(mlflow_error(404, "RESOURCE_DOES_NOT_EXIST", missing))
         if not response.ok:
@@ -181,7 +183,7 @@ class ModelRoutes:
         return read_json(response, dict, keys=("run",))["run"]
 
     def _write(self, run_id: str, tags: dict[str, str]) -> None:
-        failed = self.relay.upstream.log_tags(run_id, tags)
+        failed = self.upstream.log_tags(run_id, tags)
         if failed is not None:
             raise _Failed(reply_from(failed))
 

@@ -11,7 +11,7 @@ answers a version that does not exist with a clear 404.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import requests
 import semver
@@ -20,17 +20,14 @@ from mlflow_gitlab.errors import GitLabAPIError
 from mlflow_gitlab.http import read_json
 from mlflow_gitlab.relay.forward import forward, reply_from, unavailable
 from mlflow_gitlab.relay.http import Reply, Request, json_reply, mlflow_error
-
-if TYPE_CHECKING:
-    from mlflow_gitlab.relay.relay import Relay
-
+from mlflow_gitlab.relay.upstream import Upstream
 
 
 class RegistryRoutes:
     """`POST registered-models/get-latest-versions` on GitLab."""
 
-    def __init__(self, relay: Relay) -> None:
-        self.relay = relay
+    def __init__(self, upstream: Upstream) -> None:
+        self.upstream = upstream
 
     def latest_versions(self, request: Request) -> Reply:
         body = request.json()
@@ -39,7 +36,7 @@ class RegistryRoutes:
             if name and stages and all(isinstance(s, str) and semver.Version.is_valid(s)
                                        for s in stages):
                 return self._by_version(str(name), stages)
-            reply = forward(self.relay.upstream, request)
+            reply = forward(self.upstream, request)
         except (GitLabAPIError, requests.RequestException) as exc:
             return unavailable(exc)
         if reply.status == 200 and isinstance(reply.body, bytes) and _no_versions(reply.body):
@@ -47,7 +44,7 @@ class RegistryRoutes:
         return reply
 
     def _by_version(self, name: str, versions: list[str]) -> Reply:
-        upstream = self.relay.upstream
+        upstream = self.upstream
         found: list[dict[str, Any]] = []
         for version in versions:
             response = upstream.call("GET", upstream.mlflow_url("registered-models/alias"),

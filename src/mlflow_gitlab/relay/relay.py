@@ -105,15 +105,16 @@ class Relay:
         self.sender = BatchSender(self.upstream, self.config.verify_delay)
         self.spool = Spool(self.config.spool)
         self.runs = RunDirectory(self.upstream)
-        self.artifacts = ArtifactRoutes(self)
-        self.models = ModelRoutes(self)
-        self._table: dict[str, Handler] = TrackingRoutes(self).table()
+        self.artifacts = ArtifactRoutes(self.upstream, self.runs)
+        self.models = ModelRoutes(self.upstream, self.runs, self.artifacts, default_run_id)
+        self._table: dict[str, Handler] = TrackingRoutes(
+            self.upstream, self.runs, self.queue, self.config, self.journal, self.flush).table()
         if self.upstream.gitlab:
             self._table = {k: v for k, v in self._table.items() if k in GITLAB_ENDPOINTS}
             self._table["runs/log-inputs"] = self._log_inputs
             self._table["runs/outputs"] = self._log_outputs
             self._table["registered-models/get-latest-versions"] = \
-                RegistryRoutes(self).latest_versions
+                RegistryRoutes(self.upstream).latest_versions
         self._server = RelayHTTPServer((self.config.host, self.config.port), self.dispatch)
         self._threads: list[threading.Thread] = []
         self._spooled: Path | None = None

@@ -14,13 +14,15 @@ stores a point twice.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import requests
 
 from mlflow_gitlab.errors import GitLabAPIError
+from mlflow_gitlab.relay.config import RelayConfig
 from mlflow_gitlab.relay.forward import forward, odd_answer, reply_from, unavailable
 from mlflow_gitlab.relay.http import Handler, Reply, Request, json_reply, mlflow_error
+from mlflow_gitlab.relay.journal_intake import JournalIntake
 from mlflow_gitlab.relay.points import (
     InvalidPoint,
     Point,
@@ -28,11 +30,10 @@ from mlflow_gitlab.relay.points import (
     parse_point,
     parse_points,
 )
-from mlflow_gitlab.relay.runs import rewrite_runs, run_infos
+from mlflow_gitlab.relay.queue import MetricQueue
+from mlflow_gitlab.relay.runs import RunDirectory, rewrite_runs, run_infos
 from mlflow_gitlab.relay.sender import stored_points
-
-if TYPE_CHECKING:
-    from mlflow_gitlab.relay.relay import Relay
+from mlflow_gitlab.relay.upstream import Upstream
 
 FLUSH_FIRST = frozenset({
     "runs/get", "runs/search", "runs/update", "runs/delete", "runs/restore",
@@ -47,9 +48,12 @@ RETRY_FULL = 5  # Retry-After (s) when the queue stayed full
 class TrackingRoutes:
     """Handlers for `/api/2.0/mlflow/runs/*` and `metrics/*` on behalf of one relay."""
 
-    def __init__(self, relay: Relay) -> None:
-        self.relay = relay
-        self.finite = relay.upstream.gitlab  # GitLab refuses NaN and infinities
+    def __init__(self, upstream: Upstream, runs: RunDirectory, queue: MetricQueue,
+                 config: RelayConfig, journal: JournalIntake | None,
+                 flush: Callable[[], object]) -> None:
+        self.upstream, self.runs, self.queue = upstream, runs, queue
+        self.config, self.journal, self.flush = config, journal, flush
+        self.finite = upstream.gitlab  # GitLab refuses NaN and infinities
 
     def table(self) -> dict[str, Handler]:
         """Endpoint (after `/api/2.0/mlflow/`) -> handler."""
@@ -92,26 +96,26 @@ class TrackingRoutes:
         the runs in the answer at the relay's artifact routes."""
         endpoint = request.path.rsplit("/api/2.0/mlflow/", 1)[-1]
         if endpoint in FLUSH_FIRST:
-            self.relay.flush()
-        reply = forward(self.relay.upstream, request)
+            self.flush()
+        reply = forward(self.upstream, request)
         if endpoint in RUN_ANSWERS and reply.status == 200 and isinstance(reply.body, bytes):
             try:
                 body = json.loads(reply.body)
             except ValueError:
-                return odd_answer(self.relay.upstream, request, reply, "not JSON")
+                return odd_answer(self.upstream, request, reply, "not JSON")
             if not isinstance(body, dict):
-                return odd_answer(self.relay.upstream, request, reply, "JSON but not an object")
-            if self.relay.upstream.gitlab:
-                body = rewrite_runs(body, self.relay.runs)
+                return odd_answer(self.upstream, request, reply, "JSON but not an object")
+            if self.upstream.gitlab:
+                body = rewrite_runs(body, self.runs)
             else:  # the artifact URIs of a plain MLflow server work as they are
                 for _, info in run_infos(body):
-                    self.relay.runs.remember(info)
+                    self.runs.remember(info)
             reply.body = json.dumps(body).encode()
         return reply
 
     def _send_params_and_tags(self, run_id: str, rest: dict) -> Reply | None:
         """Forward a batch's params and tags; None once sent, else the reply to give."""
-        upstream = self.relay.upstream
+        upstream = self.upstream
         try:
             response = upstream.call("POST", upstream.mlflow_url("runs/log-batch"),
                                      idempotent=True, json={"run_id": run_id, **rest})
@@ -121,21 +125,21 @@ class TrackingRoutes:
 
     def _queue(self, run_id: str, points: list[Point]) -> Reply:
         try:
-            failure = self.relay.runs.check(run_id)
+            failure = self.runs.check(run_id)
             if failure is not None:
                 return reply_from(failure)
             if any(p.model_id for p in points):
                 points = self._without_copies(run_id, points)
         except (GitLabAPIError, requests.RequestException) as exc:
             return unavailable(exc)
-        if not self.relay.queue.put(run_id, points, timeout=self.relay.config.queue_wait):
+        if not self.queue.put(run_id, points, timeout=self.config.queue_wait):
             reply = mlflow_error(503, "TEMPORARILY_UNAVAILABLE", "mlflow-gitlab relay: "
-                                 f"{self.relay.config.queue_limit} points are waiting for the "
+                                 f"{self.config.queue_limit} points are waiting for the "
                                  "tracking server; nothing of this request was queued")
             reply.headers["Retry-After"] = str(RETRY_FULL)
             return reply
-        if self.relay.journal is not None:  # on disk before the child hears it was taken
-            self.relay.journal.record(run_id, points)
+        if self.journal is not None:  # on disk before the child hears it was taken
+            self.journal.record(run_id, points)
         return json_reply({})
 
     def _without_copies(self, run_id: str, points: list[Point]) -> list[Point]:
@@ -144,11 +148,11 @@ class TrackingRoutes:
         MLflow 3's `log_model` logs the run's points of the current step again with the new
         model's id; GitLab has no model metrics and would store them twice.
         """
-        self.relay.flush()
+        self.flush()
         drop: set[int] = set()
         for key in {p.key for p in points if p.model_id}:
             mine = [i for i, p in enumerate(points) if p.model_id and p.key == key]
-            stored = stored_points(self.relay.upstream, run_id, key)
+            stored = stored_points(self.upstream, run_id, key)
             if stored is None:
                 continue  # no history to compare with: keep them
             flags = already_stored([points[i] for i in mine], stored)

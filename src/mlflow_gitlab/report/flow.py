@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 
 from mlflow_gitlab import redaction
 from mlflow_gitlab.context import CIContext, collect_context
@@ -16,42 +15,12 @@ from mlflow_gitlab.output.file import check_writable, write_text
 from mlflow_gitlab.report.compare import compare
 from mlflow_gitlab.report.metrics import write_metrics
 from mlflow_gitlab.report.note import HOW_TO_ENABLE, NoteResult, upsert_note, why_no_note
+from mlflow_gitlab.report.options import ReportOptions, ReportOutcome
 from mlflow_gitlab.report.render import check_template, marker, render
+from mlflow_gitlab.report.sources import collect
 from mlflow_gitlab.settings import gitlab_settings, tracking_settings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ReportOptions:
-    """What to report on, against what, and where to put it."""
-
-    metric: str
-    mode: str = "min"
-    baseline: str | None = None  # latest-version | target-branch; default: by `model`
-    model: str | None = None
-    experiment: str | None = None
-    scope: str = "pipeline"  # or merge-request
-    top: int = 10
-    output: Path = Path("report.md")
-    metrics_file: Path | None = Path("metrics.txt")
-    template: Path | None = None
-    note: bool = True
-    tracking_uri: str | None = None
-
-    @property
-    def baseline_kind(self) -> str:
-        return self.baseline or ("latest-version" if self.model else "target-branch")
-
-
-@dataclass(frozen=True)
-class ReportOutcome:
-    """What a report did."""
-
-    output: Path | None  # None when there was nothing to report from
-    candidates: int = 0
-    winner: str | None = None  # the winner's run id
-    note: NoteResult | None = None
 
 
 def make_report(options: ReportOptions, env: Mapping[str, str] | None = None
@@ -80,7 +49,6 @@ def make_report(options: ReportOptions, env: Mapping[str, str] | None = None
         gitlab = replace(gitlab, project=str(mr.project_id))  # notes live in the target project
     client = connect(gitlab) if gitlab is not None else None
 
-    from mlflow_gitlab.report.sources import collect
 
     data, rows = collect(options, env, context, tracking, client)
     comparison = compare(rows, options.metric, options.mode, data.baseline.value, options.top)

@@ -20,7 +20,7 @@ from mlflow_gitlab.tracking.run_search import RunSource
 from mlflow_gitlab.tracking.runs import Tracker, scan_start_ms
 
 if TYPE_CHECKING:
-    from mlflow_gitlab.report.flow import ReportOptions
+    from mlflow_gitlab.report.options import ReportOptions
 
 log = logging.getLogger(__name__)
 
