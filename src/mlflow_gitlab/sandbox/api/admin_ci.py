@@ -12,7 +12,8 @@ sandbox's admin token, as every control route does.
     POST /-/sandbox/merge_requests/:iid/merge   {merge_commit_sha, squash, user}
 
 With `Settings.register_unknown_jobs` (e2e only), a run tagged with an unknown
-`gitlab.CI_JOB_ID` registers that job instead of failing (`register_unknown_job`).
+`gitlab.CI_JOB_ID` registers that job instead of failing
+(`backend.pipelines.register_unknown_job`).
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from typing import Any
 
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.app import Router
-from mlflow_gitlab.sandbox.auth import Family, find_project
-from mlflow_gitlab.sandbox.store import now
+from mlflow_gitlab.sandbox.auth import Family
+from mlflow_gitlab.sandbox.backend.projects import find_project
+from mlflow_gitlab.sandbox.backend.store import next_iid, now
 
 from .merge_requests import create_merge_request, merge_merge_request, merge_request_json
-from .ml_common import next_iid, required
+from .ml_common import required
 from .pipelines import FINISHED, SOURCES, STATUSES
 from .rest_common import path_int, record_not_found
 
@@ -135,47 +137,6 @@ def _create_job(db: sqlite3.Connection, project_id: int, pipeline_id: int, ref: 
     db.execute("INSERT INTO tokens (value, user_id, kind, job_id, label) "
                "VALUES (?, ?, 'job', ?, ?)", (token, user_id, job_id, str(job["name"])))
     return {"id": job_id, "name": str(job["name"]), "token": token}
-
-
-def register_unknown_job(db: sqlite3.Connection, candidate_id: int, job_id: int,
-                         tags: list[tuple[str | None, str | None]]) -> None:
-    """Create job `job_id` (and its pipeline when missing) from a run's `gitlab.*` tags.
-
-    A deliberate deviation for end-to-end tests only (docs/sandbox.md): runners such as
-    gitlab-ci-local pick job ids nobody can register in advance. The job joins the pipeline
-    named by `gitlab.CI_PIPELINE_ID`, which is created if the project lacks it.
-    """
-    candidate = db.execute("SELECT project_id, user_id FROM candidates WHERE id = ?",
-                           (candidate_id,)).fetchone()
-    stored = db.execute("SELECT key, value FROM candidate_tags WHERE candidate_id = ?",
-                        (candidate_id,)).fetchall()
-    info = {**{row["key"]: row["value"] for row in stored},
-            **{k: v for k, v in tags if k is not None and v is not None}}
-    project_id, user_id = candidate["project_id"], candidate["user_id"]
-    project = db.execute("SELECT default_branch FROM projects WHERE id = ?",
-                         (project_id,)).fetchone()
-    ref = info.get("gitlab.CI_COMMIT_REF_NAME") or project["default_branch"]
-    wanted = info.get("gitlab.CI_PIPELINE_ID", "")
-    pipeline = db.execute("SELECT id FROM pipelines WHERE id = ? AND project_id = ?",
-                          (int(wanted) if wanted.isdigit() else -1, project_id)).fetchone()
-    t = now()
-    if pipeline is None:
-        free = wanted.isdigit() and db.execute(
-            "SELECT 1 FROM pipelines WHERE id = ?", (int(wanted),)).fetchone() is None
-        source = info.get("gitlab.CI_PIPELINE_SOURCE")
-        cur = db.execute(
-            "INSERT INTO pipelines (id, project_id, iid, sha, ref, status, source, user_id, "
-            "created_at, updated_at, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
-            (int(wanted) if free else None, project_id, next_iid(db, "pipelines", project_id),
-             info.get("mlflow.source.git.commit") or _sha(), ref,
-             source if source in SOURCES else "push", user_id, t, t, t))
-        pipeline_id = int(cur.lastrowid)
-    else:
-        pipeline_id = pipeline["id"]
-    db.execute("INSERT INTO jobs (id, project_id, pipeline_id, name, stage, status, ref, "
-               "user_id, created_at, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
-               (job_id, project_id, pipeline_id, info.get("gitlab.CI_JOB_NAME") or "job",
-                info.get("gitlab.CI_JOB_STAGE") or "test", ref, user_id, t, t))
 
 
 def _set_status(req: web.Request, table: str, param: str) -> dict[str, Any]:

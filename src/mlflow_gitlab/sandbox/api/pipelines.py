@@ -11,8 +11,9 @@ from typing import Any
 
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.app import Router
-from mlflow_gitlab.sandbox.auth import REPORTER, Family
-from mlflow_gitlab.sandbox.store import iso8601, now
+from mlflow_gitlab.sandbox.auth import Family
+from mlflow_gitlab.sandbox.backend.projects import REPORTER
+from mlflow_gitlab.sandbox.backend.store import iso8601, now
 
 from .rest_common import (
     Params,
