@@ -23,7 +23,7 @@ from urllib.parse import unquote_to_bytes
 
 if TYPE_CHECKING:
     from mlflow_gitlab.sandbox import Sandbox
-    from mlflow_gitlab.sandbox.store import Store
+    from mlflow_gitlab.sandbox.backend.store import Store
 
 MIN_LENGTH = 9  # shorter values (placeholders like "x") would match everywhere
 MAX_FILE_BYTES = 64 << 20  # larger files are benchmark data, not tool output
@@ -203,7 +203,7 @@ def find_leaks(sandbox: Sandbox) -> list[str]:
 def scan(root: Path, printed: Sequence[tuple[str, str]]) -> list[str]:
     """Everything one test left: recorded output, files under `root` (its tmp_path) and the
     stores of the sandboxes that ran there. Their tokens join the known ones first."""
-    from mlflow_gitlab.sandbox.store import Store
+    from mlflow_gitlab.sandbox.backend.store import Store
 
     stores = [(d, Store(d)) for d in sandbox_dirs(root)]
     try:

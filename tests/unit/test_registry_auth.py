@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from mlflow_gitlab.sandbox import deploy_tokens, registry_auth, web
-from mlflow_gitlab.sandbox.auth import GUEST as GUEST_ROLE
-from mlflow_gitlab.sandbox.auth import Principal
+from mlflow_gitlab.sandbox import registry_auth, web
+from mlflow_gitlab.sandbox.backend import deploy_tokens
+from mlflow_gitlab.sandbox.backend.projects import GUEST as GUEST_ROLE
+from mlflow_gitlab.sandbox.backend.store import Store
+from mlflow_gitlab.sandbox.backend.tokens import Principal
 from mlflow_gitlab.sandbox.seed import PROJECT_ID, seed
-from mlflow_gitlab.sandbox.store import Store
 
 DEVELOPER, REPORTER, OUTSIDER = 11, 13, 14
 GUEST = 17  # made a Guest below

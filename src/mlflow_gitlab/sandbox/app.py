@@ -9,9 +9,10 @@ from typing import Any
 
 from mlflow_gitlab.sandbox import auth, web
 from mlflow_gitlab.sandbox.auth import Family
+from mlflow_gitlab.sandbox.backend.errors import BackendError
+from mlflow_gitlab.sandbox.backend.store import Store
 from mlflow_gitlab.sandbox.faults import FaultInjector
 from mlflow_gitlab.sandbox.rate_limits import RateLimiter
-from mlflow_gitlab.sandbox.store import Store
 
 Handler = Callable[[web.Request], web.Response]
 
@@ -131,6 +132,13 @@ class App:
                 raise web.ApiError(405, {"error": "405 Not Allowed"})
             raise web.route_not_found()
         request.path_params = params
+        try:
+            return self._answer(route, request)
+        except BackendError as exc:
+            raise web.backend_error(exc, mlflow=route.family is Family.MLFLOW) from None
+
+    def _answer(self, route: Route, request: web.Request) -> web.Response:
+        params = request.path_params
         if route.family is Family.ADMIN:
             auth.check_admin(self.admin_token, request.headers)
             return route.handler(request)

@@ -11,15 +11,14 @@ import base64
 import enum
 import hmac
 import sqlite3
-from dataclasses import dataclass
 from email.message import Message
 from urllib.parse import unquote
 
-from mlflow_gitlab.sandbox import deploy_tokens, web
-from mlflow_gitlab.sandbox.deploy_tokens import READ_PACKAGES, WRITE_PACKAGES
-from mlflow_gitlab.sandbox.store import Store
-
-GUEST, REPORTER, DEVELOPER, MAINTAINER, OWNER = 10, 20, 30, 40, 50
+from mlflow_gitlab.sandbox import web
+from mlflow_gitlab.sandbox.backend import deploy_tokens
+from mlflow_gitlab.sandbox.backend.projects import GUEST, access_level, find_project
+from mlflow_gitlab.sandbox.backend.store import Store
+from mlflow_gitlab.sandbox.backend.tokens import Principal, find_principal
 
 
 class Family(enum.Enum):
@@ -36,18 +35,6 @@ class Family(enum.Enum):
     PYPI = "pypi"  # PyPI registry: Basic credentials only, read by the route (registry_auth)
     GIT_HTTP = "git_http"  # git over HTTP and raw files: read by the route (git_access)
     ADMIN = "admin"  # the sandbox's own control routes: the admin token only
-
-
-@dataclass(frozen=True)
-class Principal:
-    """An authenticated caller."""
-
-    user_id: int
-    username: str
-    token_kind: str  # personal | project | job | deploy (then no user: `user_id` 0)
-    scopes: frozenset[str]
-    job_id: int | None = None
-    project_id: int | None = None  # the job's project, for job tokens
 
 
 def authenticate(store: Store, family: Family, method: str, headers: Message,
@@ -149,56 +136,8 @@ def _first(query: dict[str, list[str]], key: str) -> str | None:
 
 def _lookup(store: Store, access: str | None, job: str | None) -> Principal | None:
     """Resolve access token first, then job token; None if neither is a live token."""
-    for value, kinds in ((access, ("personal", "project")), (job, ("job",))):
-        if not value:
-            continue
-        row = store.one(
-            "SELECT t.*, u.username FROM tokens t JOIN users u ON u.id = t.user_id "
-            "WHERE t.value = ? AND t.revoked = 0",
-            value,
-        )
-        if row is None or row["kind"] not in kinds:
-            continue
-        project_id = None
-        if row["kind"] == "job":
-            job_row = store.one("SELECT status, project_id FROM jobs WHERE id = ?", row["job_id"])
-            if job_row is None or job_row["status"] != "running":
-                continue  # a job token lives only while its job runs
-            project_id = job_row["project_id"]
-        return Principal(
-            user_id=row["user_id"],
-            username=row["username"],
-            token_kind=row["kind"],
-            scopes=frozenset(row["scopes"].split()),
-            job_id=row["job_id"],
-            project_id=project_id,
-        )
-    return None
-
-
-def access_level(store: Store, project: sqlite3.Row, principal: Principal | None) -> int:
-    """The caller's role on `project` (0 for none); a job token acts as its pipeline's user."""
-    if principal is None:
-        return 0
-    if principal.token_kind == "job" and principal.project_id != project["id"]:
-        return 0  # no allowlist in the sandbox: a job token reaches only its own project
-    if principal.token_kind == "deploy":  # no user: its scopes stand for a role
-        if principal.project_id != project["id"]:
-            return 0
-        return (DEVELOPER if WRITE_PACKAGES in principal.scopes
-                else REPORTER if READ_PACKAGES in principal.scopes else 0)
-    row = store.one(
-        "SELECT access_level FROM members WHERE project_id = ? AND user_id = ?",
-        project["id"], principal.user_id,
-    )
-    return row["access_level"] if row else 0
-
-
-def find_project(store: Store, ref: str) -> sqlite3.Row | None:
-    """A project by numeric id or by its URL-encoded full path."""
-    if ref.isdigit():
-        return store.one("SELECT * FROM projects WHERE id = ?", int(ref))
-    return store.one("SELECT * FROM projects WHERE path = ?", unquote(ref))
+    return (find_principal(store, access, ("personal", "project"))
+            or find_principal(store, job, ("job",)))
 
 
 def resolve_project(store: Store, ref: str, principal: Principal | None, method: str,

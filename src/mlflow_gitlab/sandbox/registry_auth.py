@@ -18,9 +18,15 @@ from dataclasses import dataclass
 from email.message import Message
 
 from mlflow_gitlab.sandbox import web
-from mlflow_gitlab.sandbox.auth import DEVELOPER, GUEST, REPORTER, Principal, access_level
-from mlflow_gitlab.sandbox.deploy_tokens import READ_PACKAGES, WRITE_PACKAGES, DeployToken, find
-from mlflow_gitlab.sandbox.store import Store
+from mlflow_gitlab.sandbox.backend.deploy_tokens import (
+    READ_PACKAGES,
+    WRITE_PACKAGES,
+    DeployToken,
+    find,
+)
+from mlflow_gitlab.sandbox.backend.projects import DEVELOPER, GUEST, REPORTER, access_level
+from mlflow_gitlab.sandbox.backend.store import Store
+from mlflow_gitlab.sandbox.backend.tokens import Principal, find_principal
 
 CI_JOB_USER = "gitlab-ci-token"  # `Gitlab::Auth::CI_JOB_USER`
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="GitLab Packages Registry"'}
@@ -62,7 +68,7 @@ def identify(store: Store, headers: Message, method: str) -> Caller:
     if deploy is not None:
         return deploy
     private = headers.get("PRIVATE-TOKEN")
-    principal = _user_token(store, private or password or "", ("personal", "project"))
+    principal = find_principal(store, private or password or "", ("personal", "project"))
     if principal is not None:
         if "api" not in principal.scopes and not (
                 "read_api" in principal.scopes and method in ("GET", "HEAD")):
@@ -71,7 +77,7 @@ def identify(store: Store, headers: Message, method: str) -> Caller:
     if private:
         raise unauthorized()
     if credentials is not None and credentials[0] == CI_JOB_USER:
-        principal = _user_token(store, credentials[1], ("job",))
+        principal = find_principal(store, credentials[1], ("job",))
         if principal is None:
             raise unauthorized()
         return principal
@@ -119,18 +125,3 @@ def _unauthorized_or_not_found(rights: Access) -> None:
     if not rights.authenticated:
         raise unauthorized()
     raise web.not_found()
-
-
-def _user_token(store: Store, value: str, kinds: tuple[str, ...]) -> Principal | None:
-    row = store.one("SELECT t.*, u.username FROM tokens t JOIN users u ON u.id = t.user_id "
-                    "WHERE t.value = ? AND t.revoked = 0", value) if value else None
-    if row is None or row["kind"] not in kinds:
-        return None
-    project_id = None
-    if row["kind"] == "job":
-        job = store.one("SELECT status, project_id FROM jobs WHERE id = ?", row["job_id"])
-        if job is None or job["status"] != "running":
-            return None  # a job token lives only while its job runs
-        project_id = job["project_id"]
-    return Principal(row["user_id"], row["username"], row["kind"],
-                     frozenset(row["scopes"].split()), row["job_id"], project_id)

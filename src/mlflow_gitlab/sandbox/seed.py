@@ -11,8 +11,8 @@ import json
 import secrets
 from typing import Any
 
-from mlflow_gitlab.sandbox.auth import DEVELOPER, MAINTAINER, REPORTER
-from mlflow_gitlab.sandbox.store import Store, now
+from mlflow_gitlab.sandbox.backend.projects import DEVELOPER, MAINTAINER, REPORTER
+from mlflow_gitlab.sandbox.backend.store import Store, now
 
 PROJECT_ID = 7
 PROJECT_PATH = "ml-team/demo-project"

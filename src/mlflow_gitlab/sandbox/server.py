@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from mlflow_gitlab.errors import SandboxError
-from mlflow_gitlab.sandbox import deploy_tokens
 from mlflow_gitlab.sandbox.app import App, Settings, build_app
+from mlflow_gitlab.sandbox.backend import deploy_tokens
+from mlflow_gitlab.sandbox.backend.store import Store
 from mlflow_gitlab.sandbox.data_dir import private_file
 from mlflow_gitlab.sandbox.exposure import reachable_host
 from mlflow_gitlab.sandbox.faults import Fault
 from mlflow_gitlab.sandbox.httpd import SandboxHTTPServer
 from mlflow_gitlab.sandbox.seed import admin_token, seed
-from mlflow_gitlab.sandbox.store import Store
 
 
 @dataclass

@@ -15,8 +15,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from mlflow_gitlab.sandbox.backend.errors import (
+    AlreadyExists,
+    BackendError,
+    Broken,
+    Invalid,
+    NotFound,
+    Refused,
+)
+
 if TYPE_CHECKING:
-    from mlflow_gitlab.sandbox.auth import Principal
+    from mlflow_gitlab.sandbox.backend.tokens import Principal
 
 JSON = dict[str, Any] | list[Any]
 
@@ -112,6 +121,29 @@ def not_found(thing: str | None = None) -> ApiError:
 def route_not_found() -> ApiError:
     """The catch-all for unknown routes under /api/v4."""
     return ApiError(404, {"error": "404 Not Found"})
+
+
+def backend_error(exc: BackendError, *, mlflow: bool) -> ApiError:
+    """A backend refusal as GitLab answers it: in the MLflow family, or the REST one.
+
+    REST: `NotFound("Project")` is `not_found!` (`404 Project Not Found`), a bare `NotFound`
+    the RecordNotFound rescue of `lib/api/api.rb` (`404 Not found`, lowercase `f`).
+    """
+    if isinstance(exc, Broken):
+        return message_error(500, "500 Internal Server Error")
+    if isinstance(exc, Refused):
+        return message_error(400, str(exc.message))
+    if mlflow:
+        if isinstance(exc, NotFound):
+            return not_found_mlflow()
+        if isinstance(exc, AlreadyExists):
+            return mlflow_error("RESOURCE_ALREADY_EXISTS")
+        return invalid_parameter(exc.message)
+    if isinstance(exc, NotFound):
+        return not_found(str(exc.message)) if exc.message else message_error(404, "404 Not found")
+    if isinstance(exc, Invalid | AlreadyExists):
+        return bad_request(None if exc.message is None else str(exc.message))
+    return bad_request()
 
 
 INSUFFICIENT_SCOPE = ApiError(

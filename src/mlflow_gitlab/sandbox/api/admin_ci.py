@@ -12,27 +12,28 @@ sandbox's admin token, as every control route does.
     POST /-/sandbox/merge_requests/:iid/merge   {merge_commit_sha, squash, user}
 
 With `Settings.register_unknown_jobs` (e2e only), a run tagged with an unknown
-`gitlab.CI_JOB_ID` registers that job instead of failing (`register_unknown_job`).
+`gitlab.CI_JOB_ID` registers that job instead of failing
+(`backend.pipelines.register_unknown_job`).
 """
 
 from __future__ import annotations
 
-import secrets
 import sqlite3
 from typing import Any
 
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.app import Router
-from mlflow_gitlab.sandbox.auth import Family, find_project
-from mlflow_gitlab.sandbox.store import now
+from mlflow_gitlab.sandbox.auth import Family
+from mlflow_gitlab.sandbox.backend import jobs as ci_jobs
+from mlflow_gitlab.sandbox.backend.errors import NotFound
+from mlflow_gitlab.sandbox.backend.pipelines import SOURCES, STATUSES, insert_pipeline, new_sha
+from mlflow_gitlab.sandbox.backend.projects import find_project
 
 from .merge_requests import create_merge_request, merge_merge_request, merge_request_json
-from .ml_common import next_iid, required
-from .pipelines import FINISHED, SOURCES, STATUSES
+from .ml_common import required
 from .rest_common import path_int, record_not_found
 
 PREFIX = "/-/sandbox"
-STARTED = ("running", "success", "failed", "canceled", "canceling")  # have a started_at
 
 
 def register(router: Router) -> None:
@@ -102,18 +103,12 @@ def _create_pipeline(req: web.Request) -> dict[str, Any]:
                                              for j in jobs):
         raise web.grape_error("jobs must be a list of objects with a name")
     ref = str(p.get("ref") or project["default_branch"])
-    t = now()
     with req.app.store.tx() as db:
         user_id = _user_id(db, p.get("user"))
-        iid = next_iid(db, "pipelines", project["id"])
-        cur = db.execute(
-            "INSERT INTO pipelines (id, project_id, iid, sha, ref, tag, status, source, user_id, "
-            "name, created_at, updated_at, started_at, finished_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (_free_id(db, "pipelines", p.get("id")), project["id"], iid,
-             str(p.get("sha") or _sha()), ref, int(bool(p.get("tag"))), status, source,
-             user_id, p.get("name"), t, t, *_times(status, t)))
-        pipeline_id = int(cur.lastrowid)
+        pipeline_id, iid = insert_pipeline(
+            db, project["id"], pipeline_id=_free_id(db, "pipelines", p.get("id")),
+            sha=str(p.get("sha") or _sha()), ref=ref, tag=bool(p.get("tag")), status=status,
+            source=source, user_id=user_id, name=p.get("name"))
         created = [_create_job(db, project["id"], pipeline_id, ref, user_id, job)
                    for job in jobs]
     return {"pipeline_id": pipeline_id, "iid": iid, "jobs": created}
@@ -122,60 +117,11 @@ def _create_pipeline(req: web.Request) -> dict[str, Any]:
 def _create_job(db: sqlite3.Connection, project_id: int, pipeline_id: int, ref: str,
                 user_id: int, job: dict[str, Any]) -> dict[str, Any]:
     status = _vocabulary(job.get("status", "created"), STATUSES, "jobs status")
-    t = now()
-    cur = db.execute(
-        "INSERT INTO jobs (id, project_id, pipeline_id, name, stage, status, ref, "
-        "allow_failure, user_id, created_at, started_at, finished_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (_free_id(db, "jobs", job.get("id")), project_id, pipeline_id, str(job["name"]),
-         str(job.get("stage") or "test"), status, ref, int(bool(job.get("allow_failure"))),
-         user_id, t, *_times(status, t)))
-    job_id = int(cur.lastrowid)
-    token = "glcbt-" + secrets.token_urlsafe(20)
-    db.execute("INSERT INTO tokens (value, user_id, kind, job_id, label) "
-               "VALUES (?, ?, 'job', ?, ?)", (token, user_id, job_id, str(job["name"])))
+    job_id, token = ci_jobs.insert_job(
+        db, project_id, pipeline_id, job_id=_free_id(db, "jobs", job.get("id")),
+        name=str(job["name"]), stage=str(job.get("stage") or "test"), status=status, ref=ref,
+        allow_failure=bool(job.get("allow_failure")), user_id=user_id)
     return {"id": job_id, "name": str(job["name"]), "token": token}
-
-
-def register_unknown_job(db: sqlite3.Connection, candidate_id: int, job_id: int,
-                         tags: list[tuple[str | None, str | None]]) -> None:
-    """Create job `job_id` (and its pipeline when missing) from a run's `gitlab.*` tags.
-
-    A deliberate deviation for end-to-end tests only (docs/sandbox.md): runners such as
-    gitlab-ci-local pick job ids nobody can register in advance. The job joins the pipeline
-    named by `gitlab.CI_PIPELINE_ID`, which is created if the project lacks it.
-    """
-    candidate = db.execute("SELECT project_id, user_id FROM candidates WHERE id = ?",
-                           (candidate_id,)).fetchone()
-    stored = db.execute("SELECT key, value FROM candidate_tags WHERE candidate_id = ?",
-                        (candidate_id,)).fetchall()
-    info = {**{row["key"]: row["value"] for row in stored},
-            **{k: v for k, v in tags if k is not None and v is not None}}
-    project_id, user_id = candidate["project_id"], candidate["user_id"]
-    project = db.execute("SELECT default_branch FROM projects WHERE id = ?",
-                         (project_id,)).fetchone()
-    ref = info.get("gitlab.CI_COMMIT_REF_NAME") or project["default_branch"]
-    wanted = info.get("gitlab.CI_PIPELINE_ID", "")
-    pipeline = db.execute("SELECT id FROM pipelines WHERE id = ? AND project_id = ?",
-                          (int(wanted) if wanted.isdigit() else -1, project_id)).fetchone()
-    t = now()
-    if pipeline is None:
-        free = wanted.isdigit() and db.execute(
-            "SELECT 1 FROM pipelines WHERE id = ?", (int(wanted),)).fetchone() is None
-        source = info.get("gitlab.CI_PIPELINE_SOURCE")
-        cur = db.execute(
-            "INSERT INTO pipelines (id, project_id, iid, sha, ref, status, source, user_id, "
-            "created_at, updated_at, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
-            (int(wanted) if free else None, project_id, next_iid(db, "pipelines", project_id),
-             info.get("mlflow.source.git.commit") or _sha(), ref,
-             source if source in SOURCES else "push", user_id, t, t, t))
-        pipeline_id = int(cur.lastrowid)
-    else:
-        pipeline_id = pipeline["id"]
-    db.execute("INSERT INTO jobs (id, project_id, pipeline_id, name, stage, status, ref, "
-               "user_id, created_at, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
-               (job_id, project_id, pipeline_id, info.get("gitlab.CI_JOB_NAME") or "job",
-                info.get("gitlab.CI_JOB_STAGE") or "test", ref, user_id, t, t))
 
 
 def _set_status(req: web.Request, table: str, param: str) -> dict[str, Any]:
@@ -186,23 +132,11 @@ def _set_status(req: web.Request, table: str, param: str) -> dict[str, Any]:
     except ValueError:
         raise web.grape_error(f"{param} is invalid") from None
     thing = "Pipeline" if table == "pipelines" else "Job"
-    t = now()
-    with req.app.store.tx() as db:
-        row = db.execute(f"SELECT * FROM {table} WHERE id = ?", (row_id,)).fetchone()
-        if row is None:
-            raise web.not_found(thing)
-        started, finished = _times(status, t)
-        started = row["started_at"] or started
-        db.execute(f"UPDATE {table} SET status = ?, started_at = ?, finished_at = ? "
-                   "WHERE id = ?", (status, started, finished, row_id))
-        pipeline_id = row_id if table == "pipelines" else row["pipeline_id"]
-        db.execute("UPDATE pipelines SET updated_at = ? WHERE id = ?", (t, pipeline_id))
+    try:
+        ci_jobs.set_status(req.app.store, table, row_id, status)
+    except NotFound:
+        raise web.not_found(thing) from None
     return {"id": row_id, "status": status}
-
-
-def _times(status: str, t: float) -> tuple[float | None, float | None]:
-    """(started_at, finished_at) for a pipeline or job entering `status` at `t`."""
-    return (t if status in STARTED else None), (t if status in FINISHED else None)
 
 
 # --- parameters -----------------------------------------------------------------------------
@@ -234,7 +168,7 @@ def _free_id(db: sqlite3.Connection, table: str, wanted: Any) -> int | None:
         return None
     if isinstance(wanted, bool) or not isinstance(wanted, int) or wanted < 1:
         raise web.grape_error("id must be a positive integer")
-    if db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (wanted,)).fetchone():
+    if ci_jobs.id_taken(db, table, wanted):
         raise web.grape_error(f"{table[:-1]} {wanted} already exists")
     return wanted
 
@@ -246,4 +180,4 @@ def _vocabulary(value: Any, allowed: tuple[str, ...], name: str) -> str:
 
 
 def _sha() -> str:
-    return secrets.token_hex(20)
+    return new_sha()

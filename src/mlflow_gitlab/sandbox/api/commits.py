@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.app import Router
-from mlflow_gitlab.sandbox.auth import REPORTER, Family
-from mlflow_gitlab.sandbox.store import Store
+from mlflow_gitlab.sandbox.auth import Family
+from mlflow_gitlab.sandbox.backend.projects import REPORTER
+from mlflow_gitlab.sandbox.backend.store import Store
 
 from .merge_requests import merge_request_json
 from .rest_common import paginated_json, require_role

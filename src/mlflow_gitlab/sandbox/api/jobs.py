@@ -11,8 +11,11 @@ from typing import Any
 
 from mlflow_gitlab.sandbox import auth, web
 from mlflow_gitlab.sandbox.app import Router
-from mlflow_gitlab.sandbox.auth import REPORTER, Family
-from mlflow_gitlab.sandbox.store import iso8601
+from mlflow_gitlab.sandbox.auth import Family
+from mlflow_gitlab.sandbox.backend import jobs
+from mlflow_gitlab.sandbox.backend.pipelines import get_pipeline
+from mlflow_gitlab.sandbox.backend.projects import REPORTER, get_project
+from mlflow_gitlab.sandbox.backend.store import iso8601
 
 from .pipelines import JOB_SCOPES, elapsed, find_pipeline, pipeline_basic
 from .rest_common import (
@@ -38,22 +41,21 @@ def register(router: Router) -> None:
         scope = _scope(req)
         require_role(req, REPORTER)  # `authorize!(:read_pipeline, user_project)`
         pipeline = find_pipeline(req)
-        jobs = jobs_with_scope(req, "pipeline_id = ?", pipeline["id"], scope)
-        return paginated_json(req, jobs, lambda j: job_json(req, req.project, j, pipeline))
+        rows = jobs.list_jobs(req.app.store, pipeline_id=pipeline["id"], statuses=scope)
+        return paginated_json(req, rows, lambda j: job_json(req, req.project, j, pipeline))
 
     @route("GET", "/projects/:id/jobs", Family.REST)
     def project_jobs(req: web.Request) -> web.Response:
         scope = _scope(req)
         require_role(req, REPORTER)  # `authorize_read_builds!`
-        jobs = jobs_with_scope(req, "project_id = ?", req.project["id"], scope)
-        response = paginated_json(req, jobs, lambda j: job_json(req, req.project, j))
+        rows = jobs.list_jobs(req.app.store, project_id=req.project["id"], statuses=scope)
+        response = paginated_json(req, rows, lambda j: job_json(req, req.project, j))
         return _without_count(response)
 
     @route("GET", "/projects/:id/jobs/:job_id", Family.REST)
     def get_job(req: web.Request) -> web.Response:
         require_role(req, REPORTER)
-        job = req.app.store.one("SELECT * FROM jobs WHERE id = ? AND project_id = ?",
-                                path_int(req, "job_id"), req.project["id"])
+        job = jobs.find_job(req.app.store, req.project["id"], path_int(req, "job_id"))
         if job is None:
             raise record_not_found()  # `find_build!`
         return web.Response(200, job_json(req, req.project, job))
@@ -64,8 +66,8 @@ def register(router: Router) -> None:
         if principal is None or principal.job_id is None:
             _reject_non_job_caller(req)
         store = req.app.store
-        job = store.one("SELECT * FROM jobs WHERE id = ?", principal.job_id)
-        project = store.one("SELECT * FROM projects WHERE id = ?", job["project_id"])
+        job = jobs.get_job(store, principal.job_id)
+        project = get_project(store, job["project_id"])
         return web.Response(200, job_json(req, project, job))
 
 
@@ -100,21 +102,11 @@ def _without_count(response: web.Response) -> web.Response:
     return response
 
 
-def jobs_with_scope(req: web.Request, condition: str, value: int, scope: list[str] | None
-                    ) -> list[sqlite3.Row]:
-    """Jobs matching `condition` (and the statuses in `scope`), newest id first."""
-    sql, args = f"SELECT * FROM jobs WHERE {condition}", [value]
-    if scope:
-        sql += f" AND status IN ({', '.join('?' * len(scope))})"
-        args.extend(scope)
-    return req.app.store.all(sql + " ORDER BY id DESC", *args)
-
-
 def job_json(req: web.Request, project: sqlite3.Row, job: sqlite3.Row,
              pipeline: sqlite3.Row | None = None) -> dict[str, Any]:
     """GitLab's `Ci::Job` entity."""
     if pipeline is None:
-        pipeline = req.app.store.one("SELECT * FROM pipelines WHERE id = ?", job["pipeline_id"])
+        pipeline = get_pipeline(req.app.store, job["pipeline_id"])
     started, finished = job["started_at"], job["finished_at"]
     not_queued = job["status"] in _NOT_QUEUED and started is None
     body: dict[str, Any] = {

@@ -13,10 +13,10 @@ from typing import Any
 
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.app import Router
-from mlflow_gitlab.sandbox.auth import DEVELOPER, Family, access_level
-from mlflow_gitlab.sandbox.store import iso8601, now
+from mlflow_gitlab.sandbox.auth import Family
+from mlflow_gitlab.sandbox.backend.projects import DEVELOPER, access_level
+from mlflow_gitlab.sandbox.backend.store import iso8601, next_iid, now
 
-from .ml_common import next_iid
 from .pipelines import pipeline_basic, pipeline_detail
 from .rest_common import (
     Params,

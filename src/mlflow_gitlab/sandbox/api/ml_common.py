@@ -1,62 +1,17 @@
-"""Pieces shared by the MLflow-compatible endpoints: iids, rows, page tokens, parameters."""
+"""Pieces shared by the MLflow-compatible endpoints: permissions, parameters, page tokens."""
 
 from __future__ import annotations
 
 import base64
 import json
-import random
 import sqlite3
-import uuid
 from typing import Any
 
 from mlflow_gitlab.sandbox import web
-from mlflow_gitlab.sandbox.auth import DEVELOPER, REPORTER, access_level
-from mlflow_gitlab.sandbox.store import now
+from mlflow_gitlab.sandbox.backend.projects import DEVELOPER, REPORTER, access_level
 
 DEFAULT_MAX_RESULTS = 200
 MAX_RESULTS_CAP = 1000
-
-_ADJECTIVES = ("brave", "calm", "eager", "gentle", "lively", "proud", "silly", "witty")
-_ANIMALS = ("otter", "heron", "lynx", "panda", "koala", "bison", "gecko", "ibis", "yak")
-
-
-def next_iid(db: sqlite3.Connection, table: str, project_id: int) -> int:
-    """The next per-project iid of `table` (call inside the writing transaction)."""
-    row = db.execute(f"SELECT COALESCE(MAX(iid), 0) + 1 FROM {table} WHERE project_id = ?",
-                     (project_id,)).fetchone()
-    return int(row[0])
-
-
-def insert_experiment(db: sqlite3.Connection, project_id: int, name: str,
-                      user_id: int | None, model_id: int | None = None) -> sqlite3.Row:
-    """Create an experiment row with the next iid; raises sqlite3.IntegrityError on a dup."""
-    t = now()
-    cur = db.execute(
-        "INSERT INTO experiments (project_id, iid, name, model_id, user_id, created_at, "
-        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (project_id, next_iid(db, "experiments", project_id), name, model_id, user_id, t, t))
-    return db.execute("SELECT * FROM experiments WHERE id = ?", (cur.lastrowid,)).fetchone()
-
-
-def insert_candidate(db: sqlite3.Connection, project_id: int, experiment_id: int, *,
-                     name: str | None, start_time: int | None, user_id: int | None,
-                     status: str = "running") -> sqlite3.Row:
-    """Create a run (GitLab: candidate) with a UUID eid and the next per-project iid."""
-    t = now()
-    cur = db.execute(
-        "INSERT INTO candidates (project_id, experiment_id, iid, eid, name, status, "
-        "start_time, user_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (project_id, experiment_id, next_iid(db, "candidates", project_id), str(uuid.uuid4()),
-         name or random_run_name(), status, start_time, user_id, t, t))
-    return db.execute("SELECT * FROM candidates WHERE id = ?", (cur.lastrowid,)).fetchone()
-
-
-def random_run_name() -> str:
-    """GitLab's generated run name shape: `animal-animal-animal-1234`-like."""
-    rng = random.SystemRandom()
-    return f"{rng.choice(_ADJECTIVES)}-{rng.choice(_ANIMALS)}-{rng.choice(_ANIMALS)}-" \
-           f"{rng.randint(1000, 9999)}"
-
 
 # --- permissions (gitlabhq lib/api/ml/mlflow/api_helpers.rb) --------------------------------
 

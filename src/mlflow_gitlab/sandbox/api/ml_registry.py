@@ -12,7 +12,7 @@ from typing import Any
 
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.api.ml_common import key_values
-from mlflow_gitlab.sandbox.store import Store
+from mlflow_gitlab.sandbox.backend.store import Store
 
 MODEL_EXPERIMENT_PREFIX = "[model]"
 INITIAL_VERSION = "1.0.0"

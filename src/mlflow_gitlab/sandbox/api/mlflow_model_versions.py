@@ -15,7 +15,8 @@ from mlflow_gitlab.sandbox.api import ml_common as mc
 from mlflow_gitlab.sandbox.api import ml_registry as reg
 from mlflow_gitlab.sandbox.api.package_files import find_or_create_package
 from mlflow_gitlab.sandbox.app import Router
-from mlflow_gitlab.sandbox.store import now
+from mlflow_gitlab.sandbox.backend.candidates import insert_candidate
+from mlflow_gitlab.sandbox.backend.store import now
 
 GITLAB_TAG_PREFIX = "gitlab."
 
@@ -129,7 +130,7 @@ def _new_candidate(db: sqlite3.Connection, model: sqlite3.Row, mv_id: int,
                             (model["id"],)).fetchone()
     if experiment is None:  # GitLab reports a failed candidate creation with this text
         raise _failed("Version must be semantic version")
-    candidate = mc.insert_candidate(
+    candidate = insert_candidate(
         db, model["project_id"], experiment["id"], name=None, start_time=None,
         user_id=req.principal.user_id if req.principal else None)
     _link(db, candidate["id"], mv_id)

@@ -10,7 +10,8 @@ from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.api import ml_common as mc
 from mlflow_gitlab.sandbox.api import ml_registry as reg
 from mlflow_gitlab.sandbox.app import Router
-from mlflow_gitlab.sandbox.store import now
+from mlflow_gitlab.sandbox.backend.experiments import insert_experiment
+from mlflow_gitlab.sandbox.backend.store import now
 
 _ORDER_COLUMNS = ("name", "created_at", "updated_at", "id")
 _OUTER_QUOTES = re.compile(r"^(\"|')|(\"|')?$")  # GitLab's OUTER_QUOTES_REGEXP
@@ -49,7 +50,7 @@ def create(req: web.Request) -> web.Response:
     with req.app.store.tx() as db:
         try:
             model = _insert_model(db, req.project["id"], name, description, user_id)
-            mc.insert_experiment(db, req.project["id"], reg.MODEL_EXPERIMENT_PREFIX + name,
+            insert_experiment(db, req.project["id"], reg.MODEL_EXPERIMENT_PREFIX + name,
                                  user_id, model_id=model["id"])
         except sqlite3.IntegrityError:  # the name or the experiment name is taken
             raise failed from None

@@ -1,46 +1,27 @@
 """A run's data: log-metric, log-parameter, set-tag, log-batch and metric history.
 
-Single writes validate like ActiveRecord and refuse an existing key; `log-batch`
-inserts like `insert_all`: existing or repeated params/tags are silently dropped. Grape
-checks every metric and param first (one invalid rejects the batch, nothing written); then
-metrics, params and tags are three inserts, no transaction around them (`log-batch` in
-`lib/api/ml/mlflow/runs.rb`), so when one fails the kinds before it stay.
-Validation helpers live in `mlflow_records`.
+Grape checks every metric and param of `log-batch` first (one invalid rejects the batch,
+nothing written); the writes and their rules are `backend.candidate_data`.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.api.ml_common import paginate, required
 from mlflow_gitlab.sandbox.api.mlflow_records import (
-    RUN_METRICS,
-    RUN_PARAMS,
     authorize,
-    blank,
-    check_row,
     grape_float,
     grape_integer,
     grape_string,
-    insert_key_values,
-    pg_error,
-    raise_invalid,
-    too_long,
-    validate_metadata,
 )
-from mlflow_gitlab.sandbox.api.mlflow_runs import (
-    add_tags,
-    find_candidate,
-    link_ci_job,
-    render_metric,
-)
+from mlflow_gitlab.sandbox.api.mlflow_runs import find_candidate, render_metric
 from mlflow_gitlab.sandbox.app import Router
+from mlflow_gitlab.sandbox.backend import candidate_data, candidates
+from mlflow_gitlab.sandbox.backend.candidate_data import Metric
 
 HISTORY_MAX_RESULTS = 1000
-
-Metric = tuple[str, float, int, int | None]  # key, value, timestamp, step
 
 
 def _strings(req: web.Request, *names: str) -> list[str]:
@@ -81,40 +62,6 @@ def _items(req: web.Request, name: str) -> list[dict[str, Any]]:
     return [item if isinstance(item, dict) else {} for item in value]
 
 
-def insert_metrics(db: sqlite3.Connection, candidate_id: int, metrics: list[Metric]) -> None:
-    """Append history points (any number per key)."""
-    db.executemany(
-        "INSERT INTO candidate_metrics (candidate_id, key, value, timestamp, step) "
-        "VALUES (?, ?, ?, ?, ?)", [(candidate_id, *metric) for metric in metrics])
-
-
-def log_param(db: sqlite3.Connection, candidate_id: int, key: str, value: str) -> None:
-    """`params.create!`: validations, then the unique index (no uniqueness validation)."""
-    raise_invalid([too_long("Name", key, 250), too_long("Value", value, 250),
-                   blank("Name", key), blank("Value", value)])
-    taken = db.execute("SELECT 1 FROM candidate_params WHERE candidate_id = ? AND key = ?",
-                       (candidate_id, key)).fetchone()
-    if taken is not None:
-        raise pg_error(
-            "UniqueViolation",
-            'duplicate key value violates unique constraint '
-            f'"index_ml_candidate_params_on_candidate_id_on_name"\n'
-            f"DETAIL:  Key (candidate_id, name)=({candidate_id}, {key}) already exists.\n")
-    db.execute("INSERT INTO candidate_params (candidate_id, key, value) VALUES (?, ?, ?)",
-               (candidate_id, key, value))
-
-
-def set_tag(db: sqlite3.Connection, candidate_id: int, key: str, value: str,
-            register_jobs: bool = False) -> None:
-    """`add_tag!`: the CI link (which may 500), then `metadata.create!` with validations."""
-    link_ci_job(db, candidate_id, [(key, value)], register_jobs)
-    taken = db.execute("SELECT 1 FROM candidate_tags WHERE candidate_id = ? AND key = ?",
-                       (candidate_id, key)).fetchone() is not None
-    validate_metadata(key, value, taken)
-    db.execute("INSERT INTO candidate_tags (candidate_id, key, value) VALUES (?, ?, ?)",
-               (candidate_id, key, value))
-
-
 def log_batch(req: web.Request) -> None:
     """Validate every item (Grape), then insert metrics, params and tags, one statement
     each: a failing insert (a too long value, an unknown job) leaves the earlier ones."""
@@ -123,14 +70,8 @@ def log_batch(req: web.Request) -> None:
     params = [_key_value(item, f"params[{i}]") for i, item in enumerate(_items(req, "params"))]
     tags = [_key_value(item, f"tags[{i}]") for i, item in enumerate(_items(req, "tags"))]
     candidate = find_candidate(req, run_id)
-    with req.app.store.tx() as db:
-        for key, *_ in metrics:
-            check_row(RUN_METRICS, key, None)
-        insert_metrics(db, candidate["id"], metrics)
-    with req.app.store.tx() as db:
-        insert_key_values(db, RUN_PARAMS, candidate["id"], params)
-    with req.app.store.tx() as db:
-        add_tags(db, candidate["id"], tags, req.app.settings.register_unknown_jobs)
+    candidate_data.log_batch(req.app.store, candidate["id"], metrics, params, tags,
+                             req.app.settings.register_unknown_jobs)
 
 
 def metric_history(req: web.Request) -> dict[str, Any]:
@@ -139,9 +80,7 @@ def metric_history(req: web.Request) -> dict[str, Any]:
     grape_integer(req.params.get("max_results"), "max_results")
     grape_string(req.params.get("page_token"), "page_token")
     candidate = find_candidate(req, run_id)
-    rows = req.app.store.all(
-        "SELECT * FROM candidate_metrics WHERE candidate_id = ? AND key = ? ORDER BY "
-        "step IS NULL, step, timestamp IS NULL, timestamp, id", candidate["id"], metric_key)
+    rows = candidates.metric_history(req.app.store, candidate["id"], metric_key)
     page, token = paginate(rows, req, HISTORY_MAX_RESULTS)
     return {"metrics": [render_metric(row) for row in page], "next_page_token": token}
 
@@ -157,9 +96,7 @@ def register(router: Router) -> None:
         metric = (key, grape_float(value, "value"), grape_integer(timestamp, "timestamp"),
                   grape_integer(req.params.get("step"), "step"))
         candidate = find_candidate(req, grape_string(run_id, "run_id"))
-        raise_invalid([too_long("Name", key, 250), blank("Name", key)])
-        with req.app.store.tx() as db:
-            insert_metrics(db, candidate["id"], [metric])
+        candidate_data.log_metric(req.app.store, candidate["id"], metric)
         return web.Response(200, {})
 
     @router.mlflow("POST", "runs/log-parameter")
@@ -167,8 +104,7 @@ def register(router: Router) -> None:
         authorize(req)
         run_id, key, value = _strings(req, "run_id", "key", "value")
         candidate = find_candidate(req, run_id)
-        with req.app.store.tx() as db:
-            log_param(db, candidate["id"], key, value)
+        candidate_data.log_param(req.app.store, candidate["id"], key, value)
         return web.Response(200, {})
 
     @router.mlflow("POST", "runs/set-tag")
@@ -176,8 +112,8 @@ def register(router: Router) -> None:
         authorize(req)
         run_id, key, value = _strings(req, "run_id", "key", "value")
         candidate = find_candidate(req, run_id)
-        with req.app.store.tx() as db:
-            set_tag(db, candidate["id"], key, value, req.app.settings.register_unknown_jobs)
+        candidate_data.set_tag(req.app.store, candidate["id"], key, value,
+                               req.app.settings.register_unknown_jobs)
         return web.Response(200, {})
 
     @router.mlflow("POST", "runs/log-batch")

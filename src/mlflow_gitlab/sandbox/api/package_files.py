@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 from mlflow_gitlab.sandbox import web
-from mlflow_gitlab.sandbox.store import Store, now
+from mlflow_gitlab.sandbox.backend.store import Store, now
 
 _TRAVERSAL = re.compile(r"(\A|[/\\])\.\.([/\\]|\Z)")
 

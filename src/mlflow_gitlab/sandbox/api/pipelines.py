@@ -11,8 +11,17 @@ from typing import Any
 
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.app import Router
-from mlflow_gitlab.sandbox.auth import REPORTER, Family
-from mlflow_gitlab.sandbox.store import iso8601, now
+from mlflow_gitlab.sandbox.auth import Family
+from mlflow_gitlab.sandbox.backend import pipelines
+from mlflow_gitlab.sandbox.backend.pipelines import (
+    ORDER_COLUMNS,
+    SCOPES,
+    SOURCES,
+    STATUSES,
+    PipelineFilter,
+)
+from mlflow_gitlab.sandbox.backend.projects import REPORTER
+from mlflow_gitlab.sandbox.backend.store import iso8601, now
 
 from .rest_common import (
     Params,
@@ -24,16 +33,6 @@ from .rest_common import (
     user_basic,
 )
 
-# Pipeline and job `status`; `canceling` is newer (unverified) but accepted.
-STATUSES = ("created", "waiting_for_resource", "preparing", "pending", "running", "success",
-            "failed", "canceled", "canceling", "skipped", "manual", "scheduled")
-FINISHED = ("success", "failed", "canceled", "skipped")
-# `source` = the CI_PIPELINE_SOURCE vocabulary.
-SOURCES = ("push", "merge_request_event", "schedule", "web", "api", "trigger", "pipeline",
-           "parent_pipeline", "chat", "external", "external_pull_request_event", "webide",
-           "ondemand_dast_scan", "ondemand_dast_validation", "security_orchestration_policy")
-SCOPES = ("running", "pending", "finished", "branches", "tags")
-ORDER_COLUMNS = ("id", "status", "ref", "updated_at", "user_id")  # ALLOWED_INDEXED_COLUMNS
 # The jobs `scope[]` filter accepts these statuses only.
 JOB_SCOPES = ("created", "pending", "running", "failed", "success", "canceled", "skipped",
               "waiting_for_resource", "manual")
@@ -69,8 +68,7 @@ def register(router: Router) -> None:
 def find_pipeline(req: web.Request) -> sqlite3.Row:
     """The path's pipeline in the request's project; missing -> 404 `404 Not found`."""
     pipeline_id = path_int(req, "pipeline_id")
-    row = req.app.store.one("SELECT * FROM pipelines WHERE id = ? AND project_id = ?",
-                            pipeline_id, req.project["id"])
+    row = pipelines.find_pipeline(req.app.store, req.project["id"], pipeline_id)
     if row is None:
         raise record_not_found()  # `all_pipelines.find(id)`
     return row
@@ -90,43 +88,11 @@ def _filtered_pipelines(req: web.Request) -> list[sqlite3.Row]:
               ("updated_after", "updated_before", "created_after", "created_before")}
     params.check()
 
-    where, args = ["p.project_id = ?"], [req.project["id"]]
-    for column, value in (("p.status", status), ("p.ref", params.string("ref")),
-                          ("p.sha", params.string("sha")), ("p.name", params.string("name")),
-                          ("u.username", params.string("username"))):
-        if value is not None:
-            where.append(f"{column} = ?")
-            args.append(value)
-    # Child pipelines are listed only when asked for by source.
-    where.append("p.source = ?" if source else "p.source != 'parent_pipeline'")
-    if source:
-        args.append(source)
-    for name, op in (("updated_after", ">"), ("updated_before", "<"),
-                     ("created_after", ">"), ("created_before", "<")):
-        if bounds[name] is not None:
-            where.append(f"p.{name.split('_')[0]}_at {op} ?")
-            args.append(bounds[name])
-    where.append(_scope_condition(scope, children=source == "parent_pipeline"))
-    sql = (f"SELECT p.* FROM pipelines p LEFT JOIN users u ON u.id = p.user_id "
-           f"WHERE {' AND '.join(where)} ORDER BY p.{order_by} {sort}, p.id {sort}")
-    return req.app.store.all(sql, *args)
-
-
-def _scope_condition(scope: str | None, *, children: bool) -> str:
-    """`running`/`pending` by status, `finished` by the finished statuses, `branches`/`tags`
-    the latest listed pipeline of each branch or tag (an MR's `refs/merge-requests/...` is
-    neither; child pipelines count only when they are listed)."""
-    if scope in ("running", "pending"):
-        return f"p.status = '{scope}'"
-    if scope == "finished":
-        return "p.status IN (" + ", ".join(f"'{s}'" for s in FINISHED) + ")"
-    if scope in ("branches", "tags"):
-        tag = int(scope == "tags")
-        same_kind = "1 = 1" if children else "q.source != 'parent_pipeline'"
-        return (f"p.tag = {tag} AND p.ref NOT LIKE 'refs/%' AND p.id = (SELECT MAX(q.id) "
-                f"FROM pipelines q WHERE q.project_id = p.project_id AND q.ref = p.ref "
-                f"AND q.tag = {tag} AND {same_kind})")
-    return "1 = 1"
+    return pipelines.list_pipelines(req.app.store, req.project["id"], PipelineFilter(
+        scope=scope, status=status, source=source, ref=params.string("ref"),
+        sha=params.string("sha"), name=params.string("name"),
+        username=params.string("username"), order_by=order_by or "id", sort=sort or "desc",
+        **bounds))
 
 
 # --- entities -------------------------------------------------------------------------------

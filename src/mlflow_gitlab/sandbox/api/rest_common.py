@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from mlflow_gitlab.sandbox import web
-from mlflow_gitlab.sandbox.auth import access_level
+from mlflow_gitlab.sandbox.backend.projects import access_level
 
 from .rest_pagination import paginated
 

@@ -219,3 +219,10 @@ def iso8601(seconds: float | None) -> str | None:
     millis = round(seconds * 1000)
     base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(millis // 1000))
     return f"{base}.{millis % 1000:03d}Z"
+
+
+def next_iid(db: sqlite3.Connection, table: str, project_id: int) -> int:
+    """The next per-project iid of `table` (call inside the writing transaction)."""
+    row = db.execute(f"SELECT COALESCE(MAX(iid), 0) + 1 FROM {table} WHERE project_id = ?",
+                     (project_id,)).fetchone()
+    return int(row[0])

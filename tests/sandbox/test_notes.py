@@ -5,7 +5,7 @@ from __future__ import annotations
 import gitlab
 import pytest
 
-from mlflow_gitlab.sandbox.store import now
+from mlflow_gitlab.sandbox.backend.store import now
 
 NOTES = "/projects/7/merge_requests/1/notes"
 MARKER = "<!-- mlflow-gitlab:report -->"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from mlflow.exceptions import MlflowException
 
-from mlflow_gitlab.sandbox.api.ml_common import insert_experiment
+from mlflow_gitlab.sandbox.backend.experiments import insert_experiment
 from tests import gitlab_errors as errors
 from tests.gitlab_errors import ALREADY_EXISTS, INSUFFICIENT_SCOPE, NOT_EXIST
 

@@ -10,7 +10,7 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 
-from mlflow_gitlab.sandbox.store import Store
+from mlflow_gitlab.sandbox.backend.store import Store
 
 READ_PACKAGES, WRITE_PACKAGES = "read_package_registry", "write_package_registry"
 

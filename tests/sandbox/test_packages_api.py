@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mlflow_gitlab.sandbox.api.package_files import find_or_create_package
-from mlflow_gitlab.sandbox.auth import GUEST
+from mlflow_gitlab.sandbox.backend.projects import GUEST
 from tests import gitlab_errors as errors
 
 PACKAGES = "/projects/7/packages"

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from mlflow_gitlab.sandbox import Settings
-from mlflow_gitlab.sandbox.auth import GUEST
+from mlflow_gitlab.sandbox.backend.projects import GUEST
 from tests import gitlab_errors as errors
 
 GENERIC = "/projects/7/packages/generic"
@@ -400,7 +400,7 @@ def test_other_methods_are_the_catch_alls_404(api):
 
 
 def test_deploy_tokens_read_and_write_by_their_scopes(sandbox, api):
-    from mlflow_gitlab.sandbox import deploy_tokens
+    from mlflow_gitlab.sandbox.backend import deploy_tokens
 
     url = f"{GENERIC}/pkg/1.0.0/f.bin"
     reader = sandbox.deploy_token  # read_package_registry only
@@ -417,7 +417,7 @@ def test_deploy_tokens_read_and_write_by_their_scopes(sandbox, api):
 
 
 def test_unknown_and_foreign_deploy_tokens(sandbox, api):
-    from mlflow_gitlab.sandbox import deploy_tokens
+    from mlflow_gitlab.sandbox.backend import deploy_tokens
 
     url = f"{GENERIC}/pkg/1.0.0/f.bin"
     assert api.request("PUT", url, data=b"w").status_code == 201

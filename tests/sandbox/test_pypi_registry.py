@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from mlflow_gitlab.sandbox import Settings, deploy_tokens, running_sandbox
+from mlflow_gitlab.sandbox import Settings, running_sandbox
+from mlflow_gitlab.sandbox.backend import deploy_tokens
 from tests import pypi_dist, secrets_scan
 
 TWINE = str(Path(sys.executable).with_name("twine"))

@@ -8,7 +8,7 @@ import mlflow
 import pytest
 from mlflow.exceptions import MlflowException
 
-from mlflow_gitlab.sandbox.api.ml_common import insert_candidate
+from mlflow_gitlab.sandbox.backend.candidates import insert_candidate
 from tests.gitlab_errors import INSUFFICIENT_SCOPE, NOT_EXIST
 
 

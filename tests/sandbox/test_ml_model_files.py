@@ -7,8 +7,9 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from mlflow_gitlab.sandbox.api.ml_common import insert_candidate, insert_experiment
-from mlflow_gitlab.sandbox.auth import GUEST
+from mlflow_gitlab.sandbox.backend.candidates import insert_candidate
+from mlflow_gitlab.sandbox.backend.experiments import insert_experiment
+from mlflow_gitlab.sandbox.backend.projects import GUEST
 from tests.gitlab_errors import (
     INSUFFICIENT_SCOPE,
     NOT_EXIST,
