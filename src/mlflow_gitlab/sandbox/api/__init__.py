@@ -6,7 +6,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mlflow_gitlab.sandbox.app import Router
+    from mlflow_gitlab.sandbox.router import Router
 
 MODULES = (
     "admin",

@@ -7,9 +7,9 @@ part of GitLab's API; like every control route they need the sandbox's admin tok
 from __future__ import annotations
 
 from mlflow_gitlab.sandbox import web
-from mlflow_gitlab.sandbox.app import Router
 from mlflow_gitlab.sandbox.auth import Family
 from mlflow_gitlab.sandbox.faults import Fault
+from mlflow_gitlab.sandbox.router import Router
 
 PREFIX = "/-/sandbox"
 

@@ -13,10 +13,10 @@ are its head only.
 from __future__ import annotations
 
 from mlflow_gitlab.sandbox import web
-from mlflow_gitlab.sandbox.app import Router
 from mlflow_gitlab.sandbox.auth import Family
 from mlflow_gitlab.sandbox.backend.projects import REPORTER
 from mlflow_gitlab.sandbox.backend.store import Store
+from mlflow_gitlab.sandbox.router import Router
 
 from .merge_requests import merge_request_json
 from .rest_common import paginated_json, require_role

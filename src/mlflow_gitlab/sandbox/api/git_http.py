@@ -17,7 +17,6 @@ import threading
 from typing import IO
 
 from mlflow_gitlab.sandbox import git_access, git_repos, web
-from mlflow_gitlab.sandbox.app import Router
 from mlflow_gitlab.sandbox.auth import (
     REPORTER,
     Family,
@@ -26,6 +25,7 @@ from mlflow_gitlab.sandbox.auth import (
     authenticate,
     find_project,
 )
+from mlflow_gitlab.sandbox.router import Router
 
 SERVICES = ("git-upload-pack", "git-receive-pack")
 _TOKEN_HEADERS = ("PRIVATE-TOKEN", "Authorization")

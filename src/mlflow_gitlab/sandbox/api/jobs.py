@@ -10,12 +10,12 @@ import sqlite3
 from typing import Any
 
 from mlflow_gitlab.sandbox import auth, web
-from mlflow_gitlab.sandbox.app import Router
 from mlflow_gitlab.sandbox.auth import Family
 from mlflow_gitlab.sandbox.backend import jobs
 from mlflow_gitlab.sandbox.backend.pipelines import get_pipeline
 from mlflow_gitlab.sandbox.backend.projects import REPORTER, get_project
 from mlflow_gitlab.sandbox.backend.store import iso8601
+from mlflow_gitlab.sandbox.router import Router
 
 from .pipelines import JOB_SCOPES, elapsed, find_pipeline, pipeline_basic
 from .rest_common import (

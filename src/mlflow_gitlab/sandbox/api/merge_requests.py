@@ -12,10 +12,10 @@ import sqlite3
 from typing import Any
 
 from mlflow_gitlab.sandbox import web
-from mlflow_gitlab.sandbox.app import Router
 from mlflow_gitlab.sandbox.auth import Family
 from mlflow_gitlab.sandbox.backend.projects import DEVELOPER, access_level
 from mlflow_gitlab.sandbox.backend.store import iso8601, next_iid, now
+from mlflow_gitlab.sandbox.router import Router
 
 from .pipelines import pipeline_basic, pipeline_detail
 from .rest_common import (

@@ -14,10 +14,10 @@ from urllib.parse import quote, unquote
 
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.api import package_files as pf
-from mlflow_gitlab.sandbox.app import Router
 from mlflow_gitlab.sandbox.auth import Family
 from mlflow_gitlab.sandbox.backend.projects import DEVELOPER, access_level
 from mlflow_gitlab.sandbox.backend.store import Store
+from mlflow_gitlab.sandbox.router import Router
 
 CANDIDATE_PREFIX = "candidate:"
 FILE_NAME = re.compile(r"[A-Za-z0-9._+ -]+")  # ml_model_file_name_regex: spaces allowed

@@ -12,8 +12,8 @@ from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.api import ml_common as mc
 from mlflow_gitlab.sandbox.api import package_files as pf
 from mlflow_gitlab.sandbox.api.ml_model_files import existing_package_id, find_target
-from mlflow_gitlab.sandbox.app import ARTIFACTS_PREFIX, Router
 from mlflow_gitlab.sandbox.auth import Family
+from mlflow_gitlab.sandbox.router import ARTIFACTS_PREFIX, Router
 
 
 def register(router: Router) -> None:

@@ -14,9 +14,9 @@ from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.api import ml_common as mc
 from mlflow_gitlab.sandbox.api import ml_registry as reg
 from mlflow_gitlab.sandbox.api.package_files import find_or_create_package
-from mlflow_gitlab.sandbox.app import Router
 from mlflow_gitlab.sandbox.backend.candidates import insert_candidate
 from mlflow_gitlab.sandbox.backend.store import now
+from mlflow_gitlab.sandbox.router import Router
 
 GITLAB_TAG_PREFIX = "gitlab."
 

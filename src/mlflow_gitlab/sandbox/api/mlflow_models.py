@@ -9,9 +9,9 @@ from typing import Any
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.api import ml_common as mc
 from mlflow_gitlab.sandbox.api import ml_registry as reg
-from mlflow_gitlab.sandbox.app import Router
 from mlflow_gitlab.sandbox.backend.experiments import insert_experiment
 from mlflow_gitlab.sandbox.backend.store import now
+from mlflow_gitlab.sandbox.router import Router
 
 _ORDER_COLUMNS = ("name", "created_at", "updated_at", "id")
 _OUTER_QUOTES = re.compile(r"^(\"|')|(\"|')?$")  # GitLab's OUTER_QUOTES_REGEXP

@@ -17,9 +17,9 @@ from mlflow_gitlab.sandbox.api.mlflow_records import (
     grape_string,
 )
 from mlflow_gitlab.sandbox.api.mlflow_runs import find_candidate, render_metric
-from mlflow_gitlab.sandbox.app import Router
 from mlflow_gitlab.sandbox.backend import candidate_data, candidates
 from mlflow_gitlab.sandbox.backend.candidate_data import Metric
+from mlflow_gitlab.sandbox.router import Router
 
 HISTORY_MAX_RESULTS = 1000
 

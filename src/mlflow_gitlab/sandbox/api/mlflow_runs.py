@@ -17,9 +17,9 @@ from mlflow_gitlab.sandbox.api.mlflow_records import (
     grape_string,
     key_value_items,
 )
-from mlflow_gitlab.sandbox.app import Router
 from mlflow_gitlab.sandbox.backend import candidates
 from mlflow_gitlab.sandbox.backend.store import Store
+from mlflow_gitlab.sandbox.router import Router
 
 RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
 

@@ -12,10 +12,10 @@ import sqlite3
 from typing import Any
 
 from mlflow_gitlab.sandbox import web
-from mlflow_gitlab.sandbox.app import Router
 from mlflow_gitlab.sandbox.auth import Family
 from mlflow_gitlab.sandbox.backend.projects import MAINTAINER, access_level
 from mlflow_gitlab.sandbox.backend.store import iso8601, now
+from mlflow_gitlab.sandbox.router import Router
 
 from .merge_requests import find_merge_request
 from .rest_common import Params, paginated_json, path_int, record_not_found, user_basic

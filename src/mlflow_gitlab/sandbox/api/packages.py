@@ -14,10 +14,10 @@ from typing import Any
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.api.rest_common import Params, record_not_found, require_role
 from mlflow_gitlab.sandbox.api.rest_pagination import paginated, pagination_errors
-from mlflow_gitlab.sandbox.app import Router
 from mlflow_gitlab.sandbox.auth import Family
 from mlflow_gitlab.sandbox.backend.projects import MAINTAINER, REPORTER, access_level
 from mlflow_gitlab.sandbox.backend.store import iso8601
+from mlflow_gitlab.sandbox.router import Router
 
 PACKAGE_TYPES = ("maven", "npm", "conan", "nuget", "pypi", "composer", "generic", "golang",
                  "debian", "rubygems", "helm", "terraform_module", "rpm", "ml_model", "cargo")

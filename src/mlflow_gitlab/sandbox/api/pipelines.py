@@ -10,7 +10,6 @@ import sqlite3
 from typing import Any
 
 from mlflow_gitlab.sandbox import web
-from mlflow_gitlab.sandbox.app import Router
 from mlflow_gitlab.sandbox.auth import Family
 from mlflow_gitlab.sandbox.backend import pipelines
 from mlflow_gitlab.sandbox.backend.pipelines import (
@@ -22,6 +21,7 @@ from mlflow_gitlab.sandbox.backend.pipelines import (
 )
 from mlflow_gitlab.sandbox.backend.projects import REPORTER
 from mlflow_gitlab.sandbox.backend.store import iso8601, now
+from mlflow_gitlab.sandbox.router import Router
 
 from .rest_common import (
     Params,

@@ -13,10 +13,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mlflow_gitlab.sandbox import web
-from mlflow_gitlab.sandbox.app import Router
 from mlflow_gitlab.sandbox.auth import Family
 from mlflow_gitlab.sandbox.backend.projects import access_level
 from mlflow_gitlab.sandbox.backend.store import iso8601
+from mlflow_gitlab.sandbox.router import Router
 
 from .rest_common import project_url
 

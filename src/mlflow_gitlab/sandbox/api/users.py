@@ -10,8 +10,8 @@ routes the sandbox has.
 from __future__ import annotations
 
 from mlflow_gitlab.sandbox import web
-from mlflow_gitlab.sandbox.app import Router
 from mlflow_gitlab.sandbox.auth import Family
+from mlflow_gitlab.sandbox.router import Router
 
 from .rest_common import user_full
 
