@@ -21,9 +21,16 @@ def tracking_store(store_uri: str, artifact_uri: str | None = None, **kwargs: An
     """The store MLflow should use for `store_uri` (an `http://` URI)."""
     journal, relay = os.environ.get(JOURNAL_VARIABLE), os.environ.get(RELAY_VARIABLE)
     if journal and relay and store_uri.rstrip("/") == relay.rstrip("/"):
-        from mlflow_gitlab.relay.journal_store import journaling_store
+        try:
+            from mlflow_gitlab.relay.journal_store import journaling_store
 
-        return journaling_store(store_uri, Path(journal))
+            return journaling_store(store_uri, Path(journal))
+        except Exception as exc:  # an MLflow this store does not fit: MLflow's own, over HTTP
+            import logging
+
+            logging.getLogger(__name__).warning(
+                "mlflow-gitlab: metrics go to the relay over HTTP, not through the journal "
+                "(%s: %s)", type(exc).__name__, exc)
     from mlflow.tracking._tracking_service.utils import _get_rest_store
 
     return _get_rest_store(store_uri, artifact_uri=artifact_uri, **kwargs)

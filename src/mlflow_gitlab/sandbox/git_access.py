@@ -16,10 +16,12 @@ import sqlite3
 from dataclasses import dataclass
 from email.message import Message
 
-from mlflow_gitlab.sandbox import deploy_tokens, web
-from mlflow_gitlab.sandbox.auth import DEVELOPER, GUEST, REPORTER, Principal, access_level
+from mlflow_gitlab.sandbox import web
+from mlflow_gitlab.sandbox.backend import deploy_tokens
+from mlflow_gitlab.sandbox.backend.projects import DEVELOPER, GUEST, REPORTER, access_level
+from mlflow_gitlab.sandbox.backend.store import Store
+from mlflow_gitlab.sandbox.backend.tokens import Principal
 from mlflow_gitlab.sandbox.registry_auth import CI_JOB_USER, basic_credentials
-from mlflow_gitlab.sandbox.store import Store
 
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="GitLab"'}
 ACCESS_DENIED = (  # `render_access_denied`

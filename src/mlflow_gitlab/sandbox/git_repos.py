@@ -11,7 +11,7 @@ import secrets
 import subprocess
 from pathlib import Path
 
-from mlflow_gitlab.sandbox.store import Store, now
+from mlflow_gitlab.sandbox.backend.store import Store, now
 
 REPOSITORIES = "repositories"
 _CONFIG = (("uploadpack.allowFilter", "true"), ("uploadpack.allowAnySHA1InWant", "true"),

@@ -17,14 +17,9 @@ import threading
 from typing import IO
 
 from mlflow_gitlab.sandbox import git_access, git_repos, web
-from mlflow_gitlab.sandbox.auth import (
-    REPORTER,
-    Family,
-    Principal,
-    access_level,
-    authenticate,
-    find_project,
-)
+from mlflow_gitlab.sandbox.auth import Family, authenticate
+from mlflow_gitlab.sandbox.backend.projects import REPORTER, access_level, find_project
+from mlflow_gitlab.sandbox.backend.tokens import Principal
 from mlflow_gitlab.sandbox.router import Router
 
 SERVICES = ("git-upload-pack", "git-receive-pack")
