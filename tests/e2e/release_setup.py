@@ -85,7 +85,7 @@ def publish_catalog(sandbox: Sandbox) -> None:
     Only its git push runs: the sandbox has no `PUT /projects/:id`, so the `--project-api`
     part (the catalog's description) is left out."""
     from mlflow_gitlab.sandbox import git_repos
-    from mlflow_gitlab.sandbox.auth import MAINTAINER
+    from mlflow_gitlab.sandbox.backend.projects import MAINTAINER
 
     project_id = git_repos.create_project(sandbox.app.store, "mlflow-gitlab/components",
                                           "public")

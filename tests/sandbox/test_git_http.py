@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from mlflow_gitlab.sandbox import Sandbox, git_repos
-from mlflow_gitlab.sandbox.auth import MAINTAINER
+from mlflow_gitlab.sandbox.backend.projects import MAINTAINER
 from tests import secrets_scan
 
 CATALOG = "mlflow-gitlab/components"

@@ -1,7 +1,7 @@
 """A release's files: the candidate's model in, the model version's package out.
 
 The model is found in the candidate's outputs package, else in the run's own files (where
-`log_model` puts it through the relay); see `release_sources` for both and `release_model`
+`log_model` puts it through the relay); see `release.sources` for both and `release.model_files`
 for which files are the model. They go to the version's `ml_model` package with paths
 relative to the model's folder, so `MLmodel` sits at the top, each verified on the way.
 The version's `manifest.json` goes last: a version is complete iff its package holds one.

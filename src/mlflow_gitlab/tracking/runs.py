@@ -34,7 +34,7 @@ class RunRef:
 
 
 class Tracker:
-    """Creates and finishes runs on one tracking server, every call retried (`mlflow_api`)."""
+    """Creates and finishes runs on one tracking server, every call retried (`tracking.client`)."""
 
     def __init__(self, settings: TrackingSettings) -> None:
         self.settings = settings
