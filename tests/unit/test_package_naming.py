@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 
 from mlflow_gitlab.errors import InvalidPackageName
+from mlflow_gitlab.http.paths import url_path
 from mlflow_gitlab.packages.naming import (
     check_package,
     check_remote_name,
     part_name,
     path_problem,
     remote_name,
-    url_path,
 )
 from mlflow_gitlab.packages.runs import package_from_tags, package_tags, run_package
 from mlflow_gitlab.packages.sources import plan_files

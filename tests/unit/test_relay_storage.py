@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mlflow_gitlab.http.paths import url_path
 from mlflow_gitlab.relay.storage import (
     Storage,
     listing,
@@ -11,7 +12,6 @@ from mlflow_gitlab.relay.storage import (
     split_relay_path,
     split_stored_path,
     storage_of,
-    url_path,
 )
 
 

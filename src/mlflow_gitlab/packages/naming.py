@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import quote
 
 from mlflow_gitlab.errors import ConfigError, InvalidPackageName
 
@@ -123,11 +122,6 @@ def check_remote_name(name: str) -> None:
 def part_name(name: str, index: int) -> str:
     """The file name of part `index` (from 1) of a file split to fit GitLab's size limit."""
     return f"{name}.part{index:04d}"
-
-
-def url_path(name: str) -> str:
-    """`dir/file` -> `dir/file` with each segment percent-encoded for a URL."""
-    return "/".join(quote(segment, safe="") for segment in name.split("/"))
 
 
 def find_collisions(names: Iterable[tuple[str, str]]) -> list[tuple[str, str, str]]:

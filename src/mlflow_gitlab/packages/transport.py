@@ -23,8 +23,8 @@ from mlflow_gitlab.errors import (
 from mlflow_gitlab.gitlab_api import GitLabClient, gitlab_message
 from mlflow_gitlab.http import allow_transfer, read_json, short_url, transfer_seconds
 from mlflow_gitlab.http.deadline import current as current_deadline
+from mlflow_gitlab.http.paths import url_path
 from mlflow_gitlab.http.retry import TransientError
-from mlflow_gitlab.packages.naming import url_path
 from mlflow_gitlab.settings import DEFAULT_MAX_FILE_SIZE
 
 CHUNK = 1 << 20

@@ -17,6 +17,7 @@ import requests
 
 from mlflow_gitlab.errors import GitLabAPIError
 from mlflow_gitlab.http import read_json, transfer_seconds, unexpected
+from mlflow_gitlab.http.paths import url_path
 from mlflow_gitlab.relay.forward import BUFFERED, reply_from, unavailable
 from mlflow_gitlab.relay.http import Reply, Request, json_reply, mlflow_error
 from mlflow_gitlab.relay.routes import ARTIFACTS as PREFIX
@@ -26,7 +27,6 @@ from mlflow_gitlab.relay.storage import (
     listing,
     split_relay_path,
     split_stored_path,
-    url_path,
 )
 from mlflow_gitlab.relay.upstream import Upstream
 

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 RELAY_SCHEME = "mlflow-artifacts:/runs/"
 _PROXY = re.compile(r"\Amlflow-artifacts:/+(?P<ref>candidate:\d+|\d+)/*\Z")
@@ -89,11 +89,6 @@ def _file_path(parts: list[str], owner: str) -> str:
     if ".." in rest.split("/"):
         raise ValueError(f"artifact path {rest!r} leaves {owner}")
     return rest
-
-
-def url_path(path: str) -> str:
-    """A file path as URL segments, each percent-encoded (a space is %20, `+` is %2B)."""
-    return "/".join(quote(segment, safe="") for segment in path.split("/"))
 
 
 def listing(files: Iterable[Mapping[str, Any]], folder: str) -> list[dict[str, Any]]:

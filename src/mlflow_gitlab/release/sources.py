@@ -23,6 +23,7 @@ import requests
 from mlflow_gitlab.errors import PackageDownloadError, ReleaseError
 from mlflow_gitlab.gitlab_api import GitLabClient, gitlab_message
 from mlflow_gitlab.http import json_or_none, read_json, unexpected
+from mlflow_gitlab.http.paths import url_path
 from mlflow_gitlab.packages import (
     FileEntry,
     Manifest,
@@ -31,7 +32,6 @@ from mlflow_gitlab.packages import (
     file_url,
 )
 from mlflow_gitlab.packages.manifest import destination
-from mlflow_gitlab.packages.naming import url_path
 from mlflow_gitlab.packages.parallel import in_parallel
 from mlflow_gitlab.packages.transport import get_slice
 from mlflow_gitlab.settings import TransferSettings
