@@ -18,6 +18,19 @@ MAX_VALUE_LENGTH = 5000
 MAX_PARAM_VALUE_LENGTH = 250
 ELLIPSIS = "..."
 
+# Written by `upload --run` and `run --artifacts`: the run's outputs package (packages/)
+PACKAGE_NAME = "mlflow-gitlab.package.name"
+PACKAGE_VERSION = "mlflow-gitlab.package.version"
+PACKAGE_URL = "mlflow-gitlab.package.url"  # the manifest's download URL
+# Written by the relay for MLflow 3's inputs, outputs and logged models (relay/)
+DATASET_PREFIX = "mlflow-gitlab.dataset."
+MODEL_INPUT_PREFIX = "mlflow-gitlab.model_input."
+MODEL_OUTPUT_PREFIX = "mlflow-gitlab.model_output."
+CONTEXT_TAG = "mlflow.data.context"  # MLflow's own input tag for train/eval/...
+MODEL_RECORD_PREFIX = "mlflow-gitlab.model."  # the relay's MLflow 3 model records
+# On model versions: GitLab numbers a version by it (tracking/registry.py)
+VERSION_TAG = "gitlab.version"  # sets the semver at creation
+
 JOB_ID = "gitlab.CI_JOB_ID"  # GitLab links the run to this job in its UI
 PIPELINE_ID = "gitlab.CI_PIPELINE_ID"
 PIPELINE_IID = "gitlab.CI_PIPELINE_IID"

@@ -11,11 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from mlflow_gitlab.packages.naming import check_package
+from mlflow_gitlab.tags import PACKAGE_NAME, PACKAGE_URL, PACKAGE_VERSION
 
 # Tags on the run (documented in docs/packages.md); set once, never overwritten.
-PACKAGE_NAME = "mlflow-gitlab.package.name"
-PACKAGE_VERSION = "mlflow-gitlab.package.version"
-PACKAGE_URL = "mlflow-gitlab.package.url"  # the manifest's download URL
 
 
 def run_package(run_id: str, experiment_id: str) -> tuple[str, str]:

@@ -16,12 +16,15 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from mlflow_gitlab.tags import MAX_KEY_LENGTH, MAX_VALUE_LENGTH
+from mlflow_gitlab.tags import (
+    CONTEXT_TAG,
+    DATASET_PREFIX,
+    MAX_KEY_LENGTH,
+    MAX_VALUE_LENGTH,
+    MODEL_INPUT_PREFIX,
+    MODEL_OUTPUT_PREFIX,
+)
 
-DATASET_PREFIX = "mlflow-gitlab.dataset."
-MODEL_INPUT_PREFIX = "mlflow-gitlab.model_input."
-MODEL_OUTPUT_PREFIX = "mlflow-gitlab.model_output."
-CONTEXT_TAG = "mlflow.data.context"  # MLflow's own input tag for train/eval/...
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.+-]+")
 _DATASET_FIELDS = ("name", "digest", "source_type", "source", "schema", "profile")
 

@@ -25,8 +25,8 @@ from typing import Any
 
 from mlflow_gitlab.relay.storage import relay_uri
 from mlflow_gitlab.tags import MAX_KEY_LENGTH, MAX_VALUE_LENGTH
+from mlflow_gitlab.tags import MODEL_RECORD_PREFIX as PREFIX
 
-PREFIX = "mlflow-gitlab.model."
 STATUSES = ("PENDING", "READY", "UPLOAD_FAILED")
 _ID = re.compile(r"\Am-(?P<run>[0-9a-f]{32})[0-9a-f]{8}\Z")
 _CLAUSE = re.compile(r"\s*(?P<field>[\w.]+)\s*(?P<op>!=|=)\s*(?P<q>['\"])(?P<value>.*?)(?P=q)\s*")

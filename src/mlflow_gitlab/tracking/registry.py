@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlflow_gitlab.errors import ReleaseError, TrackingRefused, VersionTaken
+from mlflow_gitlab.tags import VERSION_TAG
 from mlflow_gitlab.tracking.client import JSON, MlflowAPI
 from mlflow_gitlab.versioning import SemVer
 
-VERSION_TAG = "gitlab.version"  # sets the semver at creation
 _TAKEN = "Version has already been taken"
 
 
