@@ -78,8 +78,8 @@ class App:
         if route.family is Family.ADMIN:
             auth.check_admin(self.admin_token, request.headers)
             return route.handler(request)
-        if route.family in (Family.PYPI, Family.GIT_HTTP):
-            return route.handler(request)  # Basic auth, resolved by the route
+        if route.family in (Family.PYPI, Family.GIT_HTTP, Family.WEB):
+            return route.handler(request)  # Basic auth or none, resolved by the route
         request.principal = auth.authenticate(
             self.store, route.family, request.method, request.headers, request.query)
         if "id" in params and route.template.startswith(API_PREFIX + "/projects/:id"):
@@ -92,8 +92,10 @@ class App:
 
 def build_app(store: Store, settings: Settings | None = None) -> App:
     """An App with every endpoint module registered."""
+    from mlflow_gitlab.sandbox import pages
     from mlflow_gitlab.sandbox.api import register_all
 
     router = Router()
     register_all(router)
+    pages.register(router)
     return App(store=store, router=router, settings=settings or Settings())

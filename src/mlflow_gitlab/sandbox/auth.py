@@ -35,6 +35,7 @@ class Family(enum.Enum):
     PYPI = "pypi"  # PyPI registry: Basic credentials only, read by the route (registry_auth)
     GIT_HTTP = "git_http"  # git over HTTP and raw files: read by the route (git_access)
     ADMIN = "admin"  # the sandbox's own control routes: the admin token only
+    WEB = "web"  # the read-only HTML pages: no sign-in (a deliberate difference, docs/sandbox.md)
 
 
 def authenticate(store: Store, family: Family, method: str, headers: Message,

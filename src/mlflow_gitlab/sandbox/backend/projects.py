@@ -19,6 +19,11 @@ def find_project(store: Store, ref: str) -> sqlite3.Row | None:
     return store.one("SELECT * FROM projects WHERE path = ?", unquote(ref))
 
 
+def project_at_path(store: Store, path: str) -> sqlite3.Row | None:
+    """A project by its full path (`group/project`), as web pages address it."""
+    return store.one("SELECT * FROM projects WHERE path = ?", path)
+
+
 def get_project(store: Store, project_id: int) -> sqlite3.Row | None:
     """A project row by id."""
     return store.one("SELECT * FROM projects WHERE id = ?", project_id)
