@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import requests
 import yaml
 
 from mlflow_gitlab.sandbox import Sandbox
@@ -80,10 +81,8 @@ def installed(bin_dir: Path) -> dict[str, str]:
 
 def publish_catalog(sandbox: Sandbox) -> None:
     """Run the `publish-catalog` job's command into a public `mlflow-gitlab/components` of the
-    sandbox, with a Maintainer project access token as its CATALOG_TOKEN.
-
-    Only its git push runs: the sandbox has no `PUT /projects/:id`, so the `--project-api`
-    part (the catalog's description) is left out."""
+    sandbox, with a Maintainer project access token as its CATALOG_TOKEN: it pushes the
+    catalog's tree and tag, then sets the project's description through the API."""
     from mlflow_gitlab.sandbox import git_repos
     from mlflow_gitlab.sandbox.backend.projects import MAINTAINER
 
@@ -92,7 +91,7 @@ def publish_catalog(sandbox: Sandbox) -> None:
     token = git_repos.create_project_token(sandbox.app.store, project_id,
                                            "api write_repository", MAINTAINER)
     pipeline = yaml.safe_load((ROOT / ".gitlab-ci.yml").read_text())
-    command = pipeline["publish-catalog"]["script"][-1].split(" --project-api ")[0]
+    command = pipeline["publish-catalog"]["script"][-1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(CI_SERVER_URL=sandbox.url, CI_API_V4_URL=sandbox.api_url, CATALOG_TOKEN=token,
                GIT_TERMINAL_PROMPT="0", PATH=str(Path(sys.executable).parent) + os.pathsep
@@ -100,3 +99,5 @@ def publish_catalog(sandbox: Sandbox) -> None:
     done = subprocess.run(["bash", "-ec", command], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+    catalog = requests.get(f"{sandbox.api_url}/projects/mlflow-gitlab%2Fcomponents", timeout=10)
+    assert catalog.json()["description"], "the catalog project has no description"

@@ -1,4 +1,4 @@
-"""`GET /projects/:id`: the project entity and who may read it (reference §2.3, §2.4)."""
+"""`GET` and `PUT /projects/:id`: the project entity, who may read it and who may update it."""
 
 from __future__ import annotations
 
@@ -83,3 +83,43 @@ def test_public_project_is_readable_anonymously(sandbox, api):
     assert r.status_code == 200
     assert r.json()["visibility"] == "public"
     assert r.json()["permissions"]["project_access"] is None
+
+
+def test_a_maintainer_sets_the_description_python_gitlab_reads(sandbox, gl):
+    maintainer = gitlab.Gitlab(sandbox.url, private_token=sandbox.tokens["maintainer"])
+    project = maintainer.projects.get(sandbox.project_id)
+    project.description = "Reusable CI for MLflow"
+    project.save()
+    assert gl.projects.get(sandbox.project_id).description == "Reusable CI for MLflow"
+
+
+@pytest.mark.parametrize("token, status", [("developer", 403), (None, 401), ("read_api", 403)])
+def test_only_maintainers_update_a_project(api, token, status):
+    response = api.request("PUT", f"/projects/{api.sandbox.project_id}", token=token,
+                           json={"description": "x"})
+    assert response.status_code == status
+    assert api.request("GET", f"/projects/{api.sandbox.project_id}",
+                       token="maintainer").json()["description"] == ""
+
+
+def test_an_update_naming_nothing_it_can_change_is_400(api):
+    response = api.request("PUT", f"/projects/{api.sandbox.project_id}", token="maintainer",
+                           json={"topics": ["ml"]})
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "description are missing, at least one parameter must be provided"}
+
+
+def test_a_data_folder_from_before_descriptions_gets_the_column(tmp_path):
+    import sqlite3
+
+    from mlflow_gitlab.sandbox.backend.store import Store
+    from mlflow_gitlab.sandbox.data_dir import DATABASE
+
+    Store(tmp_path).close()
+    with sqlite3.connect(tmp_path / DATABASE) as db:
+        db.execute("INSERT INTO projects (id, path, name, created_at) VALUES (1, 'g/p', 'p', 0)")
+        db.execute("ALTER TABLE projects DROP COLUMN description")
+    store = Store(tmp_path)
+    assert store.one("SELECT description FROM projects WHERE id = 1")["description"] == ""
+    store.close()

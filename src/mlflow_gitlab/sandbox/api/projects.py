@@ -1,4 +1,4 @@
-"""The project entity: `GET /projects/:id`.
+"""The project entity: `GET /projects/:id`, and `PUT /projects/:id` for its description.
 
 The job token is not accepted here (Family.REST ignores it), so a CI job calling this on a
 private project is anonymous and gets 404 Project Not Found; python-gitlab users pass
@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.auth import Family
-from mlflow_gitlab.sandbox.backend.projects import access_level
+from mlflow_gitlab.sandbox.backend import projects
+from mlflow_gitlab.sandbox.backend.projects import MAINTAINER, UPDATABLE, access_level
 from mlflow_gitlab.sandbox.backend.store import iso8601
 from mlflow_gitlab.sandbox.router import Router
 
@@ -27,6 +28,19 @@ def register(router: Router) -> None:
     @router.route("GET", "/projects/:id", Family.REST)
     def get_project(req: web.Request) -> web.Response:
         return web.Response(200, project_json(req, req.project))
+
+    @router.route("PUT", "/projects/:id", Family.REST)
+    def update_project(req: web.Request) -> web.Response:
+        """Grape's `at_least_one_of` comes first, then `authorize_admin_project` (Maintainer);
+        the sandbox updates `description` only (`lib/api/projects.rb`)."""
+        changes = {key: str(req.params[key]) for key in sorted(UPDATABLE) if key in req.params}
+        if not changes:
+            raise web.grape_error(f"{', '.join(sorted(UPDATABLE))} are missing, at least one "
+                                  "parameter must be provided")
+        if access_level(req.app.store, req.project, req.principal) < MAINTAINER:
+            raise web.forbidden()
+        project = projects.update_project(req.app.store, req.project["id"], changes)
+        return web.Response(200, project_json(req, project))
 
 
 def namespace_json(req: web.Request, project: sqlite3.Row) -> dict[str, Any]:
@@ -61,7 +75,7 @@ def project_json(req: web.Request, project: sqlite3.Row) -> dict[str, Any]:
     host = urlsplit(req.base_url).hostname or "localhost"
     return {
         "id": project["id"],
-        "description": "",
+        "description": project["description"],
         "name": project["name"],
         "name_with_namespace": f"{namespace['name']} / {project['name']}",
         "path": project["path"].rpartition("/")[2],

@@ -10,6 +10,7 @@ from mlflow_gitlab.sandbox.backend.store import Store
 from mlflow_gitlab.sandbox.backend.tokens import Principal
 
 GUEST, REPORTER, DEVELOPER, MAINTAINER, OWNER = 10, 20, 30, 40, 50
+UPDATABLE = frozenset({"description"})  # what `PUT /projects/:id` changes in the sandbox
 
 
 def find_project(store: Store, ref: str) -> sqlite3.Row | None:
@@ -32,6 +33,17 @@ def get_project(store: Store, project_id: int) -> sqlite3.Row | None:
 def list_projects(store: Store) -> list[sqlite3.Row]:
     """Every project, by id."""
     return store.all("SELECT * FROM projects ORDER BY id")
+
+
+def update_project(store: Store, project_id: int, changes: dict[str, str]) -> sqlite3.Row:
+    """Set the project's columns in `UPDATABLE` that `changes` names."""
+    with store.tx() as db:
+        for column in UPDATABLE & changes.keys():
+            db.execute(f"UPDATE projects SET {column} = ? WHERE id = ?",
+                       (changes[column], project_id))
+    project = get_project(store, project_id)
+    assert project is not None
+    return project
 
 
 def access_level(store: Store, project: sqlite3.Row, principal: Principal | None) -> int:

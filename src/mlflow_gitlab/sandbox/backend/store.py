@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS tokens (
 CREATE TABLE IF NOT EXISTS projects (
     id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, name TEXT NOT NULL,
     visibility TEXT NOT NULL DEFAULT 'private', default_branch TEXT NOT NULL DEFAULT 'main',
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL, description TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS members (
     project_id INTEGER NOT NULL, user_id INTEGER NOT NULL, access_level INTEGER NOT NULL,
@@ -146,6 +146,10 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+# (table, column, declaration) of columns newer than the first sandbox release's schema.
+ADDED_COLUMNS = (("projects", "description", "TEXT NOT NULL DEFAULT ''"),)
+
+
 class Store:
     """A SQLite database and a blob folder under one data directory."""
 
@@ -174,6 +178,14 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Columns added since a data folder was made: its tables get them, with defaults."""
+        for table, column, declaration in ADDED_COLUMNS:
+            names = {row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in names:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
