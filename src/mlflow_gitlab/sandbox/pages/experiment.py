@@ -1,0 +1,74 @@
+"""One experiment's page: `/<project>/-/ml/experiments/:iid`, its runs table and performance.
+
+The table sorts on the server (`?sort=<column>&direction=asc|desc`, links in the headers);
+the performance section draws one metric across the runs (`?metric=<key>`), a bar per run
+in the order they were created, as GitLab's Performance tab does.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from urllib.parse import urlencode
+
+from mlflow_gitlab.sandbox import web
+from mlflow_gitlab.sandbox.backend.candidates import list_candidates, run_data
+from mlflow_gitlab.sandbox.backend.ci_links import ci_links, users_by_id
+from mlflow_gitlab.sandbox.backend.experiments import experiment_tags, find_experiment
+from mlflow_gitlab.sandbox.backend.models import model_of_experiment
+from mlflow_gitlab.sandbox.pages import candidate_table as table
+from mlflow_gitlab.sandbox.pages.charts import bar_chart
+from mlflow_gitlab.sandbox.pages.render import html, project_page
+from mlflow_gitlab.sandbox.router import Router
+
+LABEL_CHARS = 14
+
+
+def register(router: Router) -> None:
+    @project_page(router, "/-/ml/experiments/:iid")
+    def experiment(request: web.Request, project: sqlite3.Row) -> web.Response:
+        store = request.app.store
+        found = find_experiment(store, project["id"], iid=request.path_param("iid"))
+        candidates = list_candidates(store, found["id"])
+        rows = table.build_rows(candidates, run_data(store, [c["id"] for c in candidates]),
+                                ci_links(store, candidates))
+        columns = table.columns(rows)
+        keys = [column.key for column in columns]
+        query = {key: values[-1] for key, values in request.query.items() if values}
+        sort = query.get("sort") if query.get("sort") in keys else table.DEFAULT_SORT
+        descending = query.get("direction", "desc") != "asc"
+        metrics = [column.name for column in columns if column.kind == "metric"]
+        metric = query.get("metric") if query.get("metric") in metrics else (
+            metrics[0] if metrics else None)
+        state = {"sort": sort, "direction": "desc" if descending else "asc"}
+        if metric is not None:
+            state["metric"] = metric
+        owner = users_by_id(store, [found["user_id"]]).get(found["user_id"])
+        return html(
+            "experiment.html", project=project, experiment=found, owner=owner,
+            tags=experiment_tags(store, found["id"]),
+            model=model_of_experiment(store, found),
+            columns=columns, rows=table.arrange(rows, sort, descending),
+            sort=sort, descending=descending,
+            header_links={key: _link(state, sort=key, direction=(
+                "asc" if key == sort and descending else "desc")) for key in keys},
+            metrics=metrics, metric=metric,
+            metric_links={key: _link(state, metric=key) for key in metrics},
+            chart=_performance(rows, metric) if metric is not None else None)
+
+
+def _link(state: dict[str, str], **changes: str) -> str:
+    """This page's query string with `changes` applied (a header or picker link)."""
+    return "?" + urlencode({**state, **changes})
+
+
+def _performance(rows: list[table.Row], metric: str) -> object:
+    """A bar per run that logged `metric`, oldest run first."""
+    chosen = sorted((row for row in rows if row.metrics.get(metric) is not None),
+                    key=lambda row: (row.candidate["created_at"], row.candidate["id"]))
+    labels = [_short(row.candidate["name"] or str(row.candidate["iid"])) for row in chosen]
+    values = [float(row.metrics[metric] or 0.0) for row in chosen]
+    return bar_chart(f"{metric}, latest value per run", labels, values)
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= LABEL_CHARS else name[:LABEL_CHARS - 1] + "…"
