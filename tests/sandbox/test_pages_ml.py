@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import sys
 import time
 from urllib.parse import urlsplit
 
 import mlflow
 import pytest
 import requests
+
+from tests import ci_envs
+from tests.cli import home, mlflow_gitlab
 
 
 def page(sandbox, path: str, **params) -> requests.Response:
@@ -113,6 +118,13 @@ def test_a_pipelines_runs_are_grouped_under_their_parent(sandbox, api):
     assert re.findall(r'<tr class="candidate child" data-iid="(\d+)"', text) == \
         [str(strong["iid"]), str(weak["iid"])]
     assert "(2 runs)" in text
+    parent_page = page(sandbox, f"/-/ml/candidates/{parent['iid']}").text
+    children = parent_page.split('id="children"')[1].split("</table>")[0]
+    assert re.findall(r"/-/ml/candidates/(\d+)", children) == \
+        [str(weak["iid"]), str(strong["iid"])]
+    child_page = page(sandbox, f"/-/ml/candidates/{weak['iid']}").text
+    assert f'<dd><a href="/{sandbox.project_path}/-/ml/candidates/{parent["iid"]}">pipeline #1' \
+        in child_page
 
 
 def test_the_performance_section_draws_one_metric_across_the_runs(sandbox, api):
@@ -254,3 +266,44 @@ def test_mlflows_view_run_link_opens_the_runs_page(sandbox, mlflow_env, capsys):
         f"/{sandbox.project_path}/-/ml/experiments/{active.info.experiment_id}"
     unknown = requests.get(address, params={"run": "0" * 32}, timeout=10)
     assert unknown.status_code == 404 and "404: Page not found" in unknown.text
+
+
+def test_the_runs_download_as_csv_in_the_tables_order(sandbox, api):
+    exp = experiment(api)
+    low = run(api, exp, "low", params={"formula": "=1+1"}, metrics={"accuracy": [0.6]})
+    high = run(api, exp, "high", params={"formula": "x"}, metrics={"accuracy": [0.9]})
+    text = page(sandbox, f"/-/ml/experiments/{exp}", sort="metrics.accuracy").text
+    link = re.search(r'<a class="csv" href="([^"]+)"', text)[1].replace("&amp;", "&")
+    response = requests.get(f"{sandbox.url}/{sandbox.project_path}/-/ml/experiments/{link}",
+                            timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    lines = response.text.splitlines()
+    assert lines[0] == ("project_id,experiment_iid,candidate_iid,name,external_id,start_time,"
+                        "end_time,formula,accuracy")
+    assert lines[1].startswith(f"7,{exp},{high['iid']},high,{high['run_id']},")
+    assert lines[1].endswith(",x,0.9")
+    assert lines[2].endswith(",'=1+1,0.6")  # no formula for a spreadsheet to run
+    assert low["iid"] == int(lines[2].split(",")[2])
+
+
+def test_the_run_page_the_tool_prints_opens_with_its_pipeline_and_parent(sandbox, tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text("import mlflow\nwith mlflow.start_run():\n"
+                      "    mlflow.log_metric('loss', 0.5, step=0)\n"
+                      "    mlflow.log_metric('loss', 0.25, step=1)\n")
+    env = ci_envs.merge_request()
+    env.update({"PATH": os.environ["PATH"], "HOME": home(), "CI_SERVER_URL": sandbox.url,
+                "CI_API_V4_URL": sandbox.api_url,
+                "CI_PROJECT_URL": f"{sandbox.url}/{sandbox.project_path}",
+                "CI_JOB_TOKEN": sandbox.tokens["job"], "CI_PROJECT_NAME": "demo-project",
+                "MLFLOW_TRACKING_TOKEN": sandbox.tokens["developer"],
+                "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
+    result = mlflow_gitlab("run", "--", sys.executable, str(script), env=env)
+    assert result.returncode == 0, result.stderr
+    printed = re.search(rf"{re.escape(sandbox.url)}/\S+/-/ml/candidates/\d+",
+                        result.stdout + result.stderr)[0]
+    text = requests.get(printed, timeout=10).text
+    assert re.search(r"<dt>Parent run</dt><dd><a href=[^>]+>pipeline #1</a>", text)
+    assert f'<a href="/{sandbox.project_path}/-/jobs/5001">' in text
+    assert len(re.findall(r'<polyline[^>]* points="([^"]*)"', text)[0].split()) == 2

@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.backend.candidates import (
+    child_candidates,
     find_candidate,
     find_candidate_by_iid,
     metric_history,
@@ -51,6 +52,7 @@ def register(router: Router) -> None:
             "candidate.html", project=project, candidate=found, data=data, tags=data.tags,
             experiment=get_experiment(store, found["experiment_id"]),
             parent=_parent(store, project["id"], tags.get(PARENT_TAG)),
+            children=child_candidates(store, found),
             ci=ci_links(store, [found])[found["id"]],
             charts=[(m["key"], _chart(store, found["id"], m["key"])) for m in data.metrics],
             package=get_package(store, found["package_id"]),
