@@ -307,3 +307,20 @@ def test_the_run_page_the_tool_prints_opens_with_its_pipeline_and_parent(sandbox
     assert re.search(r"<dt>Parent run</dt><dd><a href=[^>]+>pipeline #1</a>", text)
     assert f'<a href="/{sandbox.project_path}/-/jobs/5001">' in text
     assert len(re.findall(r'<polyline[^>]* points="([^"]*)"', text)[0].split()) == 2
+
+
+def test_a_runs_outputs_package_is_listed_with_its_files(sandbox, api):
+    exp = experiment(api)
+    info = run(api, exp, "train")
+    name, version = f"ml_experiment_{exp}", info["run_id"]
+    assert api.request("PUT", f"/projects/{sandbox.project_id}/packages/generic/{name}/"
+                       f"{version}/manifest.json", data=b"{}").status_code == 201
+    for key, value in (("mlflow-gitlab.package.name", name),
+                       ("mlflow-gitlab.package.version", version)):
+        api.mlflow("POST", "runs/set-tag", json={"run_id": info["run_id"], "key": key,
+                                                 "value": value})
+    text = page(sandbox, f"/-/ml/candidates/{info['iid']}").text
+    outputs = text.split("<h3>Outputs:")[1].split("<h2")[0]
+    assert f">{name} {version}</a>" in outputs
+    link = re.search(r'<a class="download" href="([^"]+)"', outputs)[1]
+    assert requests.get(sandbox.url + link, timeout=10).content == b"{}"

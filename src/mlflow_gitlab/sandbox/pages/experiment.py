@@ -25,7 +25,7 @@ from mlflow_gitlab.sandbox.pages.charts import bar_chart
 from mlflow_gitlab.sandbox.pages.render import html, project_page
 from mlflow_gitlab.sandbox.router import Router
 
-LABEL_CHARS = 14
+PLOT_WIDTH, CHAR_WIDTH, MIN_LABEL = 560, 6.5, 6  # the bar chart's plot, 11px text
 UNSAFE_CSV = re.compile(r"[=+\-@;]")  # GitLab's `CsvBuilder` prefixes such text with `'`
 
 
@@ -110,13 +110,16 @@ def _link(state: dict[str, str], **changes: str) -> str:
 
 
 def _performance(rows: list[table.Row], metric: str) -> object:
-    """A bar per run that logged `metric`, oldest run first."""
+    """A bar per run that logged `metric`, oldest run first, labelled by name while names fit
+    under their bars, else by candidate number."""
     chosen = sorted((row for row in rows if row.metrics.get(metric) is not None),
                     key=lambda row: (row.candidate["created_at"], row.candidate["id"]))
-    labels = [_short(row.candidate["name"] or str(row.candidate["iid"])) for row in chosen]
+    fits = int(PLOT_WIDTH / max(len(chosen), 1) / CHAR_WIDTH)
+    labels = [_short(row.candidate["name"] or "", fits) if fits >= MIN_LABEL
+              else f"#{row.candidate['iid']}" for row in chosen]
     values = [float(row.metrics[metric] or 0.0) for row in chosen]
     return bar_chart(f"{metric}, latest value per run", labels, values)
 
 
-def _short(name: str) -> str:
-    return name if len(name) <= LABEL_CHARS else name[:LABEL_CHARS - 1] + "…"
+def _short(name: str, chars: int) -> str:
+    return name if len(name) <= chars else name[:chars - 1] + "…"
