@@ -12,18 +12,12 @@ from typing import Any
 
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.api.ml_common import key_values
+from mlflow_gitlab.sandbox.backend.models import SEMVER
 from mlflow_gitlab.sandbox.backend.store import Store
 
 MODEL_EXPERIMENT_PREFIX = "[model]"
 INITIAL_VERSION = "1.0.0"
 NAME_MAX, VALUE_MAX, DESCRIPTION_MAX = 255, 5000, 10_000
-
-# `semver_regex` of `lib/gitlab/regex.rb`: MAJOR.MINOR.PATCH[-prerelease][+build], no
-# leading zeros, no `v`.
-SEMVER = re.compile(
-    r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?", re.ASCII)
 
 # `ml_model_name_regex` of `lib/gitlab/regex.rb`. Ruby's atomic groups `(?>X)` are written
 # `(?=(?P<g>X))(?P=g)`, which has the same no-backtracking meaning and also compiles on Python 3.10.
@@ -33,16 +27,6 @@ MODEL_NAME = re.compile(
 
 
 # --- versions ----------------------------------------------------------------------------
-
-
-def is_semver(version: str) -> bool:
-    return SEMVER.fullmatch(version) is not None
-
-
-def semver_key(version: str) -> tuple[int, int, int]:
-    """(major, minor, patch): GitLab's latest-version order ignores prerelease and build."""
-    m = SEMVER.fullmatch(version)
-    return (int(m[1]), int(m[2]), int(m[3])) if m else (-1, -1, -1)
 
 
 def bump_patch(version: str) -> str:
@@ -56,11 +40,6 @@ def bump_patch(version: str) -> str:
 
 def versions_of(store: Store, model_id: int) -> list[sqlite3.Row]:
     return store.all("SELECT * FROM model_versions WHERE model_id = ? ORDER BY id", model_id)
-
-
-def latest_version(rows: list[sqlite3.Row]) -> sqlite3.Row | None:
-    """The highest semver by (major, minor, patch); the newest row wins a tie."""
-    return max(rows, key=lambda r: (semver_key(r["version"]), r["id"]), default=None)
 
 
 # --- lookups -------------------------------------------------------------------------------

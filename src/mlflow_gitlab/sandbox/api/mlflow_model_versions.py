@@ -14,6 +14,7 @@ from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.api import ml_common as mc
 from mlflow_gitlab.sandbox.api import ml_registry as reg
 from mlflow_gitlab.sandbox.api.package_files import find_or_create_package
+from mlflow_gitlab.sandbox.backend import models
 from mlflow_gitlab.sandbox.backend.candidates import insert_candidate
 from mlflow_gitlab.sandbox.backend.store import now
 from mlflow_gitlab.sandbox.router import Router
@@ -55,7 +56,7 @@ def create(req: web.Request) -> web.Response:
         version = _custom_version(tags)
         if version is None:
             version = _next_version(db, model["id"])
-        if not reg.is_semver(version):
+        if not models.is_semver(version):
             raise _failed("Version must be semantic version")
         errors = _validation_errors(db, model["id"], version, description)
         if errors:
@@ -91,7 +92,7 @@ def _next_version(db: sqlite3.Connection, model_id: int) -> str:
     """No versions -> 1.0.0; else a patch bump of the highest semver."""
     rows = db.execute("SELECT id, version FROM model_versions WHERE model_id = ?",
                       (model_id,)).fetchall()
-    latest = reg.latest_version(rows)
+    latest = models.latest_version(rows)
     return reg.INITIAL_VERSION if latest is None else reg.bump_patch(latest["version"])
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.api import ml_common as mc
 from mlflow_gitlab.sandbox.api import ml_registry as reg
+from mlflow_gitlab.sandbox.backend import models
 from mlflow_gitlab.sandbox.backend.experiments import insert_experiment
 from mlflow_gitlab.sandbox.backend.store import now
 from mlflow_gitlab.sandbox.router import Router
@@ -107,7 +108,7 @@ def get_latest_versions(req: web.Request) -> web.Response:
     and Grape's entity of nil is null."""
     mc.require_read(req)
     model = reg.find_model(req, req.params.get("name"))
-    latest = reg.latest_version(reg.versions_of(req.app.store, model["id"]))
+    latest = models.latest_version(reg.versions_of(req.app.store, model["id"]))
     version = reg.model_version_json(req, latest, model) if latest is not None else None
     return web.Response(200, {"model_versions": [version]})
 

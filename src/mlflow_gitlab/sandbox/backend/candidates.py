@@ -85,6 +85,16 @@ def find_candidate_by_iid(store: Store, project_id: int, iid: int) -> sqlite3.Ro
                      project_id, iid)
 
 
+def child_candidates(store: Store, candidate: sqlite3.Row) -> list[sqlite3.Row]:
+    """The runs whose `mlflow.parentRunId` tag names this run (either UUID spelling), oldest
+    first."""
+    return store.all(
+        "SELECT c.* FROM candidates c JOIN candidate_tags t ON t.candidate_id = c.id "
+        "WHERE c.project_id = ? AND t.key = 'mlflow.parentRunId' AND t.value IN (?, ?) "
+        "ORDER BY c.id", candidate["project_id"], candidate["eid"],
+        candidate["eid"].replace("-", ""))
+
+
 def experiment_iids(store: Store, candidates: list[sqlite3.Row]) -> dict[int, int]:
     """Experiment row id -> its iid, for the experiments of `candidates`."""
     ids = sorted({c["experiment_id"] for c in candidates})

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from mlflow_gitlab.sandbox.router import Router
 
-MODULES = ("experiments",)
+MODULES = ("experiments", "experiment", "candidate", "models", "package_files", "mlflow_ui")
 
 
 def register(router: Router) -> None:

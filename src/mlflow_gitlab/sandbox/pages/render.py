@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from functools import cache
 from typing import Any
+from urllib.parse import unquote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -29,6 +30,8 @@ def environment() -> Environment:
                       lstrip_blocks=True)
     env.filters["when"] = when
     env.filters["number"] = number
+    env.filters["size"] = size
+    env.filters["file_name"] = unquote
     return env
 
 
@@ -82,3 +85,15 @@ def number(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     return "" if value is None else str(value)
+
+
+def size(value: int | None) -> str:
+    """A file size, short: 812 B, 4.2 KiB, 1.5 MiB."""
+    if value is None:
+        return ""
+    amount = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if amount < 1024 or unit == "GiB":
+            return f"{int(amount)} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1024
+    return f"{amount:.1f} GiB"
