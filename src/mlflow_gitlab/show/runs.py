@@ -3,7 +3,9 @@
 GitLab's `runs/search` takes no filter and answers newest first, so the experiment's runs
 are paged through (`tracking.run_search`, as `release` does) and the pipeline's picked by
 their `gitlab.CI_PIPELINE_ID` tag; in the pipeline's own jobs the paging stops at the first
-run older than the pipeline (`CI_PIPELINE_CREATED_AT`).
+run older than the pipeline (`CI_PIPELINE_CREATED_AT`). GitLab counts `runs/search`, a
+POST, as a write (`lib/api/ml/mlflow/runs.rb`: `check_api_write! unless request.get?`), so
+a `read_api` token is refused there.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from mlflow_gitlab import tags as t
 from mlflow_gitlab.context import collect_context
-from mlflow_gitlab.errors import ConfigError
+from mlflow_gitlab.errors import ConfigError, WriteRefused
 from mlflow_gitlab.settings import experiment_name, tracking_settings
 from mlflow_gitlab.show.table import iso
 from mlflow_gitlab.tracking.run_search import Candidate, RunSource, pipeline_runs, ranked
@@ -107,7 +109,14 @@ def pipeline_view(*, pipeline: int | None, metric: str | None, mode: str,
     since = scan_start_ms(context.pipeline.created_at) if own else None
     raw: dict[str, Mapping[str, Any]] = {}
     counted = _Counted(RunSource(settings, tracker.api).newest_first(experiment_id), raw)
-    found = pipeline_runs(counted, pipeline_id, since)
+    try:
+        found = pipeline_runs(counted, pipeline_id, since)
+    except WriteRefused:
+        raise ConfigError(
+            f"{settings.shown_uri} refused to search runs with MLFLOW_TRACKING_TOKEN (403: "
+            "read-only token?): GitLab's run search is a POST, which read-only tokens may not "
+            "send", hint="use an access token with the `api` scope (`read_api` is enough for "
+                         "`mlflow-gitlab versions`)") from None
     ordered = ranked(found, metric, mode) if metric else found
     project_url = tracked_project_url(settings, context)
     rows = []
