@@ -14,14 +14,14 @@ from mlflow_gitlab.cli import printer
 @click.option("--metric", metavar="KEY",
               help="Show this metric of each version (recorded by the release, else its "
                    "source run's).")
-@click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True,
+@click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True, metavar="N",
               help="Show the newest N versions; 0 shows all.")
 @click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI",
               help="[default: MLFLOW_TRACKING_URI, else the project's GitLab MLflow endpoint]")
 @click.option("--json", "as_json", is_flag=True, help="Print the versions as one JSON object.")
 def versions(model: str, metric: str | None, limit: int, tracking_uri: str | None,
              as_json: bool) -> None:
-    """Show the versions of MODEL, newest semver first, with their source runs.
+    """Show the versions of --model, newest semver first, with their source runs.
 
     Each version with its state (latest, prerelease, incomplete), when it was created, the
     run it was released from (its name and id, --metric), and that run's pipeline and job.
