@@ -319,3 +319,32 @@ def test_a_model_without_versions_is_an_empty_answer(sandbox, api):
     data = json.loads(invoke("versions", "--model", "fresh", "--json",
                              env=laptop(sandbox)).stdout)
     assert data == {"model": "fresh", "metric": None, "total": 0, "versions": []}
+
+
+def test_in_the_pipelines_own_job_paging_stops_at_the_pipelines_creation(sandbox, api):
+    """A run that started before the pipeline was created (minus ten minutes for clock skew)
+    is not looked at, even with the pipeline's tag: the scan, newest first, stopped there."""
+    pipeline = new_pipeline(api)
+    experiment_id = api.mlflow("POST", "experiments/create",
+                               json={"name": EXPERIMENT}).json()["experiment_id"]
+    now = int(time.time() * 1000)
+    for name, start in (("stale", now - 3_600_000), ("fresh", now)):
+        r = api.mlflow("POST", "runs/create", json={
+            "experiment_id": experiment_id, "start_time": start, "run_name": name,
+            "tags": [{"key": "gitlab.CI_PIPELINE_ID", "value": str(pipeline["pipeline_id"])}]})
+        assert r.ok, r.text
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now / 1000 - 60))
+    env = job(sandbox, pipeline, CI_PIPELINE_CREATED_AT=created)
+    names = [r["name"] for r in json.loads(invoke("runs", "--json", env=env).stdout)["runs"]]
+    assert names == ["fresh"]
+    elsewhere = json.loads(invoke("runs", "--json", "--pipeline", str(pipeline["pipeline_id"]),
+                                  "--experiment", EXPERIMENT, env=laptop(sandbox)).stdout)
+    assert [r["name"] for r in elsewhere["runs"]] == ["fresh", "stale"]  # no creation time
+
+
+def test_versions_need_gitlabs_registry(plain_mlflow_server, tmp_path):
+    result = invoke("versions", "--model", "churn", code=2, env={
+        "PATH": os.environ["PATH"], "HOME": home(), "MLFLOW_TRACKING_URI": plain_mlflow_server})
+    assert result.stderr.splitlines()[0] == (
+        f"error: {plain_mlflow_server} is not a GitLab project's MLflow endpoint; versions "
+        "reads GitLab's model registry")

@@ -108,7 +108,8 @@ def pipeline_view(*, pipeline: int | None, metric: str | None, mode: str,
                                "experiment the training jobs log to")
     since = scan_start_ms(context.pipeline.created_at) if own else None
     raw: dict[str, Mapping[str, Any]] = {}
-    counted = _Counted(RunSource(settings, tracker.api).newest_first(experiment_id), raw)
+    counted = _Counted(RunSource(settings, tracker.api).newest_first(experiment_id), raw,
+                       str(pipeline_id))
     try:
         found = pipeline_runs(counted, pipeline_id, since)
     except WriteRefused:
@@ -145,16 +146,20 @@ def _row(candidate: Candidate, run: Mapping[str, Any], rank: int | None,
 
 
 class _Counted:
-    """Raw runs passed through, counted, and kept by id for what `Candidate` leaves out."""
+    """Raw runs passed through and counted; those tagged with `pipeline` are kept by id, for
+    what `Candidate` leaves out (params, end time)."""
 
-    def __init__(self, runs: Iterator[dict[str, Any]], keep: dict[str, Mapping[str, Any]]
-                 ) -> None:
-        self.runs, self.keep, self.count = runs, keep, 0
+    def __init__(self, runs: Iterator[dict[str, Any]], keep: dict[str, Mapping[str, Any]],
+                 pipeline: str) -> None:
+        self.runs, self.keep, self.pipeline, self.count = runs, keep, pipeline, 0
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for run in self.runs:
             self.count += 1
-            self.keep.setdefault(run["info"]["run_id"], run)
+            tags = (run.get("data") or {}).get("tags") or []
+            if any(x.get("key") == t.PIPELINE_ID and x.get("value") == self.pipeline
+                   for x in tags if isinstance(x, dict)):
+                self.keep.setdefault(run["info"]["run_id"], run)
             yield run
 
 

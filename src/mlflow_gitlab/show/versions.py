@@ -102,6 +102,10 @@ def model_view(*, model: str, metric: str | None, limit: int, tracking_uri: str 
     env = dict(os.environ if env is None else env)
     check_model_name(model)
     settings = tracking_settings(env, tracking_uri)
+    if not settings.is_gitlab:
+        raise ConfigError(f"{settings.shown_uri} is not a GitLab project's MLflow endpoint; "
+                          "versions reads GitLab's model registry",
+                          hint="set MLFLOW_TRACKING_URI=<gitlab>/api/v4/projects/<id>/ml/mlflow")
     api = Tracker(settings).api
     versions = Registry(api).find_versions(model)
     if versions is None:
