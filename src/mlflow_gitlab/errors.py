@@ -24,6 +24,10 @@ class ConfigError(MlflowGitlabError):
     exit_code = 2
 
 
+class WriteRefused(ConfigError):
+    """Raised when the tracking server refuses a call as a write the token may not make (403)."""
+
+
 class SandboxError(MlflowGitlabError):
     """Raised when the local sandbox cannot start, stop or be reached."""
 

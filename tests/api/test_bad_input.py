@@ -203,6 +203,8 @@ CASES = [
          env=lambda sb: job(sb, MLFLOW_GITLAB_RETRY_ATTEMPTS="zero")),
     case("max-regression-malformed", *RELEASE, "--max-regression", "lots"),
     case("bump-unknown", *RELEASE, "--bump", "huge"),
+    case("runs-mode-unknown", "runs", "--metric", "loss", "--mode", "best"),
+    case("runs-columns-unknown", "runs", "--columns", "name,loss"),
     case("package-without-version", "upload", "model.pkl", "--package", "churn"),
     case("init-missing-choices", "init"),
     case("gitlab-url-not-http", *UPLOAD,
@@ -224,6 +226,8 @@ CASES = [
          env=lambda sb: job(sb, MLFLOW_TRACKING_TOKEN=BAD_TOKEN)),
     case("read-api-token-run", *RUN, env=lambda sb: job(sb, MLFLOW_TRACKING_TOKEN="read_api")),
     case("read-api-token-release", *RELEASE, setup=experiment,
+         env=lambda sb: job(sb, MLFLOW_TRACKING_TOKEN="read_api")),
+    case("read-api-token-runs", "runs", "--metric", "loss", setup=experiment,
          env=lambda sb: job(sb, MLFLOW_TRACKING_TOKEN="read_api")),
     case("read-api-token-upload", *UPLOAD,
          env=lambda sb: job(sb, MLFLOW_GITLAB_TOKEN="read_api")),
@@ -251,6 +255,11 @@ CASES = [
         sb, MLFLOW_TRACKING_URI="{tracking}", MLFLOW_TRACKING_TOKEN="glpat-laptoptoken00")),
     case("report-outside-a-pipeline", "report", "--metric", "loss", env=lambda sb: laptop(
         sb, MLFLOW_TRACKING_URI="{tracking}", MLFLOW_TRACKING_TOKEN="glpat-laptoptoken00")),
+    case("runs-outside-a-pipeline", "runs", "--metric", "loss", env=lambda sb: laptop(
+        sb, MLFLOW_TRACKING_URI="{tracking}", MLFLOW_TRACKING_TOKEN="glpat-laptoptoken00")),
+    case("runs-experiment-missing", "runs", "--experiment", "nope"),
+    case("versions-unknown-model", "versions", "--model", "churn"),
+    case("versions-no-tracking-uri", "versions", "--model", "churn", env=laptop),
     # files and folders
     case("upload-missing-path", "upload", "outputs", "--package", "churn", "--version", "1.0.0"),
     case("upload-dangling-symlink", "upload", "dangling", "--package", "churn",

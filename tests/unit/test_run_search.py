@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlflow_gitlab.errors import NothingToRelease, ReleaseError
-from mlflow_gitlab.tracking.run_search import best, pipeline_candidates
+from mlflow_gitlab.tracking.run_search import best, pipeline_candidates, pipeline_runs, ranked
 
 
 def run(run_id, pipeline=7, loss=0.5, status="FINISHED", role="job", start=1000):
@@ -57,3 +57,17 @@ def test_no_candidate_or_no_way_to_choose():
     with pytest.raises(ReleaseError, match="2 runs of this pipeline"):
         best(found, None, "min")
     assert best(found[:1], None, "min").run_id == "a"
+
+
+def test_a_pipelines_runs_in_any_status_without_its_parent():
+    runs = [run("a"), run("b", pipeline=8), run("c", status="RUNNING"), run("d", role=None),
+            run("e", role="pipeline"), run("f", status="FAILED", loss=None), run("a")]
+    assert ids(pipeline_runs(runs, 7)) == ["a", "c", "d", "f"]
+
+
+def test_ranked_best_first_and_runs_without_the_metric_last_newest_first():
+    found = pipeline_runs([run("a", loss=0.3, start=5), run("b", loss=None, start=4),
+                           run("c", loss=0.1, start=3), run("d", loss=float("inf"), start=6),
+                           run("e", loss=0.1, start=2)], 7)
+    assert ids(ranked(found, "loss", "min")) == ["e", "c", "a", "d", "b"]
+    assert ids(ranked(found, "loss", "max")) == ["a", "e", "c", "d", "b"]

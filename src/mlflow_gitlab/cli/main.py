@@ -27,10 +27,12 @@ class _Group(click.Group):
         "release": "mlflow_gitlab.cli.release:release",
         "report": "mlflow_gitlab.cli.report:report",
         "run": "mlflow_gitlab.cli.run:run",
+        "runs": "mlflow_gitlab.cli.runs:runs",
         "sandbox": "mlflow_gitlab.cli.sandbox:sandbox",
         "sync": "mlflow_gitlab.cli.sync:sync",
         "tune": "mlflow_gitlab.cli.tune:tune",
         "upload": "mlflow_gitlab.cli.upload:upload",
+        "versions": "mlflow_gitlab.cli.versions:versions",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -27,6 +27,7 @@ BUMP_SOURCE = "mlflow-gitlab.bump_source"  # signature, --bump, label ..., commi
 BUMP_REASONS = "mlflow-gitlab.bump_reasons"
 PREVIOUS_VERSION = "mlflow-gitlab.previous_version"
 INITIAL = "initial"  # the `mlflow-gitlab.bump` of a model's first version
+INCOMPLETE_PREFIX = "INCOMPLETE:"  # a version's description until its files are all copied
 
 # The CI facts a version keeps from the release job (the job, pipeline, MR and commit).
 CI_KEYS = (t.PIPELINE_ID, t.PIPELINE_IID, t.PIPELINE_URL, t.PIPELINE_SOURCE, t.JOB_ID,
@@ -93,11 +94,16 @@ def recorded_metric(tags: Mapping[str, str], metric: str) -> float | None:
         return None
 
 
+def is_incomplete(description: str) -> bool:
+    """Whether a version's description says its files are not all copied yet."""
+    return description.startswith(INCOMPLETE_PREFIX)
+
+
 def incomplete_description(run_id: str, pipeline: str, problem: str | None = None) -> str:
     """The description while files are missing: what happened and how to finish."""
     state = f"copying its files failed ({problem})" if problem else "its files are being copied"
-    return (f"INCOMPLETE: {state} from run {run_id}. Re-run the release of {pipeline} to "
-            "complete it; the version is complete once its package holds manifest.json.")
+    return (f"{INCOMPLETE_PREFIX} {state} from run {run_id}. Re-run the release of {pipeline} "
+            "to complete it; the version is complete once its package holds manifest.json.")
 
 
 def complete_description(source: Provenance, selected_by: str, pipeline: str,

@@ -23,6 +23,7 @@ from mlflow_gitlab.errors import (
     TrackingError,
     TrackingRefused,
     UnexpectedAnswer,
+    WriteRefused,
 )
 from mlflow_gitlab.http import json_or_none, read_json, server_of
 from mlflow_gitlab.http.retry import Retrier, RetryPolicy, TransientError
@@ -138,7 +139,7 @@ class MlflowAPI:
                 hint="use an access token with the `api` scope and the Developer role or "
                      "higher")
         if status == 403:
-            return ConfigError(
+            return WriteRefused(
                 f"MLFLOW_TRACKING_TOKEN may not write to {self.where} (403: read-only token?)",
                 hint="use an access token with the `api` scope, not `read_api`")
         if status == 404 and not code and "project" in message.lower():

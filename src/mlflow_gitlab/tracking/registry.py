@@ -30,6 +30,7 @@ class ModelVersion:
     tags: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
     web_url: str = ""  # the version's page in GitLab's UI (`source`)
+    created: int | None = None  # `creation_timestamp`: GitLab's is in seconds, not ms
 
     @property
     def label(self) -> str:
@@ -66,9 +67,16 @@ class Registry:
 
     def versions(self, name: str) -> list[ModelVersion]:
         """Every version of model `name` with its tags (none when the model does not exist)."""
+        return self.find_versions(name) or []
+
+    def find_versions(self, name: str) -> list[ModelVersion] | None:
+        """Every version of model `name` with its tags, or None when there is no such model."""
         model = self._model(name)
-        # GitLab's `latest_versions` holds all versions, not one per stage.
-        return [_version(mv) for mv in (model or {}).get("latest_versions") or [] if mv]
+        if model is None:
+            return None
+        # GitLab's `latest_versions` holds all versions, not one per stage
+        # (`lib/api/entities/ml/mlflow/registered_model.rb`: `expose :versions`).
+        return [_version(mv) for mv in model.get("latest_versions") or [] if mv]
 
     def create_version(self, name: str, semver: SemVer, tags: Mapping[str, str],
                        description: str) -> ModelVersion:
@@ -120,4 +128,15 @@ def _version(mv: Mapping[str, Any]) -> ModelVersion:
     return ModelVersion(name=str(mv.get("name") or ""), id=str(mv["version"]),
                         semver=SemVer.maybe(text), tags=tags,
                         description=mv.get("description") or "",
-                        web_url=mv.get("source") or "")
+                        web_url=mv.get("source") or "", created=_seconds(mv))
+
+
+def _seconds(mv: Mapping[str, Any]) -> int | None:
+    """The version's creation time in seconds (GitLab's unit; MLflow's own is ms)."""
+    try:
+        value = int(mv.get("creation_timestamp") or 0)
+    except (TypeError, ValueError):
+        return None
+    if value <= 0:
+        return None
+    return value // 1000 if value > 10**11 else value  # ms from a plain MLflow server

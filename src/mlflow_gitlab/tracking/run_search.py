@@ -140,13 +140,29 @@ def finished_runs(runs: Iterable[Mapping[str, Any]], accept: Callable[[dict[str,
                   since_ms: int | None = None) -> list[Candidate]:
     """The FINISHED runs whose tags `accept` takes, each once, scanning newest first and
     stopping at the first run started before `since_ms`."""
+    return scan_runs(runs, accept, since_ms)
+
+
+def pipeline_runs(runs: Iterable[Mapping[str, Any]], pipeline_id: int,
+                  since_ms: int | None = None) -> list[Candidate]:
+    """Every run of pipeline `pipeline_id` but its parent run, in any status: the job runs,
+    runs a script nested in them, and runs the plugin alone tagged."""
+    wanted = str(pipeline_id)
+    return scan_runs(runs, lambda tags: tags.get(t.PIPELINE_ID) == wanted
+                     and tags.get(t.RUN_ROLE) != "pipeline", since_ms, finished_only=False)
+
+
+def scan_runs(runs: Iterable[Mapping[str, Any]], accept: Callable[[dict[str, str]], bool],
+              since_ms: int | None = None, *, finished_only: bool = True) -> list[Candidate]:
+    """The runs (only FINISHED ones unless told) whose tags `accept` takes, each once,
+    scanning newest first and stopping at the first run started before `since_ms`."""
     seen, found = set(), []
     for run in runs:
         info = run["info"]
         start = int(info.get("start_time") or 0)
         if since_ms is not None and 0 < start < since_ms:
             break
-        if info.get("status") != "FINISHED" or info["run_id"] in seen:
+        if (finished_only and info.get("status") != "FINISHED") or info["run_id"] in seen:
             continue  # offset page tokens may repeat a run when new ones arrive meanwhile
         run_tags = {x["key"]: x["value"] for x in (run.get("data") or {}).get("tags") or []}
         if accept(run_tags):
@@ -172,8 +188,21 @@ def best(candidates: list[Candidate], metric: str | None, mode: str) -> Candidat
             raise ReleaseError(f"{len(candidates)} runs of this pipeline could be released",
                                hint="pass --metric (and --mode) to pick the best, or --run")
         return candidates[0]
+    return ranked(candidates, metric, mode)[0]
+
+
+def ranked(candidates: Iterable[Candidate], metric: str, mode: str) -> list[Candidate]:
+    """Best first by `metric` (`mode` min or max), the earliest run first on a tie; runs
+    that did not log it, or logged NaN or infinity, last, newest first."""
     sign = 1 if mode == "min" else -1
-    return min(candidates, key=lambda c: (sign * c.metrics[metric], c.start_time))
+
+    def key(c: Candidate) -> tuple[int, float, int]:
+        value = c.metrics.get(metric)
+        if not _finite(value):
+            return (1, 0.0, -c.start_time)
+        return (0, sign * float(value), c.start_time)  # type: ignore[arg-type]
+
+    return sorted(candidates, key=key)
 
 
 def _bad_runs(runs: Any) -> str | None:

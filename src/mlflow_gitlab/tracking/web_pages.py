@@ -55,15 +55,20 @@ def where_to_see(settings: TrackingSettings, context: CIContext, run_id: str,
     """The run's page on GitLab; the experiment's page and the run id when the run's
     candidate iid is unknown; None off GitLab or when the project's web URL is unknown.
     The project is the tracking URI's, which need not be the job's."""
+    project_url = tracked_project_url(settings, context)
+    if project_url is None:
+        return None
+    return run_page(project_url, artifact_uri) or (
+        f"{experiment_page(project_url, experiment_id)} (run {run_id})")
+
+
+def tracked_project_url(settings: TrackingSettings, context: CIContext) -> str | None:
+    """The web URL of the project the tracking URI names (None off GitLab, or unknown)."""
     if settings.gitlab_api_url is None or settings.project is None:
         return None
     tracked = unquote(settings.project)
     own = context.project.url and tracked in (str(context.project.id), context.project.path)
     # In a job the remote is the job's project, not necessarily the tracked one.
     remote = None if context.in_ci else context.commit.remote_url
-    project_url = context.project.url if own else project_url_outside_ci(
+    return context.project.url if own else project_url_outside_ci(
         settings.gitlab_api_url, settings.project, remote)
-    if project_url is None:
-        return None
-    return run_page(project_url, artifact_uri) or (
-        f"{experiment_page(project_url, experiment_id)} (run {run_id})")

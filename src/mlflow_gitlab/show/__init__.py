@@ -1,0 +1,1 @@
+"""Read-only views of what pipelines produced: a pipeline's runs and a model's versions."""
