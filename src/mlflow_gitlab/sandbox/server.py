@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mlflow_gitlab.errors import SandboxError
+from mlflow_gitlab.sandbox.address import Address, record
 from mlflow_gitlab.sandbox.app import App, Settings, build_app
 from mlflow_gitlab.sandbox.backend import deploy_tokens
 from mlflow_gitlab.sandbox.backend.store import Store
@@ -20,6 +21,14 @@ from mlflow_gitlab.sandbox.exposure import reachable_host
 from mlflow_gitlab.sandbox.faults import Fault
 from mlflow_gitlab.sandbox.httpd import SandboxHTTPServer
 from mlflow_gitlab.sandbox.seed import admin_token, seed
+
+
+class CannotListen(SandboxError):
+    """Raised when the sandbox cannot bind its host and port (`reason`: the system's words)."""
+
+    def __init__(self, message: str, *, reason: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason
 
 
 @dataclass
@@ -112,18 +121,26 @@ class Sandbox:
 
 def start(data_dir: Path, host: str = "127.0.0.1", port: int = 0,
           settings: Settings | None = None, *, background: bool = True) -> Sandbox:
-    """Open (or create and seed) the data directory, bind, and serve in a thread."""
+    """Open (or create and seed) the data directory, bind, record the address it listens on
+    in the folder (`address.py`), and serve in a thread."""
     store = Store(data_dir)  # raises SandboxError
     app = build_app(store, settings)
     try:
         server = SandboxHTTPServer((host, port), app)
     except OSError as exc:
         store.close()
-        raise SandboxError(f"cannot listen on {host}:{port}: {exc.strerror}",
+        reason = exc.strerror or str(exc)
+        raise CannotListen(f"cannot listen on {host}:{port}: {reason}", reason=reason,
                            hint="pick another --port, or 0 for a free one") from exc
     bound_host, bound_port = server.server_address[:2]
     url = f"http://{_url_host(reachable_host(str(bound_host)))}:{bound_port}"
     app.base_url = url
+    try:
+        record(Path(data_dir), Address(host, int(bound_port), url))
+    except SandboxError:
+        server.server_close()
+        store.close()
+        raise
     info = seed(store)
     app.admin_token = admin_token(store)
     info["deploy_token"] = deploy_tokens.ensure_seeded(store, info["project_id"])

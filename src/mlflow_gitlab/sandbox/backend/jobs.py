@@ -35,6 +35,12 @@ def get_job(store: Store, job_id: int) -> sqlite3.Row | None:
     return store.one("SELECT * FROM jobs WHERE id = ?", job_id)
 
 
+def newest_job_ids(store: Store, count: int) -> list[int]:
+    """The ids of the `count` newest jobs, on any project, newest first."""
+    return [row["id"] for row in store.all("SELECT id FROM jobs ORDER BY id DESC LIMIT ?",
+                                           count)]
+
+
 def insert_job(db: sqlite3.Connection, project_id: int, pipeline_id: int, *,
                job_id: int | None, name: str, stage: str, status: str, ref: str,
                allow_failure: bool, user_id: int) -> tuple[int, str]:

@@ -38,3 +38,24 @@ def find_principal(store: Store, value: str | None, kinds: tuple[str, ...]) -> P
         project_id = job["project_id"]
     return Principal(row["user_id"], row["username"], row["kind"],
                      frozenset(row["scopes"].split()), row["job_id"], project_id)
+
+
+def job_token(store: Store, job_id: int) -> str | None:
+    """The job token GitLab hands job `job_id`'s runner (`CI_JOB_TOKEN`), live or not."""
+    row = store.one("SELECT value FROM tokens WHERE kind = 'job' AND job_id = ? AND revoked = 0 "
+                    "ORDER BY id DESC LIMIT 1", job_id)
+    return row["value"] if row else None
+
+
+def access_token(store: Store, key: str) -> str | None:
+    """The access token labelled `key`: a seed key (`developer`, `maintainer`, ...) or the
+    bot name of a project token made later."""
+    row = store.one("SELECT value FROM tokens WHERE label = ? AND kind != 'job' AND revoked = 0 "
+                    "ORDER BY id LIMIT 1", key)
+    return row["value"] if row else None
+
+
+def access_token_keys(store: Store) -> list[str]:
+    """The labels of the access tokens, oldest first (the seed's keys come first)."""
+    return [row["label"] for row in store.all(
+        "SELECT label FROM tokens WHERE kind != 'job' AND label IS NOT NULL ORDER BY id")]
