@@ -28,6 +28,8 @@ DEMO = ROOT / ".demo"
 TRAIN = ROOT / "examples" / "quickstart" / "train.py"
 MODEL = "demo-model"
 METRIC = ["--metric", "final_loss", "--mode", "min"]
+# A fixed address, so the links stored in runs and notes open whenever `.demo` is served again.
+PORT = int(os.environ.get("DEMO_PORT") or 8930)
 
 
 class Sandbox:
@@ -36,13 +38,17 @@ class Sandbox:
     def __init__(self) -> None:
         ready = DEMO / "ready.json"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mlflow_gitlab", "sandbox", "serve", "--port", "0",
+            [sys.executable, "-m", "mlflow_gitlab", "sandbox", "serve", "--port", str(PORT),
              "--data", str(DEMO / "sandbox"), "--ready-file", str(ready)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 30
         while not ready.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                sys.exit("demo: the sandbox did not start; try `mlflow-gitlab sandbox serve`")
+                self.proc.kill()
+                why = (self.proc.communicate()[1] or "").strip().splitlines()
+                sys.exit(f"demo: the sandbox did not start on port {PORT}: "
+                         f"{why[0] if why else 'no answer'}\n"
+                         "  pick another port: make demo DEMO_PORT=<port>")
             time.sleep(0.05)
         self.info = json.loads(ready.read_text())
         self.web = f"{self.info['url']}/{self.info['project_path']}"
@@ -152,8 +158,17 @@ def main() -> None:
     finally:
         sb.stop()
     rel = DEMO.relative_to(ROOT)
-    print(f"""
-Where to look:
+    versions = [line.split("=", 1)[1] for env in sorted(DEMO.glob("release-*.env"))
+                for line in env.read_text().splitlines() if line.startswith("MODEL_VERSION_URL=")]
+    print("\nPages to open (GitLab's paths, on the sandbox):")
+    print(f"  - experiments and their runs: {sb.web}/-/ml/experiments")
+    print(f"  - the model registry: {sb.web}/-/ml/models")
+    for url in versions:
+        print(f"  - model version: {url}")
+    print(f"""  To browse them, serve the demo's data again (same address, Ctrl-C to stop):
+      .venv/bin/mlflow-gitlab sandbox serve --data {rel}/sandbox
+""")
+    print(f"""Where to look:
   - the report posted on the merge request: {rel}/report.md (the note's text)
   - the release outputs for later jobs: {rel}/release-*.env
   - the sandbox's state (SQLite + files) is in {rel}/sandbox; serve it again with
