@@ -26,6 +26,7 @@ class Route:
     handler: Handler
     family: Family
     stream_body: bool  # the endpoint reads the body as a stream (uploads)
+    catch_all: bool = False  # takes any path: another method there is no 405
 
 
 def compile_template(template: str) -> re.Pattern[str]:
@@ -47,12 +48,13 @@ class Router:
         self.routes: list[Route] = []
 
     def route(self, method: str, template: str, family: Family, *,
-              stream_body: bool = False, prefix: str = API_PREFIX) -> Callable[[Handler], Handler]:
+              stream_body: bool = False, prefix: str = API_PREFIX, catch_all: bool = False
+              ) -> Callable[[Handler], Handler]:
         """Decorator registering `handler` for `method` on `prefix + template`."""
         def register(handler: Handler) -> Handler:
             full = prefix + template
             self.routes.append(Route(method.upper(), full, compile_template(full), handler,
-                                     family, stream_body))
+                                     family, stream_body, catch_all))
             return handler
         return register
 
@@ -69,5 +71,5 @@ class Router:
                 continue
             if route.method == method or (method == "HEAD" and route.method == "GET"):
                 return route, m.groupdict(), True
-            path_known = True
+            path_known = path_known or not route.catch_all
         return None, {}, path_known

@@ -25,11 +25,12 @@ from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.auth import Family
 from mlflow_gitlab.sandbox.backend import jobs as ci_jobs
 from mlflow_gitlab.sandbox.backend.errors import NotFound
+from mlflow_gitlab.sandbox.backend.merge_requests import create_merge_request, merge_merge_request
 from mlflow_gitlab.sandbox.backend.pipelines import SOURCES, STATUSES, insert_pipeline, new_sha
 from mlflow_gitlab.sandbox.backend.projects import find_project
 from mlflow_gitlab.sandbox.router import Router
 
-from .merge_requests import create_merge_request, merge_merge_request, merge_request_json
+from .merge_requests import merge_request_json
 from .ml_common import required
 from .rest_common import path_int, record_not_found
 

@@ -13,16 +13,16 @@ from typing import Any
 
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.auth import Family
+from mlflow_gitlab.sandbox.backend import merge_requests
+from mlflow_gitlab.sandbox.backend.merge_requests import ACTIVITY_FILTERS, NOTE_ORDER_BY
 from mlflow_gitlab.sandbox.backend.projects import MAINTAINER, access_level
-from mlflow_gitlab.sandbox.backend.store import iso8601, now
+from mlflow_gitlab.sandbox.backend.store import iso8601
 from mlflow_gitlab.sandbox.router import Router
 
 from .merge_requests import find_merge_request
 from .rest_common import Params, paginated_json, path_int, record_not_found, user_basic
 
 NOTES = "/projects/:id/merge_requests/:noteable_id/notes"
-ACTIVITY_FILTERS = {"all_notes": "1 = 1", "only_comments": "system = 0",
-                    "only_activity": "system = 1"}
 
 
 def register(router: Router) -> None:
@@ -32,14 +32,13 @@ def register(router: Router) -> None:
     @route("GET", NOTES, Family.REST_JOB_READ)
     def list_notes(req: web.Request) -> web.Response:
         params = Params(req)  # Grape validates before the endpoint looks anything up
-        order_by = params.choice("order_by", ("created_at", "updated_at"), "created_at")
+        order_by = params.choice("order_by", NOTE_ORDER_BY, "created_at")
         sort = params.choice("sort", ("asc", "desc"), "desc")
         activity = params.choice("activity_filter", ACTIVITY_FILTERS, "all_notes")
         params.check()
         mr = find_merge_request(req, "noteable_id")
-        rows = req.app.store.all(
-            f"SELECT * FROM notes WHERE noteable_type = 'MergeRequest' AND noteable_id = ? "
-            f"AND {ACTIVITY_FILTERS[activity]} ORDER BY {order_by} {sort}, id {sort}", mr["id"])
+        rows = merge_requests.notes(req.app.store, mr, order_by=order_by, sort=sort,
+                                    activity=activity)
         return paginated_json(req, rows, lambda row: note_json(req, row))
 
     @route("GET", NOTES + "/:note_id", Family.REST_JOB_READ)
@@ -54,13 +53,7 @@ def register(router: Router) -> None:
             req.app.note_limiter().check(req.principal.user_id)
         mr = find_merge_request(req, "noteable_id")
         _validate(req, body)
-        t = now()
-        with req.app.store.tx() as db:
-            cur = db.execute(
-                "INSERT INTO notes (project_id, noteable_type, noteable_id, noteable_iid, body, "
-                "author_id, created_at, updated_at) VALUES (?, 'MergeRequest', ?, ?, ?, ?, ?, ?)",
-                (req.project["id"], mr["id"], mr["iid"], body, req.principal.user_id, t, t))
-            row = db.execute("SELECT * FROM notes WHERE id = ?", (cur.lastrowid,)).fetchone()
+        row = merge_requests.add_note(req.app.store, mr, body, req.principal.user_id)
         return web.Response(201, note_json(req, row))
 
     @route("PUT", NOTES + "/:note_id", Family.REST)
@@ -71,10 +64,7 @@ def register(router: Router) -> None:
         _authorize_admin(req, note)
         if body is not None:  # `body` is optional: without it the note is left as it is
             _validate(req, body)
-            with req.app.store.tx() as db:
-                db.execute("UPDATE notes SET body = ?, updated_at = ? WHERE id = ?",
-                           (body, now(), note["id"]))
-            note = req.app.store.one("SELECT * FROM notes WHERE id = ?", note["id"])
+            note = merge_requests.update_note(req.app.store, note, body)
         return web.Response(200, note_json(req, note))
 
     @route("DELETE", NOTES + "/:note_id", Family.REST)
@@ -82,16 +72,13 @@ def register(router: Router) -> None:
         mr = find_merge_request(req, "noteable_id")
         note = _find_note(req, mr)
         _authorize_admin(req, note)
-        with req.app.store.tx() as db:
-            db.execute("DELETE FROM notes WHERE id = ?", (note["id"],))
+        merge_requests.delete_note(req.app.store, note)
         return web.Response(204)
 
 
 def _find_note(req: web.Request, mr: sqlite3.Row) -> sqlite3.Row:
     """`noteable.notes.find(note_id)`: a note of another MR is as missing as no note."""
-    note = req.app.store.one(
-        "SELECT * FROM notes WHERE id = ? AND noteable_type = 'MergeRequest' "
-        "AND noteable_id = ?", path_int(req, "note_id"), mr["id"])
+    note = merge_requests.find_note(req.app.store, mr, path_int(req, "note_id"))
     if note is None:
         raise record_not_found()
     return note

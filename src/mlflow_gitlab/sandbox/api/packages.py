@@ -8,25 +8,24 @@ then Grape validation, then the route's own permission; unknown ids are
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from typing import Any
 
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.api.rest_common import Params, record_not_found, require_role
 from mlflow_gitlab.sandbox.api.rest_pagination import paginated, pagination_errors
 from mlflow_gitlab.sandbox.auth import Family
+from mlflow_gitlab.sandbox.backend import packages
+from mlflow_gitlab.sandbox.backend.packages import (
+    FILE_ORDER_COLUMNS,
+    ORDER_COLUMNS,
+    PACKAGE_TYPES,
+    STATUSES,
+    PackageQuery,
+)
 from mlflow_gitlab.sandbox.backend.projects import MAINTAINER, REPORTER, access_level
 from mlflow_gitlab.sandbox.backend.store import iso8601
 from mlflow_gitlab.sandbox.router import Router
 
-PACKAGE_TYPES = ("maven", "npm", "conan", "nuget", "pypi", "composer", "generic", "golang",
-                 "debian", "rubygems", "helm", "terraform_module", "rpm", "ml_model", "cargo")
-STATUSES = ("default", "hidden", "processing", "error", "pending_destruction")
-DISPLAYABLE = ("default", "error")  # listed when no `status` is asked for
-INSTALLABLE = ("default", "hidden")  # found by id
-ORDER_COLUMNS = {"created_at": "created_at", "name": "name", "version": "version",
-                 "type": "package_type"}
-FILE_ORDER_COLUMNS = ("id", "created_at", "file_name")
 SORTS = ("asc", "desc")
 # Declared defaults; Grape adds them to `params`, hence to the pagination Link URLs.
 LIST_DEFAULTS = {"order_by": "created_at", "sort": "asc"}
@@ -65,43 +64,9 @@ def list_packages(req: web.Request) -> web.Response:
         status=params.choice("status", STATUSES),
     )
     params.check()
-    sql, args = query.sql(req.project["id"])
-    rows = req.app.store.all(sql, *args)
+    rows = packages.list_packages(req.app.store, req.project["id"], query)
     can_destroy = _can_destroy(req)
     return paginated(req, [package_json(req, row, can_destroy) for row in rows], LIST_DEFAULTS)
-
-
-@dataclass(frozen=True)
-class PackageQuery:
-    """The list filters of `PackagesFinder`, as one SQL query."""
-
-    order_by: str
-    sort: str
-    package_type: str | None
-    name: str | None
-    version: str | None
-    versionless: bool
-    status: str | None
-
-    def sql(self, project_id: int) -> tuple[str, list[Any]]:
-        statuses = (self.status,) if self.status else DISPLAYABLE  # hidden only if asked
-        sql = ["SELECT * FROM packages WHERE project_id = ?",
-               f"AND status IN ({', '.join('?' * len(statuses))})"]
-        args: list[Any] = [project_id, *statuses]
-        if not self.versionless:
-            sql.append("AND version IS NOT NULL")
-        if self.package_type:
-            sql.append("AND package_type = ?")
-            args.append(self.package_type)
-        if self.name:  # `search_by_name`: a case-insensitive substring match
-            sql.append("AND instr(lower(name), lower(?)) > 0")
-            args.append(self.name)
-        if self.version is not None:  # exact
-            sql.append("AND version = ?")
-            args.append(self.version)
-        direction = "DESC" if self.sort == "desc" else "ASC"
-        sql.append(f"ORDER BY {ORDER_COLUMNS[self.order_by]} {direction}, id {direction}")
-        return " ".join(sql), args
 
 
 def get_package(req: web.Request) -> web.Response:
@@ -109,7 +74,8 @@ def get_package(req: web.Request) -> web.Response:
     require_role(req, REPORTER)
     package = _find_package(req, _ids(req, "package_id")[0])
     body = package_json(req, package, _can_destroy(req))
-    body["versions"] = [_version_json(row) for row in _other_versions(req, package)]
+    body["versions"] = [_version_json(row)
+                        for row in packages.other_versions(req.app.store, package)]
     return web.Response(200, body)
 
 
@@ -118,14 +84,7 @@ def delete_package(req: web.Request) -> web.Response:
     require_role(req, REPORTER)
     (package_id,) = _ids(req, "package_id")
     _require_destroy(req)
-    package = _find_package(req, package_id)
-    store = req.app.store
-    with store.tx() as db:
-        blobs = [r["blob"] for r in db.execute(
-            "SELECT blob FROM package_files WHERE package_id = ?", (package["id"],))]
-        db.execute("DELETE FROM package_files WHERE package_id = ?", (package["id"],))
-        db.execute("DELETE FROM packages WHERE id = ?", (package["id"],))
-    _unlink(req, blobs)
+    packages.delete_package(req.app.store, _find_package(req, package_id))
     return web.Response(204)
 
 
@@ -139,10 +98,7 @@ def list_files(req: web.Request) -> web.Response:
     sort = params.choice("sort", SORTS) or FILE_DEFAULTS["sort"]
     params.check()
     package = _find_package(req, package_id)
-    direction = "DESC" if sort == "desc" else "ASC"
-    rows = req.app.store.all(
-        f"SELECT * FROM package_files WHERE package_id = ? "
-        f"ORDER BY {order_by} {direction}, id {direction}", package["id"])
+    rows = packages.all_files(req.app.store, package["id"], order_by, sort)
     return paginated(req, [package_file_json(row) for row in rows], FILE_DEFAULTS)
 
 
@@ -152,13 +108,10 @@ def delete_file(req: web.Request) -> web.Response:
     package_id, file_id = _ids(req, "package_id", "package_file_id")
     _require_destroy(req)
     package = _find_package(req, package_id)
-    row = req.app.store.one("SELECT * FROM package_files WHERE id = ? AND package_id = ?",
-                            file_id, package["id"])
+    row = packages.find_file(req.app.store, package["id"], file_id)
     if row is None:
         raise web.not_found()  # `not_found! unless package_file`: capital F, unlike above
-    with req.app.store.tx() as db:
-        db.execute("DELETE FROM package_files WHERE id = ?", (row["id"],))
-    _unlink(req, [row["blob"]])
+    packages.delete_file(req.app.store, row)
     return web.Response(204)
 
 
@@ -235,20 +188,10 @@ def _boolean(params: Params, name: str) -> bool:
 
 def _find_package(req: web.Request, package_id: int) -> sqlite3.Row:
     """`PackageFinder`: an installable package of this project, or RecordNotFound."""
-    row = req.app.store.one(
-        "SELECT * FROM packages WHERE id = ? AND project_id = ? AND status IN (?, ?)",
-        package_id, req.project["id"], *INSTALLABLE)
+    row = packages.find_installable(req.app.store, req.project["id"], package_id)
     if row is None:
         raise record_not_found()
     return row
-
-
-def _other_versions(req: web.Request, package: sqlite3.Row) -> list[sqlite3.Row]:
-    return req.app.store.all(
-        "SELECT * FROM packages WHERE project_id = ? AND name = ? AND package_type = ? "
-        "AND version IS NOT ? AND status IN (?, ?) ORDER BY version, id",
-        package["project_id"], package["name"], package["package_type"], package["version"],
-        *INSTALLABLE)
 
 
 def _can_destroy(req: web.Request) -> bool:
@@ -259,8 +202,3 @@ def _can_destroy(req: web.Request) -> bool:
 def _require_destroy(req: web.Request) -> None:
     if not _can_destroy(req):
         raise web.forbidden()
-
-
-def _unlink(req: web.Request, blobs: list[str]) -> None:
-    for blob in blobs:
-        req.app.store.blob_path(blob).unlink(missing_ok=True)

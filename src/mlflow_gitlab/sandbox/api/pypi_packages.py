@@ -10,8 +10,8 @@ import sqlite3
 
 from mlflow_gitlab.sandbox import multipart, pypi_index, registry_auth, web
 from mlflow_gitlab.sandbox.api import package_files
-from mlflow_gitlab.sandbox.api.packages import INSTALLABLE
 from mlflow_gitlab.sandbox.auth import Family
+from mlflow_gitlab.sandbox.backend.packages import INSTALLABLE
 from mlflow_gitlab.sandbox.backend.projects import find_project
 from mlflow_gitlab.sandbox.backend.store import Store, now
 from mlflow_gitlab.sandbox.router import Router

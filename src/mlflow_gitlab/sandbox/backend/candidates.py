@@ -231,3 +231,12 @@ def delete_candidate(store: Store, candidate: sqlite3.Row) -> None:
         for table in ("candidate_params", "candidate_tags", "candidate_metrics"):
             db.execute(f"DELETE FROM {table} WHERE candidate_id = ?", (candidate["id"],))
         db.execute("DELETE FROM candidates WHERE id = ?", (candidate["id"],))
+
+
+def candidates_of_jobs(store: Store, job_ids: list[int]) -> list[sqlite3.Row]:
+    """The runs linked to any of these CI jobs (their `ci_build`), oldest first."""
+    if not job_ids:
+        return []
+    marks = ",".join("?" * len(job_ids))
+    return store.all(f"SELECT * FROM candidates WHERE ci_build_id IN ({marks}) ORDER BY id",
+                     *job_ids)

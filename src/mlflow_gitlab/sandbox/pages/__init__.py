@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from mlflow_gitlab.sandbox.router import Router
 
-MODULES = ("experiments", "experiment", "candidate", "models", "package_files", "mlflow_ui")
+MODULES = ("experiments", "experiment", "candidate", "models", "package_files", "packages",
+           "merge_requests", "pipelines", "mlflow_ui", "project")  # `project` takes any path: last
 
 
 def register(router: Router) -> None:
