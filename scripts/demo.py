@@ -23,8 +23,10 @@ from pathlib import Path
 
 import requests
 
+from mlflow_gitlab.sandbox.job_env import job_env as sandbox_job_env
+
 ROOT = Path(__file__).resolve().parent.parent
-DEMO = ROOT / ".demo"
+DEMO = Path(os.environ.get("DEMO_DIR") or ROOT / ".demo").resolve()
 TRAIN = ROOT / "examples" / "quickstart" / "train.py"
 MODEL = "demo-model"
 METRIC = ["--metric", "final_loss", "--mode", "min"]
@@ -53,115 +55,122 @@ class Sandbox:
         self.info = json.loads(ready.read_text())
         self.web = f"{self.info['url']}/{self.info['project_path']}"
 
-    def pipeline(self, ref: str, source: str, jobs: list[str]) -> dict:
-        """Create a running pipeline; GitLab would do this on a push or an MR update."""
-        body = {"ref": ref, "sha": os.urandom(20).hex(), "source": source, "status": "running",
-                "user": "developer",
-                "jobs": [{"name": name, "stage": name.split(":")[0], "status": "running"}
-                         for name in jobs]}
-        response = requests.post(f"{self.info['url']}/-/sandbox/pipelines", json=body, timeout=10,
-                                 headers={"PRIVATE-TOKEN": self.info["admin_token"]})
+    def control(self, method: str, path: str, **body: object) -> dict:
+        """The sandbox's control routes: what GitLab does on a push, an MR update, a merge."""
+        response = requests.request(method, f"{self.info['url']}/-/sandbox{path}", json=body,
+                                    headers={"PRIVATE-TOKEN": self.info["admin_token"]},
+                                    timeout=10)
         response.raise_for_status()
         return response.json()
+
+    def api(self, path: str) -> dict:
+        """GET a resource of the demo project, as a developer."""
+        response = requests.get(f"{self.info['api_url']}/projects/{self.info['project_id']}{path}",
+                                headers={"PRIVATE-TOKEN": self.info["tokens"]["developer"]},
+                                timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def pipeline(self, ref: str, source: str, jobs: list[str], sha: str | None = None) -> dict:
+        """Create a running pipeline for `sha` (a new commit if None) with running `jobs`."""
+        return self.control(
+            "POST", "/pipelines", ref=ref, sha=sha or os.urandom(20).hex(), source=source,
+            status="running", user="developer",
+            jobs=[{"name": name, "stage": name.split(":")[0], "status": "running"}
+                  for name in jobs])
+
+    def finish(self, pipeline: dict) -> None:
+        """Its jobs all passed: the pipeline succeeds."""
+        self.control("PUT", f"/pipelines/{pipeline['pipeline_id']}", status="success")
 
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=10)
 
 
-def job_env(sb: Sandbox, pipeline: dict, job: dict, ref: str, mr: bool) -> dict[str, str]:
-    """The variables GitLab sets for `job`, plus the one a project adds (the access token)."""
-    info = sb.info
+def job_env(job: dict) -> dict[str, str]:
+    """The variables GitLab sets for `job` (what `mlflow-gitlab sandbox env` prints), plus the
+    one a project adds: a masked access token with the `api` scope."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CI_", "MLFLOW_"))}
-    env.update({
-        "CI": "true", "GITLAB_CI": "true", "GITLAB_USER_LOGIN": "dev",
-        "CI_SERVER_URL": info["url"], "CI_API_V4_URL": info["api_url"],
-        "CI_PROJECT_ID": str(info["project_id"]), "CI_PROJECT_PATH": info["project_path"],
-        "CI_PROJECT_NAME": "demo-project", "CI_PROJECT_URL": sb.web, "CI_DEFAULT_BRANCH": "main",
-        "CI_PIPELINE_ID": str(pipeline["pipeline_id"]), "CI_PIPELINE_IID": str(pipeline["iid"]),
-        "CI_PIPELINE_URL": f"{sb.web}/-/pipelines/{pipeline['pipeline_id']}",
-        "CI_PIPELINE_SOURCE": "merge_request_event" if mr else "push",
-        "CI_JOB_ID": str(job["id"]), "CI_JOB_NAME": job["name"],
-        "CI_JOB_STAGE": job["name"].split(":")[0], "CI_JOB_URL": f"{sb.web}/-/jobs/{job['id']}",
-        "CI_JOB_TOKEN": job["token"], "CI_COMMIT_REF_NAME": ref,
-        "CI_COMMIT_SHA": "1f3e5c7a9b2d4f6e8a0c2e4a6b8d0f2a4c6e8b0d",
-        # A masked CI/CD variable: an access token with the `api` scope.
-        "MLFLOW_TRACKING_TOKEN": info["tokens"]["developer"],
-    })
-    if mr:
-        env.update({
-            "CI_MERGE_REQUEST_IID": str(info["merge_request_iid"]),
-            "CI_MERGE_REQUEST_PROJECT_ID": str(info["project_id"]),
-            "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": str(info["project_id"]),
-            "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": ref,
-            "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main",
-            "CI_MERGE_REQUEST_EVENT_TYPE": "detached",
-        })
-    else:
-        env["CI_COMMIT_BRANCH"] = ref
+    env.update(sandbox_job_env(DEMO / "sandbox", job["id"], token_key="developer").variables)
     return env
 
 
-def run_job(sb: Sandbox, pipeline: dict, job: dict, ref: str, command: list[str],
-            mr: bool = False, **extra: str) -> None:
+def run_job(sb: Sandbox, job: dict, command: list[str], **extra: str) -> None:
+    """Run the job's command as the runner would, then mark the job done (its token dies)."""
     print(f"\n--- job {job['id']} `{job['name']}`: mlflow-gitlab {' '.join(command)}", flush=True)
-    env = {**job_env(sb, pipeline, job, ref, mr), **extra}
+    env = {**job_env(job), **extra}
     result = subprocess.run([sys.executable, "-m", "mlflow_gitlab", *command], env=env,
                             cwd=DEMO, check=False)
     if result.returncode != 0:
         sys.exit(f"demo: job {job['id']} failed (exit {result.returncode}); see above")
+    sb.control("PUT", f"/jobs/{job['id']}", status="success")
 
 
-def train(sb: Sandbox, pipeline: dict, job: dict, ref: str, learning_rate: str,
-          mr: bool = False) -> None:
+def train(sb: Sandbox, job: dict, learning_rate: str) -> None:
     outputs = DEMO / f"outputs-{job['id']}"
-    run_job(sb, pipeline, job, ref,
-            ["run", "--artifacts", str(outputs), "--", sys.executable, str(TRAIN)],
-            mr=mr, LEARNING_RATE=learning_rate, OUTPUT_DIR=str(outputs))
+    run_job(sb, job, ["run", "--artifacts", str(outputs), "--", sys.executable, str(TRAIN)],
+            LEARNING_RATE=learning_rate, OUTPUT_DIR=str(outputs))
 
 
 def release(sb: Sandbox, pipeline: dict, job: dict) -> None:
     env_file = DEMO / f"release-{pipeline['pipeline_id']}.env"
-    run_job(sb, pipeline, job, "main",
-            ["release", "--model", MODEL, *METRIC, "--dotenv", str(env_file)])
+    run_job(sb, job, ["release", "--model", MODEL, *METRIC, "--dotenv", str(env_file)])
     print(f"    {env_file.name}: " + " ".join(env_file.read_text().split()[:2]))
 
 
 def main() -> None:
     shutil.rmtree(DEMO, ignore_errors=True)
-    DEMO.mkdir()
+    DEMO.mkdir(parents=True)
     sb = Sandbox()
     try:
         info = sb.info
+        iid = info["merge_request_iid"]
         print(f"sandbox: {info['url']} (project {info['project_path']}, id {info['project_id']})")
 
         print("\n=== 1. default branch: train, then release the first version")
         main1 = sb.pipeline("main", "push", ["train", "release"])
-        train(sb, main1, main1["jobs"][0], "main", "0.05")
+        train(sb, main1["jobs"][0], "0.05")
         release(sb, main1, main1["jobs"][1])
+        sb.finish(main1)
 
-        print(f"\n=== 2. merge request !{info['merge_request_iid']}: tune the learning rate, "
-              "report on the MR")
-        mr = sb.pipeline("refs/merge-requests/1/head", "merge_request_event",
-                         ["train: [0.1]", "train: [0.3]", "report"])
-        for job, learning_rate in zip(mr["jobs"][:2], ("0.1", "0.3"), strict=True):
-            train(sb, mr, job, "tune-learning-rate", learning_rate, mr=True)
-        run_job(sb, mr, mr["jobs"][2], "tune-learning-rate",
-                ["report", *METRIC, "--model", MODEL, "--output", "report.md"], mr=True,
+        print(f"\n=== 2. merge request !{iid}: tune the learning rate, report on the MR")
+        head = sb.api(f"/merge_requests/{iid}")["sha"]
+        tune = sb.pipeline(f"refs/merge-requests/{iid}/head", "merge_request_event",
+                           ["train: [0.1]", "train: [0.3]", "report"], sha=head)
+        for job, learning_rate in zip(tune["jobs"][:2], ("0.1", "0.3"), strict=True):
+            train(sb, job, learning_rate)
+        run_job(sb, tune["jobs"][2], ["report", *METRIC, "--model", MODEL, "--output", "report.md"],
                 MLFLOW_GITLAB_TOKEN=info["tokens"]["maintainer"])
+        sb.finish(tune)
 
-        print("\n=== 3. after the merge: retrain on the default branch, release the next version")
-        main2 = sb.pipeline("main", "push", ["train", "release"])
-        train(sb, main2, main2["jobs"][0], "main", "0.3")
+        print(f"\n=== 3. merge !{iid} (labelled model::minor), retrain on the default branch, "
+              "release the next version")
+        merge_commit = os.urandom(20).hex()
+        sb.control("POST", f"/merge_requests/{iid}/merge", user="developer",
+                   merge_commit_sha=merge_commit)
+        main2 = sb.pipeline("main", "push", ["train", "release"], sha=merge_commit)
+        train(sb, main2["jobs"][0], "0.3")
         release(sb, main2, main2["jobs"][1])
+        sb.finish(main2)
         summarize(sb)
     finally:
         sb.stop()
-    rel = DEMO.relative_to(ROOT)
+    print_pages(sb, [main1, tune, main2], example_job=tune["jobs"][0]["id"])
+
+
+def print_pages(sb: Sandbox, pipelines: list[dict], example_job: int) -> None:
+    """The pages to open, and how to serve them again at the same address."""
+    rel = os.path.relpath(DEMO, Path.cwd())
     versions = [line.split("=", 1)[1] for env in sorted(DEMO.glob("release-*.env"))
                 for line in env.read_text().splitlines() if line.startswith("MODEL_VERSION_URL=")]
     print("\nPages to open (GitLab's paths, on the sandbox):")
+    print(f"  - the project: {sb.web}")
     print(f"  - experiments and their runs: {sb.web}/-/ml/experiments")
+    print(f"  - the merge request with the report: "
+          f"{sb.web}/-/merge_requests/{sb.info['merge_request_iid']}")
+    for pipeline in pipelines:
+        print(f"  - pipeline: {sb.web}/-/pipelines/{pipeline['pipeline_id']}")
     print(f"  - the model registry: {sb.web}/-/ml/models")
     for url in versions:
         print(f"  - model version: {url}")
@@ -171,10 +180,10 @@ def main() -> None:
     print(f"""Where to look:
   - the report posted on the merge request: {rel}/report.md (the note's text)
   - the release outputs for later jobs: {rel}/release-*.env
-  - the sandbox's state (SQLite + files) is in {rel}/sandbox; serve it again with
-      .venv/bin/mlflow-gitlab sandbox serve --data {rel}/sandbox
-    and point MLFLOW_TRACKING_URI at <url>/api/v4/projects/{info['project_id']}/ml/mlflow
-    with MLFLOW_TRACKING_TOKEN from {rel}/ready.json; the tags are in docs/tags.md.""")
+  - a job's CI variables, to play it by hand:
+      .venv/bin/mlflow-gitlab sandbox env --data {rel}/sandbox --job {example_job} \\
+          --with-token developer
+  - the sandbox's state (SQLite + files) is in {rel}/sandbox; the tags are in docs/tags.md.""")
 
 
 def summarize(sb: Sandbox) -> None:
