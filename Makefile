@@ -16,9 +16,10 @@ demo: $(STAMP) ## run a tracked training job against the embedded sandbox
 
 test: $(STAMP) ## the whole test suite, against real sandboxes on 127.0.0.1
 	@# tests/browser open the pages in Debian's headless Chromium; as root, install it.
-	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || \
-		apt-get install -y -qq chromium >/dev/null 2>&1 || \
-		{ apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || true
+	@command -v chromedriver >/dev/null || [ "$$(id -u)" != 0 ] || \
+		apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || \
+		{ apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+		|| true
 	$(BIN)/python -m pytest -q
 
 # gitlab-ci-local 4.60.0 runs on Node 20 and copies job folders with rsync (Debian's).

@@ -1,39 +1,91 @@
-"""Debian's headless Chromium, run as a person's browser would open a page: the DOM after its
-scripts ran, and a screenshot kept as a test artifact."""
+"""Debian's headless Chromium driven by Selenium, as a person's browser opens a page: the DOM
+after its scripts ran (and the navigations they made), a click on a link, a screenshot kept
+as a test artifact.
+
+Chromium and its driver come from Debian (`chromium`, `chromium-driver`; `make test` installs
+them as root); the driver is named explicitly, so Selenium fetches nothing from the network.
+"""
 
 from __future__ import annotations
 
 import shutil
-import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-# Flags for a closed network, as root: no sandbox, no background connections to Google.
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+# A closed network, as root: no sandbox, no background connections to Google.
+FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--virtual-time-budget=5000", "--window-size=1280,1600")
+         "--no-first-run", "--window-size=1280,1600")
+WAIT = 15  # seconds a page may take to load and run its scripts
 
 
-def executable() -> str:
-    """The Chromium binary; the test skips, naming the package, when there is none."""
-    found = shutil.which("chromium")
+class Browser:
+    """One Chromium window; each call leaves it on the page it opened."""
+
+    def __init__(self, profile: Path) -> None:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+
+        options = webdriver.ChromeOptions()
+        options.binary_location = _which("chromium")
+        for flag in (*FLAGS, f"--user-data-dir={profile}"):
+            options.add_argument(flag)
+        self.driver = webdriver.Chrome(options=options,
+                                       service=Service(_which("chromedriver")))
+        self.driver.set_page_load_timeout(WAIT)
+
+    def open(self, url: str, until: Callable[[str], bool] | None = None) -> str:
+        """The DOM of `url` once loaded; with `until`, once the current URL satisfies it (a
+        page whose script navigates elsewhere)."""
+        self.driver.get(url)
+        if until is not None:
+            from selenium.webdriver.support.ui import WebDriverWait
+
+            WebDriverWait(self.driver, WAIT).until(lambda d: until(d.current_url))
+        return self.driver.page_source
+
+    @property
+    def url(self) -> str:
+        return self.driver.current_url
+
+    def click(self, link_text: str) -> str:
+        """Follow the first link showing `link_text`; the DOM of the page it opens."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        link = self.driver.find_element(By.PARTIAL_LINK_TEXT, link_text)
+        link.click()
+        WebDriverWait(self.driver, WAIT).until(expected_conditions.staleness_of(link))
+        return self.driver.page_source
+
+    def hrefs(self) -> list[str]:
+        """The absolute targets of the current page's links."""
+        from selenium.webdriver.common.by import By
+
+        return [a.get_property("href") for a in self.driver.find_elements(By.TAG_NAME, "a")]
+
+    def screenshot(self, path: Path) -> Path:
+        """A PNG of the current page at `path`."""
+        assert self.driver.save_screenshot(str(path)), f"Chromium drew nothing for {self.url}"
+        return path
+
+    def close(self) -> None:
+        self.driver.quit()
+
+
+def _which(name: str) -> str:
+    found = shutil.which(name)
     if found is None:
-        pytest.skip("needs Debian's chromium (apt-get install chromium; make test installs "
-                    "it when run as root)")
+        pytest.skip(f"needs Debian's {name} (apt-get install chromium chromium-driver; "
+                    "make test installs them when run as root)")
     return found
 
 
-def dom(url: str, profile: Path) -> str:
-    """The page's DOM once loaded, its scripts run and their navigations followed."""
-    done = subprocess.run([executable(), *FLAGS, f"--user-data-dir={profile}", "--dump-dom",
-                           url], capture_output=True, text=True, timeout=120, check=True)
-    return done.stdout
-
-
-def screenshot(url: str, path: Path, profile: Path) -> Path:
-    """A PNG of the page at `path`."""
-    subprocess.run([executable(), *FLAGS, f"--user-data-dir={profile}",
-                    f"--screenshot={path}", url], capture_output=True, timeout=120, check=True)
-    assert path.stat().st_size > 0, f"Chromium drew nothing for {url}"
-    return path
+def available() -> None:
+    """Skip the test when Chromium, its driver or Selenium is missing."""
+    _which("chromium")
+    _which("chromedriver")
+    pytest.importorskip("selenium", reason="needs selenium (pip install -e '.[test]')")

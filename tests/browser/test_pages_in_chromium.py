@@ -6,8 +6,6 @@ import re
 
 import mlflow
 
-from tests.browser.chromium import dom, screenshot
-
 
 def logged_run(name: str, losses: list[float]) -> mlflow.entities.Run:
     """A run made with the stock MLflow client: a loss history and a param."""
@@ -19,26 +17,29 @@ def logged_run(name: str, losses: list[float]) -> mlflow.entities.Run:
     return mlflow.get_run(active.info.run_id)
 
 
-def test_mlflows_view_run_link_lands_on_the_run_with_its_chart(mlflow_env, capsys, tmp_path):
+def test_mlflows_view_run_link_lands_on_the_run_with_its_chart(mlflow_env, capsys, browser,
+                                                               tmp_path):
     run = logged_run("lr-0.1", [0.9, 0.5, 0.3, 0.2])
     link = re.search(r"View run lr-0\.1 at: (\S+)", capsys.readouterr().out)[1]
-    shown = dom(link, tmp_path / "profile")  # the fragment is read by the page's script
-    assert "<h1>lr-0.1" in shown or ">lr-0.1<" in shown
+    # The fragment is read by the page's script, which goes on to the run's page.
+    shown = browser.open(link, until=lambda url: "/-/ml/candidates/" in url)
+    assert ">lr-0.1" in shown
     assert "learning_rate" in shown
     chart = re.search(r'<svg class="chart".*?</svg>', shown, re.S)[0]
     assert chart.count("<circle") == 4, "one point per logged step"
     assert run.info.run_id in shown
-    screenshot(link, tmp_path / "run.png", tmp_path / "profile")
+    browser.screenshot(tmp_path / "run.png")
 
 
-def test_the_experiments_page_links_each_run(sandbox, mlflow_env, tmp_path):
+def test_the_experiments_page_links_each_run(sandbox, mlflow_env, browser, tmp_path):
     logged_run("first", [1.0, 0.5])
     logged_run("second", [0.8, 0.4])
-    url = f"{sandbox.url}/{sandbox.project_path}/-/ml/experiments"
-    listing = dom(url, tmp_path / "profile")
-    experiment = re.search(r'href="(/[^"]+/-/ml/experiments/\d+)">browse</a>', listing)[1]
-    runs = dom(sandbox.url + experiment, tmp_path / "profile")
+    browser.open(f"{sandbox.url}/{sandbox.project_path}/-/ml/experiments")
+    browser.screenshot(tmp_path / "experiments.png")
+    runs = browser.click("browse")
+    assert re.search(r"/-/ml/experiments/\d+$", browser.url)
     names = re.findall(r'/-/ml/candidates/\d+">(first|second)</a>', runs)
     assert sorted(names) == ["first", "second"]
-    screenshot(url, tmp_path / "experiments.png", tmp_path / "profile")
-    screenshot(sandbox.url + experiment, tmp_path / "experiment.png", tmp_path / "profile")
+    browser.screenshot(tmp_path / "experiment.png")
+    shown = browser.click("second")
+    assert "/-/ml/candidates/" in browser.url and "<h1>second" in shown

@@ -41,7 +41,8 @@ def e2e_sandbox(tmp_path: Path, wheel: Path):
 
 
 def merge_request_variables(sandbox: Sandbox, source_branch: str) -> dict[str, str]:
-    """What GitLab adds in a detached MR pipeline for the seeded MR !1 (gitlab-ci.md §1.2)."""
+    """What GitLab adds in a detached MR pipeline for the seeded MR !1 (its predefined
+    `CI_MERGE_REQUEST_*` variables)."""
     project = str(sandbox.project_id)
     return {"CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_IID": "1",
             "CI_MERGE_REQUEST_ID": "301", "CI_MERGE_REQUEST_PROJECT_ID": project,
