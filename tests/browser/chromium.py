@@ -39,12 +39,22 @@ class Browser:
     def open(self, url: str, until: Callable[[str], bool] | None = None) -> str:
         """The DOM of `url` once loaded; with `until`, once the current URL satisfies it (a
         page whose script navigates elsewhere)."""
+        from selenium.webdriver.support.ui import WebDriverWait
+
         self.driver.get(url)
         if until is not None:
-            from selenium.webdriver.support.ui import WebDriverWait
-
             WebDriverWait(self.driver, WAIT).until(lambda d: until(d.current_url))
-        return self.driver.page_source
+        return self._loaded()
+
+    def _loaded(self) -> str:
+        """The current page's DOM, once the document is complete."""
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        def complete(_driver: object) -> str | bool:
+            ready = self.driver.execute_script("return document.readyState") == "complete"
+            return ready and self.driver.page_source
+
+        return WebDriverWait(self.driver, WAIT).until(complete)
 
     @property
     def url(self) -> str:
@@ -59,7 +69,7 @@ class Browser:
         link = self.driver.find_element(By.PARTIAL_LINK_TEXT, link_text)
         link.click()
         WebDriverWait(self.driver, WAIT).until(expected_conditions.staleness_of(link))
-        return self.driver.page_source
+        return self._loaded()
 
     def hrefs(self) -> list[str]:
         """The absolute targets of the current page's links."""
