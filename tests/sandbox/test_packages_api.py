@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlflow_gitlab.sandbox.api.package_files import find_or_create_package
+from mlflow_gitlab.sandbox.backend.packages import find_or_create
 from mlflow_gitlab.sandbox.backend.projects import GUEST
 from tests import gitlab_errors as errors
 
@@ -123,7 +123,7 @@ def test_filters(api, sandbox):
     upload(api, "other", "1.0.0")
     upload(api, "secret", "1.0.0", status="hidden")
     with sandbox.app.store.tx() as db:
-        find_or_create_package(db, 7, "ml_model", "my-model", "1.0.0")
+        find_or_create(db, 7, "ml_model", "my-model", "1.0.0")
 
     def names(**params: str) -> list[tuple[str, str, str]]:
         r = api.request("GET", PACKAGES, params=params)
@@ -184,7 +184,7 @@ def test_package_of_another_project_is_404(api, sandbox):
     with sandbox.app.store.tx() as db:
         db.execute("INSERT INTO projects (id, path, name, created_at) VALUES (8, 'x/y', 'y', 0)")
         db.execute("INSERT INTO members VALUES (8, 11, 30)")
-        other = find_or_create_package(db, 8, "generic", "theirs", "1.0.0")["id"]
+        other = find_or_create(db, 8, "generic", "theirs", "1.0.0")["id"]
     assert outcome(api.request("GET", f"{PACKAGES}/{other}")) == NOT_FOUND
     assert api.request("GET", f"/projects/8/packages/{other}").status_code == 200
 

@@ -18,6 +18,7 @@ from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.api import package_files
 from mlflow_gitlab.sandbox.api.rest_common import record_not_found, require_role
 from mlflow_gitlab.sandbox.auth import Family
+from mlflow_gitlab.sandbox.backend import packages
 from mlflow_gitlab.sandbox.backend.projects import DEVELOPER, REPORTER, access_level
 from mlflow_gitlab.sandbox.backend.store import iso8601
 from mlflow_gitlab.sandbox.router import Router
@@ -99,7 +100,7 @@ def download(req: web.Request) -> web.Response:
         "ORDER BY id DESC LIMIT 1", req.project["id"], target.name, target.version)
     if package is None:
         raise record_not_found()
-    row = package_files.newest_file(store, package["id"], target.stored_name)
+    row = packages.newest_file(store, package["id"], target.stored_name)
     if row is None:
         raise record_not_found()
     return package_files.file_response(store, row)
@@ -186,14 +187,14 @@ def _choice(req: web.Request, param: str, allowed: tuple[str, ...], errors: list
 
 
 def _store_file(db: sqlite3.Connection, project_id: int, target: Target, status: str | None,
-                received: package_files.ReceivedFile, *, duplicates: bool) -> sqlite3.Row:
+                received: packages.ReceivedFile, *, duplicates: bool) -> sqlite3.Row:
     """Append the file to the package; `status` updates the package.
 
     Without `duplicates` (the group's "Allow duplicates" off for generic packages), a file
     name the package already holds is refused, after the body was received, as
     `Packages::Generic::CreatePackageFileService` and `lib/api/generic_packages.rb` do.
     """
-    package = package_files.find_or_create_package(
+    package = packages.find_or_create(
         db, project_id, "generic", target.name, target.version, status or "default")
     if not duplicates and db.execute(
             "SELECT 1 FROM package_files WHERE package_id = ? AND file_name = ?",
@@ -201,7 +202,7 @@ def _store_file(db: sqlite3.Connection, project_id: int, target: Target, status:
         raise web.bad_request("Duplicate package is not allowed")
     if status is not None and status != package["status"]:
         db.execute("UPDATE packages SET status = ? WHERE id = ?", (status, package["id"]))
-    row = package_files.add_file(db, package["id"], target.stored_name, received)
+    row = packages.add_file(db, package["id"], target.stored_name, received)
     # Generic uploads record only the SHA-256 (`CreatePackageFileService`): md5/sha1 are null.
     db.execute("UPDATE package_files SET file_md5 = NULL, file_sha1 = NULL WHERE id = ?",
                (row["id"],))

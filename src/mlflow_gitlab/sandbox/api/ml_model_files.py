@@ -15,6 +15,7 @@ from urllib.parse import quote, unquote
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.api import package_files as pf
 from mlflow_gitlab.sandbox.auth import Family
+from mlflow_gitlab.sandbox.backend import packages
 from mlflow_gitlab.sandbox.backend.projects import DEVELOPER, access_level
 from mlflow_gitlab.sandbox.backend.store import Store
 from mlflow_gitlab.sandbox.router import Router
@@ -94,7 +95,7 @@ def candidate_package(db: sqlite3.Connection, candidate: sqlite3.Row) -> int:
         model = db.execute("SELECT name FROM models WHERE id = ?",
                            (experiment["model_id"],)).fetchone()
         name = model["name"]
-    package = pf.find_or_create_package(db, candidate["project_id"], "ml_model", name,
+    package = packages.find_or_create(db, candidate["project_id"], "ml_model", name,
                                         f"candidate_{candidate['iid']}")
     db.execute("UPDATE candidates SET package_id = ? WHERE id = ?",
                (package["id"], candidate["id"]))
@@ -129,7 +130,7 @@ def upload(req: web.Request) -> web.Response:
                 raise web.bad_request("Package creation failed")
             if status is not None:
                 db.execute("UPDATE packages SET status = ? WHERE id = ?", (status, package_id))
-            pf.add_file(db, package_id, stored_file_name(path, file_name), received)
+            packages.add_file(db, package_id, stored_file_name(path, file_name), received)
     except BaseException:
         pf.discard_blob(store, received)
         raise
@@ -144,7 +145,7 @@ def download(req: web.Request) -> web.Response:
     package_id = existing_package_id(target) if target is not None else None
     row = None
     if package_id is not None:
-        row = pf.newest_file(store, package_id, stored_file_name(path, file_name))
+        row = packages.newest_file(store, package_id, stored_file_name(path, file_name))
     if row is None:
         raise web.not_found()
     return pf.file_response(store, row)

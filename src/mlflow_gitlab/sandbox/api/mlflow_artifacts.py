@@ -13,6 +13,7 @@ from mlflow_gitlab.sandbox.api import ml_common as mc
 from mlflow_gitlab.sandbox.api import package_files as pf
 from mlflow_gitlab.sandbox.api.ml_model_files import existing_package_id, find_target
 from mlflow_gitlab.sandbox.auth import Family
+from mlflow_gitlab.sandbox.backend import packages
 from mlflow_gitlab.sandbox.router import ARTIFACTS_PREFIX, Router
 
 
@@ -52,7 +53,7 @@ def get_artifact(req: web.Request) -> web.Response:
     # CGI.escape, unlike the upload's encodeURIComponent, turns a space into `+`: a file
     # name with a space is stored as `a%20b` but looked up as `a+b` here, as on GitLab.
     name = quote_plus(unquote(req.path_params["file_path"]), safe="")
-    row = pf.newest_file(store, package_id, name) if package_id is not None else None
+    row = packages.newest_file(store, package_id, name) if package_id is not None else None
     if row is None:
         raise web.not_found_mlflow()
     return pf.file_response(store, row)

@@ -8,18 +8,12 @@ by id.
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.api import ml_common as mc
 from mlflow_gitlab.sandbox.api import ml_registry as reg
-from mlflow_gitlab.sandbox.api.package_files import find_or_create_package
-from mlflow_gitlab.sandbox.backend import models
-from mlflow_gitlab.sandbox.backend.candidates import insert_candidate
-from mlflow_gitlab.sandbox.backend.store import now
+from mlflow_gitlab.sandbox.backend import model_registry, models
 from mlflow_gitlab.sandbox.router import Router
-
-GITLAB_TAG_PREFIX = "gitlab."
 
 
 def register(router: Router) -> None:
@@ -31,137 +25,22 @@ def register(router: Router) -> None:
 
 
 def _version_response(req: web.Request, row: sqlite3.Row) -> web.Response:
-    model = req.app.store.one("SELECT * FROM models WHERE id = ?", row["model_id"])
+    model = models.get_model(req.app.store, row["model_id"])
     return web.Response(200, {"model_version": reg.model_version_json(req, row, model)})
-
-
-def _failed(*messages: str) -> web.ApiError:
-    """A `CreateModelVersionService` error: INVALID_PARAMETER_VALUE with a message *array*."""
-    return web.invalid_parameter(list(messages))
-
-
-# --- create --------------------------------------------------------------------------------
 
 
 def create(req: web.Request) -> web.Response:
     """Create a version (numbered by its semver, as `Ml::CreateModelVersionService` does)
-    with its run and `ml_model` package; all or nothing."""
+    with its run and `ml_model` package; all or nothing. A refusal is INVALID_PARAMETER_VALUE
+    with a message *array*."""
     mc.require_read(req)
     mc.require_write(req)
     model = reg.find_model(req, req.params.get("name"))
-    tags = reg.tag_list(req)
-    description = req.params.get("description")
-    run_id = req.params.get("run_id")
-    with req.app.store.tx() as db:
-        version = _custom_version(tags)
-        if version is None:
-            version = _next_version(db, model["id"])
-        if not models.is_semver(version):
-            raise _failed("Version must be semantic version")
-        errors = _validation_errors(db, model["id"], version, description)
-        if errors:
-            raise _failed(*errors)
-        mv_id = _insert_version(db, model, version, description, req)
-        if run_id is not None:
-            package_id = _promote(db, model, str(run_id), mv_id, version)
-        else:
-            _new_candidate(db, model, mv_id, req)
-            package_id = None
-        if package_id is None:
-            package_id = find_or_create_package(db, model["project_id"], "ml_model",
-                                                model["name"], version)["id"]
-        db.execute("UPDATE model_versions SET package_id = ? WHERE id = ?", (package_id, mv_id))
-        failure = reg.insert_tags(db, "model_version_tags", "model_version_id", mv_id, tags)
-        if failure is not None:
-            raise _failed(failure)
-        row = db.execute("SELECT * FROM model_versions WHERE id = ?", (mv_id,)).fetchone()
-    return _version_response(req, row)
-
-
-def _custom_version(tags: list[dict[str, Any]]) -> str | None:
-    """`gitlab_tags['version']`: the last `gitlab.version` tag sets the semver."""
-    version = None
-    for tag in tags:
-        key = tag.get("key")
-        if isinstance(key, str) and key == GITLAB_TAG_PREFIX + "version":
-            version = tag.get("value")
-    return None if version is None else str(version)
-
-
-def _next_version(db: sqlite3.Connection, model_id: int) -> str:
-    """No versions -> 1.0.0; else a patch bump of the highest semver."""
-    rows = db.execute("SELECT id, version FROM model_versions WHERE model_id = ?",
-                      (model_id,)).fetchall()
-    latest = models.latest_version(rows)
-    return reg.INITIAL_VERSION if latest is None else reg.bump_patch(latest["version"])
-
-
-def _validation_errors(db: sqlite3.Connection, model_id: int, version: str,
-                       description: Any) -> list[str]:
-    """`Ml::ModelVersion` validations, in Rails' order, as full messages."""
-    errors = []
-    taken = db.execute("SELECT 1 FROM model_versions WHERE model_id = ? AND version = ?",
-                       (model_id, version)).fetchone()
-    if taken:
-        errors.append("Version has already been taken")
-    if len(version) > reg.NAME_MAX:
-        errors.append(f"Version is too long (maximum is {reg.NAME_MAX} characters)")
-    if description is not None and len(str(description)) > reg.DESCRIPTION_MAX:
-        errors.append(f"Description is too long (maximum is {reg.DESCRIPTION_MAX} characters)")
-    return errors
-
-
-def _insert_version(db: sqlite3.Connection, model: sqlite3.Row, version: str, description: Any,
-                    req: web.Request) -> int:
-    """One row from the instance-wide id sequence (AUTOINCREMENT never reuses an id)."""
-    t = now()
-    cur = db.execute(
-        "INSERT INTO model_versions (project_id, model_id, version, description, user_id, "
-        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (model["project_id"], model["id"], version,
-         None if description is None else str(description),
-         req.principal.user_id if req.principal else None, t, t))
-    return int(cur.lastrowid)
-
-
-def _new_candidate(db: sqlite3.Connection, model: sqlite3.Row, mv_id: int,
-                   req: web.Request) -> None:
-    """Each version gets a run in the model's `[model]<name>` experiment."""
-    experiment = db.execute("SELECT id FROM experiments WHERE model_id = ?",
-                            (model["id"],)).fetchone()
-    if experiment is None:  # GitLab reports a failed candidate creation with this text
-        raise _failed("Version must be semantic version")
-    candidate = insert_candidate(
-        db, model["project_id"], experiment["id"], name=None, start_time=None,
+    row = model_registry.create_version(
+        req.app.store, model, description=req.params.get("description"),
+        run_id=req.params.get("run_id"), tags=reg.tag_list(req),
         user_id=req.principal.user_id if req.principal else None)
-    _link(db, candidate["id"], mv_id)
-
-
-def _promote(db: sqlite3.Connection, model: sqlite3.Row, run_id: str, mv_id: int,
-             version: str) -> int | None:
-    """Promote an existing run of the model's experiment; its package becomes the version's."""
-    candidate = db.execute(
-        "SELECT c.id, c.model_version_id, c.package_id, e.model_id FROM candidates c "
-        "JOIN experiments e ON e.id = c.experiment_id WHERE c.project_id = ? AND c.eid = ?",
-        (model["project_id"], run_id)).fetchone()
-    if candidate is None:
-        raise _failed("Run not found")
-    if candidate["model_version_id"] is not None:
-        raise _failed("Run has already a model version")
-    if candidate["model_id"] != model["id"]:
-        raise _failed("Run's experiment does not belong to this model")
-    _link(db, candidate["id"], mv_id)
-    if candidate["package_id"] is None:
-        return None
-    db.execute("UPDATE packages SET name = ?, version = ?, updated_at = ? WHERE id = ?",
-               (model["name"], version, now(), candidate["package_id"]))
-    return int(candidate["package_id"])
-
-
-def _link(db: sqlite3.Connection, candidate_id: int, mv_id: int) -> None:
-    """Both directions: runs render `artifact_uri` from `candidates.model_version_id`."""
-    db.execute("UPDATE candidates SET model_version_id = ? WHERE id = ?", (mv_id, candidate_id))
-    db.execute("UPDATE model_versions SET candidate_id = ? WHERE id = ?", (candidate_id, mv_id))
+    return _version_response(req, row)
 
 
 # --- read and update -----------------------------------------------------------------------
@@ -185,13 +64,10 @@ def update(req: web.Request) -> web.Response:
     if name is None or version is None or description is None:
         raise web.invalid_parameter(None)
     row = reg.find_version(req, name, version)
-    if row is None or len(str(description)) > reg.DESCRIPTION_MAX:
+    if row is None or len(str(description)) > model_registry.DESCRIPTION_MAX:
         raise web.mlflow_error("UPDATE_FAILED")
-    with req.app.store.tx() as db:
-        db.execute("UPDATE model_versions SET description = ?, updated_at = ? WHERE id = ?",
-                   (str(description), now(), row["id"]))
-        row = db.execute("SELECT * FROM model_versions WHERE id = ?", (row["id"],)).fetchone()
-    return _version_response(req, row)
+    return _version_response(
+        req, model_registry.set_version_description(req.app.store, row, str(description)))
 
 
 def get_download_uri(req: web.Request) -> web.Response:

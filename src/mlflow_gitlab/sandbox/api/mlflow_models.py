@@ -9,9 +9,7 @@ from typing import Any
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.api import ml_common as mc
 from mlflow_gitlab.sandbox.api import ml_registry as reg
-from mlflow_gitlab.sandbox.backend import models
-from mlflow_gitlab.sandbox.backend.experiments import insert_experiment
-from mlflow_gitlab.sandbox.backend.store import now
+from mlflow_gitlab.sandbox.backend import model_registry, models
 from mlflow_gitlab.sandbox.router import Router
 
 _ORDER_COLUMNS = ("name", "created_at", "updated_at", "id")
@@ -41,40 +39,10 @@ def create(req: web.Request) -> web.Response:
     mc.require_read(req)
     mc.require_write(req)
     (name,) = mc.required(req, "name")
-    name = str(name)
-    tags = reg.tag_list(req)
-    description = req.params.get("description")
-    failed = web.mlflow_error("RESOURCE_ALREADY_EXISTS")
-    if not _valid_model(name, description):
-        raise failed
-    user_id = req.principal.user_id if req.principal else None
-    with req.app.store.tx() as db:
-        try:
-            model = _insert_model(db, req.project["id"], name, description, user_id)
-            insert_experiment(db, req.project["id"], reg.MODEL_EXPERIMENT_PREFIX + name,
-                                 user_id, model_id=model["id"])
-        except sqlite3.IntegrityError:  # the name or the experiment name is taken
-            raise failed from None
-        if reg.insert_tags(db, "model_tags", "model_id", model["id"], tags) is not None:
-            raise failed
+    model = model_registry.create_model(
+        req.app.store, req.project["id"], str(name), req.params.get("description"),
+        reg.tag_list(req), req.principal.user_id if req.principal else None)
     return _model_response(req, model)
-
-
-def _valid_model(name: str, description: Any) -> bool:
-    """`Ml::Model` validations: name format and length, description length."""
-    if not name or len(name) > reg.NAME_MAX or reg.MODEL_NAME.fullmatch(name) is None:
-        return False
-    return description is None or len(str(description)) <= reg.DESCRIPTION_MAX
-
-
-def _insert_model(db: sqlite3.Connection, project_id: int, name: str, description: Any,
-                  user_id: int | None) -> sqlite3.Row:
-    t = now()
-    cur = db.execute(
-        "INSERT INTO models (project_id, name, description, user_id, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (project_id, name, None if description is None else str(description), user_id, t, t))
-    return db.execute("SELECT * FROM models WHERE id = ?", (cur.lastrowid,)).fetchone()
 
 
 # --- read and update -----------------------------------------------------------------------
@@ -90,15 +58,9 @@ def update(req: web.Request) -> web.Response:
     mc.require_read(req)
     mc.require_write(req)
     model = reg.find_model(req, req.params.get("name"))
-    description = req.params.get("description")
-    if description is not None and len(str(description)) > reg.DESCRIPTION_MAX:
-        # `update!` raises inside an MLflow route: rescue_from ActiveRecordError.
-        raise web.invalid_parameter("Validation failed: Description is too long "
-                                    f"(maximum is {reg.DESCRIPTION_MAX} characters)")
-    with req.app.store.tx() as db:
-        db.execute("UPDATE models SET description = ?, updated_at = ? WHERE id = ?",
-                   (None if description is None else str(description), now(), model["id"]))
-        model = db.execute("SELECT * FROM models WHERE id = ?", (model["id"],)).fetchone()
+    # `update!` raises inside an MLflow route: rescue_from ActiveRecordError.
+    model = model_registry.set_model_description(req.app.store, model,
+                                                 req.params.get("description"))
     return _model_response(req, model)
 
 
@@ -108,7 +70,7 @@ def get_latest_versions(req: web.Request) -> web.Response:
     and Grape's entity of nil is null."""
     mc.require_read(req)
     model = reg.find_model(req, req.params.get("name"))
-    latest = models.latest_version(reg.versions_of(req.app.store, model["id"]))
+    latest = models.latest_version(models.versions_in_order(req.app.store, model["id"]))
     version = reg.model_version_json(req, latest, model) if latest is not None else None
     return web.Response(200, {"model_versions": [version]})
 
@@ -131,36 +93,8 @@ def delete(req: web.Request) -> web.Response:
     """Destroy the model with its versions, their packages and its experiment's runs."""
     mc.require_read(req)
     mc.require_write(req)
-    model = reg.find_model(req, req.params.get("name"))
-    with req.app.store.tx() as db:
-        blobs = _delete_model(db, model["id"])
-    for blob in blobs:  # bytes go only once the rows are gone for good
-        req.app.store.blob_path(blob).unlink(missing_ok=True)
+    model_registry.delete_model(req.app.store, reg.find_model(req, req.params.get("name")))
     return web.Response(200, {})
-
-
-def _delete_model(db: sqlite3.Connection, model_id: int) -> list[str]:
-    """Delete the rows; return the blobs of the deleted package files."""
-    versions = "SELECT id FROM model_versions WHERE model_id = ?"
-    packages = "SELECT package_id FROM model_versions WHERE model_id = ?"
-    blobs = [r[0] for r in db.execute(
-        f"SELECT blob FROM package_files WHERE package_id IN ({packages})", (model_id,))]
-    db.execute(f"DELETE FROM package_files WHERE package_id IN ({packages})", (model_id,))
-    db.execute(f"DELETE FROM packages WHERE id IN ({packages})", (model_id,))
-    db.execute(f"DELETE FROM model_version_tags WHERE model_version_id IN ({versions})",
-               (model_id,))
-    db.execute("DELETE FROM model_versions WHERE model_id = ?", (model_id,))
-    db.execute("DELETE FROM model_tags WHERE model_id = ?", (model_id,))
-    experiments = "SELECT id FROM experiments WHERE model_id = ?"
-    candidates = f"SELECT id FROM candidates WHERE experiment_id IN ({experiments})"
-    for table in ("candidate_params", "candidate_tags", "candidate_metrics"):
-        db.execute(f"DELETE FROM {table} WHERE candidate_id IN ({candidates})", (model_id,))
-    db.execute(f"DELETE FROM candidates WHERE experiment_id IN ({experiments})", (model_id,))
-    db.execute(f"DELETE FROM experiment_tags WHERE experiment_id IN ({experiments})",
-               (model_id,))
-    db.execute("DELETE FROM experiments WHERE model_id = ?", (model_id,))
-    db.execute("DELETE FROM models WHERE id = ?", (model_id,))
-    return blobs
 
 
 # --- search --------------------------------------------------------------------------------
@@ -170,7 +104,7 @@ def search(req: web.Request) -> web.Response:
     """Models filtered by a name substring, ordered, paginated."""
     mc.require_read(req)
     name_filter = _name_filter(req.params.get("filter"))
-    rows = req.app.store.all("SELECT * FROM models WHERE project_id = ?", req.project["id"])
+    rows = models.list_models(req.app.store, req.project["id"])
     if name_filter:
         rows = [r for r in rows if name_filter in r["name"]]  # LIKE %x%: a substring match
     rows = _ordered(rows, req.params.get("order_by"))

@@ -11,23 +11,14 @@ import os
 import re
 import sqlite3
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote
 
 from mlflow_gitlab.sandbox import web
-from mlflow_gitlab.sandbox.backend.store import Store, now
+from mlflow_gitlab.sandbox.backend.packages import ReceivedFile
+from mlflow_gitlab.sandbox.backend.store import Store
 
 _TRAVERSAL = re.compile(r"(\A|[/\\])\.\.([/\\]|\Z)")
-
-
-@dataclass(frozen=True)
-class ReceivedFile:
-    blob: str  # relative to Store.files_dir
-    size: int
-    sha256: str
-    md5: str
-    sha1: str
 
 
 def has_traversal(raw: str) -> bool:
@@ -82,41 +73,6 @@ def store_bytes(store: Store, data: bytes) -> ReceivedFile:
         tmp.unlink(missing_ok=True)
     return ReceivedFile(blob, len(data), hashlib.sha256(data).hexdigest(),
                         hashlib.md5(data).hexdigest(), hashlib.sha1(data).hexdigest())
-
-
-def find_or_create_package(db: sqlite3.Connection, project_id: int, package_type: str,
-                           name: str, version: str, status: str = "default") -> sqlite3.Row:
-    """The newest package with this type, name and version, created when missing."""
-    row = db.execute(
-        "SELECT * FROM packages WHERE project_id = ? AND package_type = ? AND name = ? "
-        "AND version = ? ORDER BY id DESC LIMIT 1",
-        (project_id, package_type, name, version)).fetchone()
-    if row is not None:
-        return row
-    t = now()
-    cur = db.execute(
-        "INSERT INTO packages (project_id, name, version, package_type, status, created_at, "
-        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (project_id, name, version, package_type, status, t, t))
-    return db.execute("SELECT * FROM packages WHERE id = ?", (cur.lastrowid,)).fetchone()
-
-
-def add_file(db: sqlite3.Connection, package_id: int, file_name: str, received: ReceivedFile
-             ) -> sqlite3.Row:
-    """Record an uploaded file; duplicates of a name are appended, the newest wins on GET."""
-    t = now()
-    cur = db.execute(
-        "INSERT INTO package_files (package_id, file_name, size, file_md5, file_sha1, "
-        "file_sha256, blob, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (package_id, file_name, received.size, received.md5, received.sha1, received.sha256,
-         received.blob, t, t))
-    db.execute("UPDATE packages SET updated_at = ? WHERE id = ?", (t, package_id))
-    return db.execute("SELECT * FROM package_files WHERE id = ?", (cur.lastrowid,)).fetchone()
-
-
-def newest_file(store: Store, package_id: int, file_name: str) -> sqlite3.Row | None:
-    return store.one("SELECT * FROM package_files WHERE package_id = ? AND file_name = ? "
-                     "ORDER BY id DESC LIMIT 1", package_id, file_name)
 
 
 def file_response(store: Store, row: sqlite3.Row, display_name: str | None = None

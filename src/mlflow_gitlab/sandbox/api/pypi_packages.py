@@ -11,6 +11,7 @@ import sqlite3
 from mlflow_gitlab.sandbox import multipart, pypi_index, registry_auth, web
 from mlflow_gitlab.sandbox.api import package_files
 from mlflow_gitlab.sandbox.auth import Family
+from mlflow_gitlab.sandbox.backend import packages
 from mlflow_gitlab.sandbox.backend.packages import INSTALLABLE
 from mlflow_gitlab.sandbox.backend.projects import find_project
 from mlflow_gitlab.sandbox.backend.store import Store, now
@@ -66,16 +67,16 @@ def simple_package(req: web.Request) -> web.Response:
     project = _readable_project(req)
     # `with_normalized_pypi_name`: the stored name normalised, the asked one only downcased.
     asked = req.path_param("package_name").rstrip("/").lower()
-    packages = [row for row in _packages(req.app.store, project["id"])
+    versions = [row for row in _packages(req.app.store, project["id"])
                 if pypi_index.normalized(row["name"]) == asked]
-    if not packages:
+    if not versions:
         raise web.not_found("Package")
     api = f"{req.base_url}/api/v4"
     links = [pypi_index.Link(pypi_index.file_url(api, project["id"], file["file_sha256"],
                                                  file["file_name"]),
                              package["required_python"], file["file_name"])
-             for package in packages for file in _files(req.app.store, package["id"])]
-    return web.Response(200, pypi_index.page(packages[0]["name"], links), dict(HTML))
+             for package in versions for file in _files(req.app.store, package["id"])]
+    return web.Response(200, pypi_index.page(versions[0]["name"], links), dict(HTML))
 
 
 def download(req: web.Request) -> web.Response:
@@ -144,7 +145,7 @@ def _create(store: Store, project_id: int, fields: dict[str, str], requires_pyth
     (a second file of the same name is a validation error: `Packages::PackageFile`)."""
     received = package_files.store_bytes(store, content.data)
     # The digests are stored as the client sent them, as GitLab does; missing ones computed.
-    received = package_files.ReceivedFile(
+    received = packages.ReceivedFile(
         received.blob, received.size, (fields.get("sha256_digest") or received.sha256).lower(),
         fields.get("md5_digest") or received.md5, received.sha1)
     try:
@@ -157,7 +158,7 @@ def _create(store: Store, project_id: int, fields: dict[str, str], requires_pyth
             db.execute("INSERT INTO pypi_metadata (package_id, required_python) VALUES (?, ?) "
                        "ON CONFLICT (package_id) DO UPDATE SET required_python = "
                        "excluded.required_python", (package["id"], requires_python))
-            package_files.add_file(db, package["id"], content.filename, received)
+            packages.add_file(db, package["id"], content.filename, received)
     except BaseException:
         package_files.discard_blob(store, received)
         raise

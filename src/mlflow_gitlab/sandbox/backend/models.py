@@ -120,3 +120,18 @@ def experiment_of_model(store: Store, model: sqlite3.Row) -> sqlite3.Row | None:
     """The model's own `[model]<name>` experiment, which holds its versions' runs."""
     return store.one("SELECT * FROM experiments WHERE model_id = ? ORDER BY id LIMIT 1",
                      model["id"])
+
+
+def candidate_of_version(store: Store, version_id: int) -> sqlite3.Row | None:
+    """The run linked to the version (its `run_id` in MLflow's entity), if any."""
+    return store.one("SELECT * FROM candidates WHERE model_version_id = ?", version_id)
+
+
+def get_model(store: Store, model_id: int) -> sqlite3.Row | None:
+    """A model by row id."""
+    return store.one("SELECT * FROM models WHERE id = ?", model_id)
+
+
+def versions_in_order(store: Store, model_id: int) -> list[sqlite3.Row]:
+    """The model's versions in creation order (as MLflow's `latest_versions` lists them)."""
+    return store.all("SELECT * FROM model_versions WHERE model_id = ? ORDER BY id", model_id)

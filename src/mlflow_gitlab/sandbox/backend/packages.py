@@ -11,7 +11,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from mlflow_gitlab.sandbox.backend.store import Store
+from mlflow_gitlab.sandbox.backend.store import Store, now
 
 PACKAGE_TYPES = ("maven", "npm", "conan", "nuget", "pypi", "composer", "generic", "golang",
                  "debian", "rubygems", "helm", "terraform_module", "rpm", "ml_model", "cargo")
@@ -21,6 +21,15 @@ INSTALLABLE = ("default", "hidden")  # found by id
 ORDER_COLUMNS = {"created_at": "created_at", "name": "name", "version": "version",
                  "type": "package_type"}
 FILE_ORDER_COLUMNS = ("id", "created_at", "file_name")
+
+
+@dataclass(frozen=True)
+class ReceivedFile:
+    blob: str  # relative to Store.files_dir
+    size: int
+    sha256: str
+    md5: str
+    sha1: str
 
 
 @dataclass(frozen=True)
@@ -135,3 +144,38 @@ def holder(store: Store, package: sqlite3.Row) -> dict[str, sqlite3.Row] | None:
         return {"model": model, "version": version}
     candidate = store.one("SELECT * FROM candidates WHERE package_id = ?", package["id"])
     return {"candidate": candidate} if candidate is not None else None
+
+
+def find_or_create(db: sqlite3.Connection, project_id: int, package_type: str,
+                           name: str, version: str, status: str = "default") -> sqlite3.Row:
+    """The newest package with this type, name and version, created when missing."""
+    row = db.execute(
+        "SELECT * FROM packages WHERE project_id = ? AND package_type = ? AND name = ? "
+        "AND version = ? ORDER BY id DESC LIMIT 1",
+        (project_id, package_type, name, version)).fetchone()
+    if row is not None:
+        return row
+    t = now()
+    cur = db.execute(
+        "INSERT INTO packages (project_id, name, version, package_type, status, created_at, "
+        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (project_id, name, version, package_type, status, t, t))
+    return db.execute("SELECT * FROM packages WHERE id = ?", (cur.lastrowid,)).fetchone()
+
+
+def add_file(db: sqlite3.Connection, package_id: int, file_name: str, received: ReceivedFile
+             ) -> sqlite3.Row:
+    """Record an uploaded file; duplicates of a name are appended, the newest wins on GET."""
+    t = now()
+    cur = db.execute(
+        "INSERT INTO package_files (package_id, file_name, size, file_md5, file_sha1, "
+        "file_sha256, blob, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (package_id, file_name, received.size, received.md5, received.sha1, received.sha256,
+         received.blob, t, t))
+    db.execute("UPDATE packages SET updated_at = ? WHERE id = ?", (t, package_id))
+    return db.execute("SELECT * FROM package_files WHERE id = ?", (cur.lastrowid,)).fetchone()
+
+
+def newest_file(store: Store, package_id: int, file_name: str) -> sqlite3.Row | None:
+    return store.one("SELECT * FROM package_files WHERE package_id = ? AND file_name = ? "
+                     "ORDER BY id DESC LIMIT 1", package_id, file_name)
