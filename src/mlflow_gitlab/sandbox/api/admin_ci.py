@@ -24,10 +24,11 @@ from typing import Any
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.auth import Family
 from mlflow_gitlab.sandbox.backend import jobs as ci_jobs
+from mlflow_gitlab.sandbox.backend import merge_requests
 from mlflow_gitlab.sandbox.backend.errors import NotFound
-from mlflow_gitlab.sandbox.backend.merge_requests import create_merge_request, merge_merge_request
 from mlflow_gitlab.sandbox.backend.pipelines import SOURCES, STATUSES, insert_pipeline, new_sha
 from mlflow_gitlab.sandbox.backend.projects import find_project
+from mlflow_gitlab.sandbox.backend.users import user_id_named
 from mlflow_gitlab.sandbox.router import Router
 
 from .merge_requests import merge_request_json
@@ -61,7 +62,7 @@ def register(router: Router) -> None:
         if isinstance(labels, str):
             labels = [label.strip() for label in labels.split(",") if label.strip()]
         with req.app.store.tx() as db:
-            mr_id = create_merge_request(
+            mr_id = merge_requests.create_merge_request(
                 db, project["id"], title=str(title), source_branch=str(source),
                 target_branch=str(req.params.get("target_branch") or project["default_branch"]),
                 labels=[str(label) for label in labels],
@@ -69,24 +70,24 @@ def register(router: Router) -> None:
                 sha=str(req.params.get("sha") or _sha()),
                 base_sha=str(req.params.get("base_sha") or _sha()),
                 author_id=_user_id(db, req.params.get("author")))
-        mr = req.app.store.one("SELECT * FROM merge_requests WHERE id = ?", mr_id)
+        mr = merge_requests.get_merge_request(req.app.store, mr_id)
         return web.Response(201, merge_request_json(req, project, mr, detail=True))
 
     @route("POST", "/merge_requests/:merge_request_iid/merge", Family.ADMIN, prefix=PREFIX)
     def merge_mr(req: web.Request) -> web.Response:
         project = _project(req)
-        mr = req.app.store.one("SELECT * FROM merge_requests WHERE project_id = ? AND iid = ?",
-                               project["id"], path_int(req, "merge_request_iid"))
+        mr = merge_requests.find_merge_request(req.app.store, project["id"],
+                                               path_int(req, "merge_request_iid"))
         if mr is None:
             raise record_not_found()
         squash = bool(req.params.get("squash"))
         made = str(req.params.get("merge_commit_sha") or _sha())
         with req.app.store.tx() as db:
-            merge_merge_request(
+            merge_requests.merge_merge_request(
                 db, mr["id"], merge_commit_sha=None if squash else made,
                 squash_commit_sha=made if squash else None,
                 merged_by_id=_user_id(db, req.params.get("user")))
-        mr = req.app.store.one("SELECT * FROM merge_requests WHERE id = ?", mr["id"])
+        mr = merge_requests.get_merge_request(req.app.store, mr["id"])
         return web.Response(200, merge_request_json(req, project, mr, detail=True))
 
 
@@ -155,12 +156,10 @@ def _project(req: web.Request) -> sqlite3.Row:
 def _user_id(db: sqlite3.Connection, who: Any) -> int:
     """A seed key (`developer`, `maintainer`, ...) or a username; default the developer."""
     key = str(who or "developer")
-    row = db.execute("SELECT user_id FROM tokens WHERE label = ? AND kind != 'job'",
-                     (key,)).fetchone()
-    row = row or db.execute("SELECT id FROM users WHERE username = ?", (key,)).fetchone()
-    if row is None:
+    user_id = user_id_named(db, key)
+    if user_id is None:
         raise web.grape_error(f"unknown user {key!r}")
-    return int(row[0])
+    return user_id
 
 
 def _free_id(db: sqlite3.Connection, table: str, wanted: Any) -> int | None:

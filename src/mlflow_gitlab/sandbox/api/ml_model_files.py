@@ -8,19 +8,20 @@ is created lazily on its first upload.
 from __future__ import annotations
 
 import re
-import sqlite3
-from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.api import package_files as pf
 from mlflow_gitlab.sandbox.auth import Family
 from mlflow_gitlab.sandbox.backend import packages
+from mlflow_gitlab.sandbox.backend.ml_files import (
+    candidate_package,
+    existing_package_id,
+    find_target,
+)
 from mlflow_gitlab.sandbox.backend.projects import DEVELOPER, access_level
-from mlflow_gitlab.sandbox.backend.store import Store
 from mlflow_gitlab.sandbox.router import Router
 
-CANDIDATE_PREFIX = "candidate:"
 FILE_NAME = re.compile(r"[A-Za-z0-9._+ -]+")  # ml_model_file_name_regex: spaces allowed
 STATUSES = ("default", "hidden")
 ROUTE = "/projects/:id/packages/ml_models/:model_version_id/files/*file_path"
@@ -59,49 +60,6 @@ def stored_file_name(path: str | None, file_name: str) -> str:
 # --- targets: a model version or a run ------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Target:
-    """What `:model_version_id` names; exactly one of the two rows is set."""
-
-    version: sqlite3.Row | None = None
-    candidate: sqlite3.Row | None = None
-
-
-def find_target(store: Store, project_id: int, ref: str) -> Target | None:
-    """A model version by id, or a run by `candidate:<iid>`, in this project."""
-    if ref.startswith(CANDIDATE_PREFIX):
-        iid = ref[len(CANDIDATE_PREFIX):]
-        row = store.one("SELECT * FROM candidates WHERE project_id = ? AND iid = ?",
-                        project_id, int(iid)) if iid.isdigit() else None
-        return Target(candidate=row) if row is not None else None
-    row = store.one("SELECT * FROM model_versions WHERE project_id = ? AND id = ?",
-                    project_id, int(ref)) if ref.isdigit() else None
-    return Target(version=row) if row is not None else None
-
-
-def existing_package_id(target: Target) -> int | None:
-    """The package files are read from (a run without uploads has none)."""
-    row = target.version if target.version is not None else target.candidate
-    assert row is not None
-    return row["package_id"]
-
-
-def candidate_package(db: sqlite3.Connection, candidate: sqlite3.Row) -> int:
-    """`PackageForCandidateService`: find or create the run's package and link it."""
-    experiment = db.execute("SELECT iid, model_id FROM experiments WHERE id = ?",
-                            (candidate["experiment_id"],)).fetchone()
-    name = f"ml_experiment_{experiment['iid']}"
-    if experiment["model_id"] is not None:  # a model's `[model]<name>` experiment
-        model = db.execute("SELECT name FROM models WHERE id = ?",
-                           (experiment["model_id"],)).fetchone()
-        name = model["name"]
-    package = packages.find_or_create(db, candidate["project_id"], "ml_model", name,
-                                        f"candidate_{candidate['iid']}")
-    db.execute("UPDATE candidates SET package_id = ? WHERE id = ?",
-               (package["id"], candidate["id"]))
-    return int(package["id"])
-
-
 # --- endpoints -----------------------------------------------------------------------------
 
 
@@ -129,7 +87,7 @@ def upload(req: web.Request) -> web.Response:
             if package_id is None:
                 raise web.bad_request("Package creation failed")
             if status is not None:
-                db.execute("UPDATE packages SET status = ? WHERE id = ?", (status, package_id))
+                packages.set_status(db, package_id, status)
             packages.add_file(db, package_id, stored_file_name(path, file_name), received)
     except BaseException:
         pf.discard_blob(store, received)

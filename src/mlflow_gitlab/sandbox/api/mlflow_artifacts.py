@@ -11,9 +11,9 @@ from urllib.parse import quote_plus, unquote
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.api import ml_common as mc
 from mlflow_gitlab.sandbox.api import package_files as pf
-from mlflow_gitlab.sandbox.api.ml_model_files import existing_package_id, find_target
 from mlflow_gitlab.sandbox.auth import Family
 from mlflow_gitlab.sandbox.backend import packages
+from mlflow_gitlab.sandbox.backend.ml_files import existing_package_id, find_target
 from mlflow_gitlab.sandbox.router import ARTIFACTS_PREFIX, Router
 
 
@@ -38,8 +38,7 @@ def list_artifacts(req: web.Request) -> web.Response:
     package_id = existing_package_id(target) if target is not None else None
     if package_id is None:
         raise web.not_found_mlflow()
-    rows = store.all("SELECT file_name, size FROM package_files WHERE package_id = ? "
-                     "ORDER BY id", package_id)
+    rows = packages.all_files(store, package_id)
     files = [{"path": r["file_name"], "file_size": r["size"], "is_dir": False} for r in rows]
     return web.Response(200, {"files": files})
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.backend.projects import access_level
+from mlflow_gitlab.sandbox.backend.users import get_user
 
 from .rest_pagination import paginated
 
@@ -29,9 +30,7 @@ def project_url(req: web.Request, project: sqlite3.Row) -> str:
 
 def user_basic(req: web.Request, user_id: int | None) -> dict[str, Any] | None:
     """GitLab's `UserBasic` entity (authors, pipeline users), or None for no user."""
-    if user_id is None:
-        return None
-    user = req.app.store.one("SELECT * FROM users WHERE id = ?", user_id)
+    user = get_user(req.app.store, user_id)
     if user is None:
         return None
     return {
@@ -46,7 +45,7 @@ def user_full(req: web.Request, user_id: int | None) -> dict[str, Any] | None:
     basic = user_basic(req, user_id)
     if basic is None:
         return None
-    bot = req.app.store.one("SELECT bot FROM users WHERE id = ?", user_id)["bot"]
+    bot = get_user(req.app.store, user_id)["bot"]
     return {**basic, "bio": "", "location": "", "public_email": None, "linkedin": "",
             "twitter": "", "discord": "", "website_url": "", "organization": "",
             "job_title": "", "pronouns": None, "bot": bool(bot), "work_information": None,

@@ -25,6 +25,7 @@ from mlflow_gitlab.sandbox.backend.pipelines import get_pipeline
 from mlflow_gitlab.sandbox.backend.projects import get_project
 from mlflow_gitlab.sandbox.backend.store import Store
 from mlflow_gitlab.sandbox.backend.tokens import job_token
+from mlflow_gitlab.sandbox.backend.users import get_user
 
 _MR_REF = re.compile(r"refs/merge-requests/(\d+)/(head|merge|train)\Z")
 _EVENT_TYPES = {"head": "detached", "merge": "merged_result", "train": "merge_train"}
@@ -176,7 +177,7 @@ def _nodes(store: Store, job: sqlite3.Row) -> dict[str, str]:
 
 
 def _user(store: Store, user_id: int | None) -> dict[str, str]:
-    user = store.one("SELECT * FROM users WHERE id = ?", user_id) if user_id else None
+    user = get_user(store, user_id) if user_id else None
     if user is None:
         return {}
     return {"GITLAB_USER_ID": str(user["id"]), "GITLAB_USER_LOGIN": user["username"],

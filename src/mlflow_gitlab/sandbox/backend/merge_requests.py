@@ -184,3 +184,8 @@ def labels_of(mr: sqlite3.Row) -> list[str]:
     """The MR's labels."""
     value: Any = json.loads(mr["labels"])
     return list(value)
+
+
+def get_merge_request(store: Store, mr_id: int) -> sqlite3.Row | None:
+    """An MR by row id."""
+    return store.one("SELECT * FROM merge_requests WHERE id = ?", mr_id)

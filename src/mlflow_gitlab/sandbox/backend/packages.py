@@ -179,3 +179,8 @@ def add_file(db: sqlite3.Connection, package_id: int, file_name: str, received: 
 def newest_file(store: Store, package_id: int, file_name: str) -> sqlite3.Row | None:
     return store.one("SELECT * FROM package_files WHERE package_id = ? AND file_name = ? "
                      "ORDER BY id DESC LIMIT 1", package_id, file_name)
+
+
+def set_status(db: sqlite3.Connection, package_id: int, status: str) -> None:
+    """Set a package's status (`default`, `hidden`, ...)."""
+    db.execute("UPDATE packages SET status = ? WHERE id = ?", (status, package_id))
