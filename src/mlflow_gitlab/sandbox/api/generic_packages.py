@@ -94,10 +94,8 @@ def download(req: web.Request) -> web.Response:
     require_role(req, REPORTER)  # `read_package`: a Guest on a private project -> 403
     store = req.app.store
     # `by_name_and_version!` / `PackageFileFinder#execute!` raise RecordNotFound.
-    package = store.one(
-        "SELECT id FROM packages WHERE project_id = ? AND package_type = 'generic' "
-        "AND name = ? AND version = ? AND status IN ('default', 'hidden') "
-        "ORDER BY id DESC LIMIT 1", req.project["id"], target.name, target.version)
+    package = packages.find_installable_named(store, req.project["id"], "generic",
+                                              target.name, target.version)
     if package is None:
         raise record_not_found()
     row = packages.newest_file(store, package["id"], target.stored_name)
@@ -196,17 +194,12 @@ def _store_file(db: sqlite3.Connection, project_id: int, target: Target, status:
     """
     package = packages.find_or_create(
         db, project_id, "generic", target.name, target.version, status or "default")
-    if not duplicates and db.execute(
-            "SELECT 1 FROM package_files WHERE package_id = ? AND file_name = ?",
-            (package["id"], target.stored_name)).fetchone():
+    if not duplicates and packages.holds(db, package["id"], target.stored_name):
         raise web.bad_request("Duplicate package is not allowed")
     if status is not None and status != package["status"]:
-        db.execute("UPDATE packages SET status = ? WHERE id = ?", (status, package["id"]))
-    row = packages.add_file(db, package["id"], target.stored_name, received)
+        packages.set_status(db, package["id"], status)
     # Generic uploads record only the SHA-256 (`CreatePackageFileService`): md5/sha1 are null.
-    db.execute("UPDATE package_files SET file_md5 = NULL, file_sha1 = NULL WHERE id = ?",
-               (row["id"],))
-    return db.execute("SELECT * FROM package_files WHERE id = ?", (row["id"],)).fetchone()
+    return packages.add_file(db, package["id"], target.stored_name, received, sha256_only=True)
 
 
 def package_file_json(project_id: int, row: sqlite3.Row) -> dict[str, Any]:

@@ -12,9 +12,9 @@ from mlflow_gitlab.sandbox import multipart, pypi_index, registry_auth, web
 from mlflow_gitlab.sandbox.api import package_files
 from mlflow_gitlab.sandbox.auth import Family
 from mlflow_gitlab.sandbox.backend import packages
-from mlflow_gitlab.sandbox.backend.packages import INSTALLABLE
+from mlflow_gitlab.sandbox.backend import pypi_packages as pypi
 from mlflow_gitlab.sandbox.backend.projects import find_project
-from mlflow_gitlab.sandbox.backend.store import Store, now
+from mlflow_gitlab.sandbox.backend.store import Store
 from mlflow_gitlab.sandbox.router import Router
 
 BASE = "/projects/:id/packages/pypi"
@@ -58,7 +58,7 @@ def simple_index(req: web.Request) -> web.Response:
     api = f"{req.base_url}/api/v4"
     links = [pypi_index.Link(pypi_index.package_url(api, project["id"], row["name"]),
                              row["required_python"], row["name"])
-             for row in _packages(req.app.store, project["id"])]
+             for row in pypi.installable(req.app.store, project["id"])]
     return web.Response(200, pypi_index.page(project["name"], links), dict(HTML))
 
 
@@ -67,7 +67,7 @@ def simple_package(req: web.Request) -> web.Response:
     project = _readable_project(req)
     # `with_normalized_pypi_name`: the stored name normalised, the asked one only downcased.
     asked = req.path_param("package_name").rstrip("/").lower()
-    versions = [row for row in _packages(req.app.store, project["id"])
+    versions = [row for row in pypi.installable(req.app.store, project["id"])
                 if pypi_index.normalized(row["name"]) == asked]
     if not versions:
         raise web.not_found("Package")
@@ -75,20 +75,15 @@ def simple_package(req: web.Request) -> web.Response:
     links = [pypi_index.Link(pypi_index.file_url(api, project["id"], file["file_sha256"],
                                                  file["file_name"]),
                              package["required_python"], file["file_name"])
-             for package in versions for file in _files(req.app.store, package["id"])]
+             for package in versions for file in packages.all_files(req.app.store, package["id"])]
     return web.Response(200, pypi_index.page(versions[0]["name"], links), dict(HTML))
 
 
 def download(req: web.Request) -> web.Response:
     """`GET files/:sha256/*file_identifier`: the newest file of that name and digest."""
     project = _readable_project(req)
-    row = req.app.store.one(
-        "SELECT f.* FROM package_files f JOIN packages p ON p.id = f.package_id "
-        "WHERE p.project_id = ? AND p.package_type = 'pypi' AND p.version IS NOT NULL "
-        f"AND p.status IN ({', '.join('?' * len(INSTALLABLE))}) "
-        "AND f.file_name = ? AND f.file_sha256 = ? ORDER BY f.id DESC LIMIT 1",
-        project["id"], *INSTALLABLE, req.path_param("file_identifier"),
-        req.path_param("sha256"))
+    row = pypi.find_file(req.app.store, project["id"], req.path_param("file_identifier"),
+                         req.path_param("sha256"))
     if row is None:
         raise web.not_found("Package")
     return package_files.file_response(req.app.store, row)
@@ -149,45 +144,8 @@ def _create(store: Store, project_id: int, fields: dict[str, str], requires_pyth
         received.blob, received.size, (fields.get("sha256_digest") or received.sha256).lower(),
         fields.get("md5_digest") or received.md5, received.sha1)
     try:
-        with store.tx() as db:
-            package = _find_or_create(db, project_id, fields["name"], fields["version"])
-            taken = db.execute("SELECT 1 FROM package_files WHERE package_id = ? AND "
-                               "file_name = ?", (package["id"], content.filename)).fetchone()
-            if taken:
-                raise web.bad_request("Validation failed: File name has already been taken")
-            db.execute("INSERT INTO pypi_metadata (package_id, required_python) VALUES (?, ?) "
-                       "ON CONFLICT (package_id) DO UPDATE SET required_python = "
-                       "excluded.required_python", (package["id"], requires_python))
-            packages.add_file(db, package["id"], content.filename, received)
+        pypi.add_upload(store, project_id, fields["name"], fields["version"], requires_python,
+                        content.filename, received)
     except BaseException:
         package_files.discard_blob(store, received)
         raise
-
-
-def _find_or_create(db: sqlite3.Connection, project_id: int, name: str, version: str
-                    ) -> sqlite3.Row:
-    """`safe_find_or_create_by!(name:, version:)` among packages not pending destruction."""
-    row = db.execute(
-        "SELECT * FROM packages WHERE project_id = ? AND package_type = 'pypi' AND name = ? "
-        "AND version = ? AND status != 'pending_destruction' ORDER BY id LIMIT 1",
-        (project_id, name, version)).fetchone()
-    if row is not None:
-        return row
-    t = now()
-    cur = db.execute("INSERT INTO packages (project_id, name, version, package_type, status, "
-                     "created_at, updated_at) VALUES (?, ?, ?, 'pypi', 'default', ?, ?)",
-                     (project_id, name, version, t, t))
-    return db.execute("SELECT * FROM packages WHERE id = ?", (cur.lastrowid,)).fetchone()
-
-
-def _packages(store: Store, project_id: int) -> list[sqlite3.Row]:
-    """`Packages::Pypi::PackagesFinder`: installable versioned PyPI packages, oldest first."""
-    return store.all(
-        "SELECT p.*, coalesce(m.required_python, '') AS required_python FROM packages p "
-        "LEFT JOIN pypi_metadata m ON m.package_id = p.id WHERE p.project_id = ? AND "
-        f"p.package_type = 'pypi' AND p.version IS NOT NULL AND p.status IN "
-        f"({', '.join('?' * len(INSTALLABLE))}) ORDER BY p.id", project_id, *INSTALLABLE)
-
-
-def _files(store: Store, package_id: int) -> list[sqlite3.Row]:
-    return store.all("SELECT * FROM package_files WHERE package_id = ? ORDER BY id", package_id)

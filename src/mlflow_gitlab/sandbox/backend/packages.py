@@ -163,15 +163,16 @@ def find_or_create(db: sqlite3.Connection, project_id: int, package_type: str,
     return db.execute("SELECT * FROM packages WHERE id = ?", (cur.lastrowid,)).fetchone()
 
 
-def add_file(db: sqlite3.Connection, package_id: int, file_name: str, received: ReceivedFile
-             ) -> sqlite3.Row:
-    """Record an uploaded file; duplicates of a name are appended, the newest wins on GET."""
+def add_file(db: sqlite3.Connection, package_id: int, file_name: str, received: ReceivedFile,
+             *, sha256_only: bool = False) -> sqlite3.Row:
+    """Record an uploaded file; duplicates of a name are appended, the newest wins on GET.
+    With `sha256_only` the MD5 and SHA-1 are not recorded (as for generic packages)."""
     t = now()
+    md5, sha1 = (None, None) if sha256_only else (received.md5, received.sha1)
     cur = db.execute(
         "INSERT INTO package_files (package_id, file_name, size, file_md5, file_sha1, "
         "file_sha256, blob, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (package_id, file_name, received.size, received.md5, received.sha1, received.sha256,
-         received.blob, t, t))
+        (package_id, file_name, received.size, md5, sha1, received.sha256, received.blob, t, t))
     db.execute("UPDATE packages SET updated_at = ? WHERE id = ?", (t, package_id))
     return db.execute("SELECT * FROM package_files WHERE id = ?", (cur.lastrowid,)).fetchone()
 
@@ -184,3 +185,18 @@ def newest_file(store: Store, package_id: int, file_name: str) -> sqlite3.Row | 
 def set_status(db: sqlite3.Connection, package_id: int, status: str) -> None:
     """Set a package's status (`default`, `hidden`, ...)."""
     db.execute("UPDATE packages SET status = ? WHERE id = ?", (status, package_id))
+
+
+def holds(db: sqlite3.Connection, package_id: int, file_name: str) -> bool:
+    """Whether the package has a file of that name."""
+    return db.execute("SELECT 1 FROM package_files WHERE package_id = ? AND file_name = ?",
+                      (package_id, file_name)).fetchone() is not None
+
+
+def find_installable_named(store: Store, project_id: int, package_type: str, name: str,
+                           version: str) -> sqlite3.Row | None:
+    """`by_name_and_version!`: the newest installable package of that type, name, version."""
+    return store.one(
+        "SELECT * FROM packages WHERE project_id = ? AND package_type = ? AND name = ? "
+        "AND version = ? AND status IN (?, ?) ORDER BY id DESC LIMIT 1",
+        project_id, package_type, name, version, *INSTALLABLE)
