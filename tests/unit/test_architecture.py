@@ -133,3 +133,21 @@ def test_importing_a_module_writes_no_environment_variable(module):
                 break
             text = ast.unparse(sub) if isinstance(sub, (ast.Assign, ast.Expr)) else ""
             assert not re.search(r"environ(\[|\.setdefault|\.update)|putenv", text), text
+
+
+SANDBOX = f"{PACKAGE}.sandbox"
+_SQL = re.compile(r"\.(execute|executemany|all|one)\(\s*f?[\"'](SELECT|INSERT|UPDATE|DELETE)",
+                  re.IGNORECASE)
+
+
+def test_the_sandboxs_routes_and_pages_reach_state_only_through_its_backend():
+    http_side = [m for m in modules()
+                 if m.startswith((f"{SANDBOX}.routes", f"{SANDBOX}.pages"))]
+    assert http_side
+    with_sql = sorted(m for m in http_side if _SQL.search(modules()[m].read_text()))
+    assert with_sql == [], "SQL outside sandbox/backend"
+    http = tuple(f"{SANDBOX}.{name}" for name in ("routes", "pages", "web", "app", "router",
+                                                  "httpd", "server", "auth"))
+    backend_up = sorted(f"{m} -> {t}" for m in modules() if m.startswith(f"{SANDBOX}.backend")
+                        for t in own_imports(m) if t.startswith(http))
+    assert backend_up == [], "the backend knows no HTTP"

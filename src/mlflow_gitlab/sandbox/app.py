@@ -93,7 +93,7 @@ class App:
 def build_app(store: Store, settings: Settings | None = None) -> App:
     """An App with every endpoint module registered."""
     from mlflow_gitlab.sandbox import pages
-    from mlflow_gitlab.sandbox.api import register_all
+    from mlflow_gitlab.sandbox.routes import register_all
 
     router = Router()
     register_all(router)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import sqlite3
 
 from mlflow_gitlab.sandbox import web
-from mlflow_gitlab.sandbox.api import ml_common as mc
-from mlflow_gitlab.sandbox.api import ml_registry as reg
 from mlflow_gitlab.sandbox.backend import model_registry, models
 from mlflow_gitlab.sandbox.router import Router
+from mlflow_gitlab.sandbox.routes import ml_common as mc
+from mlflow_gitlab.sandbox.routes import ml_registry as reg
 
 
 def register(router: Router) -> None:

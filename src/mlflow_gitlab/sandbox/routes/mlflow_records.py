@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from mlflow_gitlab.sandbox import web
-from mlflow_gitlab.sandbox.api.ml_common import require_read, require_write
+from mlflow_gitlab.sandbox.routes.ml_common import require_read, require_write
 
 _NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?)\s*\Z")
 

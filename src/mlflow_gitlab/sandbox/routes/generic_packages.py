@@ -15,13 +15,13 @@ from typing import Any
 from urllib.parse import unquote, unquote_plus
 
 from mlflow_gitlab.sandbox import web
-from mlflow_gitlab.sandbox.api import package_files
-from mlflow_gitlab.sandbox.api.rest_common import record_not_found, require_role
 from mlflow_gitlab.sandbox.auth import Family
 from mlflow_gitlab.sandbox.backend import packages
 from mlflow_gitlab.sandbox.backend.projects import DEVELOPER, REPORTER, access_level
 from mlflow_gitlab.sandbox.backend.store import iso8601
 from mlflow_gitlab.sandbox.router import Router
+from mlflow_gitlab.sandbox.routes import package_files
+from mlflow_gitlab.sandbox.routes.rest_common import record_not_found, require_role
 
 ROUTE = "/projects/:id/packages/generic/:package_name/:package_version/*file_path"
 

@@ -9,17 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from mlflow_gitlab.sandbox import web
-from mlflow_gitlab.sandbox.api.ml_common import paginate, required
-from mlflow_gitlab.sandbox.api.mlflow_records import (
+from mlflow_gitlab.sandbox.backend import candidate_data, candidates
+from mlflow_gitlab.sandbox.backend.candidate_data import Metric
+from mlflow_gitlab.sandbox.router import Router
+from mlflow_gitlab.sandbox.routes.ml_common import paginate, required
+from mlflow_gitlab.sandbox.routes.mlflow_records import (
     authorize,
     grape_float,
     grape_integer,
     grape_string,
 )
-from mlflow_gitlab.sandbox.api.mlflow_runs import find_candidate, render_metric
-from mlflow_gitlab.sandbox.backend import candidate_data, candidates
-from mlflow_gitlab.sandbox.backend.candidate_data import Metric
-from mlflow_gitlab.sandbox.router import Router
+from mlflow_gitlab.sandbox.routes.mlflow_runs import find_candidate, render_metric
 
 HISTORY_MAX_RESULTS = 1000
 

@@ -35,4 +35,4 @@ MODULES = (
 def register_all(router: Router) -> None:
     """Register every endpoint module's routes on `router`."""
     for name in MODULES:
-        import_module(f"mlflow_gitlab.sandbox.api.{name}").register(router)
+        import_module(f"mlflow_gitlab.sandbox.routes.{name}").register(router)

@@ -11,8 +11,6 @@ import sqlite3
 from typing import Any
 
 from mlflow_gitlab.sandbox import web
-from mlflow_gitlab.sandbox.api.rest_common import Params, record_not_found, require_role
-from mlflow_gitlab.sandbox.api.rest_pagination import paginated, pagination_errors
 from mlflow_gitlab.sandbox.auth import Family
 from mlflow_gitlab.sandbox.backend import packages
 from mlflow_gitlab.sandbox.backend.packages import (
@@ -25,6 +23,8 @@ from mlflow_gitlab.sandbox.backend.packages import (
 from mlflow_gitlab.sandbox.backend.projects import MAINTAINER, REPORTER, access_level
 from mlflow_gitlab.sandbox.backend.store import iso8601
 from mlflow_gitlab.sandbox.router import Router
+from mlflow_gitlab.sandbox.routes.rest_common import Params, record_not_found, require_role
+from mlflow_gitlab.sandbox.routes.rest_pagination import paginated, pagination_errors
 
 SORTS = ("asc", "desc")
 # Declared defaults; Grape adds them to `params`, hence to the pagination Link URLs.

@@ -10,8 +10,8 @@ import sqlite3
 from typing import Any
 
 from mlflow_gitlab.sandbox import web
-from mlflow_gitlab.sandbox.api.ml_common import key_values
 from mlflow_gitlab.sandbox.backend import model_registry, models
+from mlflow_gitlab.sandbox.routes.ml_common import key_values
 
 
 def find_model(req: web.Request, name: Any) -> sqlite3.Row:

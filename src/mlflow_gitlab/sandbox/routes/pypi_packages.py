@@ -9,13 +9,13 @@ from __future__ import annotations
 import sqlite3
 
 from mlflow_gitlab.sandbox import multipart, pypi_index, registry_auth, web
-from mlflow_gitlab.sandbox.api import package_files
 from mlflow_gitlab.sandbox.auth import Family
 from mlflow_gitlab.sandbox.backend import packages
 from mlflow_gitlab.sandbox.backend import pypi_packages as pypi
 from mlflow_gitlab.sandbox.backend.projects import find_project
 from mlflow_gitlab.sandbox.backend.store import Store
 from mlflow_gitlab.sandbox.router import Router
+from mlflow_gitlab.sandbox.routes import package_files
 
 BASE = "/projects/:id/packages/pypi"
 HTML = {"Content-Type": "text/html; charset=utf-8"}

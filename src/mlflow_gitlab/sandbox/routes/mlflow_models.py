@@ -7,10 +7,10 @@ import sqlite3
 from typing import Any
 
 from mlflow_gitlab.sandbox import web
-from mlflow_gitlab.sandbox.api import ml_common as mc
-from mlflow_gitlab.sandbox.api import ml_registry as reg
 from mlflow_gitlab.sandbox.backend import model_registry, models
 from mlflow_gitlab.sandbox.router import Router
+from mlflow_gitlab.sandbox.routes import ml_common as mc
+from mlflow_gitlab.sandbox.routes import ml_registry as reg
 
 _ORDER_COLUMNS = ("name", "created_at", "updated_at", "id")
 _OUTER_QUOTES = re.compile(r"^(\"|')|(\"|')?$")  # GitLab's OUTER_QUOTES_REGEXP

@@ -9,12 +9,12 @@ from __future__ import annotations
 from urllib.parse import quote_plus, unquote
 
 from mlflow_gitlab.sandbox import web
-from mlflow_gitlab.sandbox.api import ml_common as mc
-from mlflow_gitlab.sandbox.api import package_files as pf
 from mlflow_gitlab.sandbox.auth import Family
 from mlflow_gitlab.sandbox.backend import packages
 from mlflow_gitlab.sandbox.backend.ml_files import existing_package_id, find_target
 from mlflow_gitlab.sandbox.router import ARTIFACTS_PREFIX, Router
+from mlflow_gitlab.sandbox.routes import ml_common as mc
+from mlflow_gitlab.sandbox.routes import package_files as pf
 
 
 def register(router: Router) -> None:

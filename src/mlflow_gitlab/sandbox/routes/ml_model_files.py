@@ -11,7 +11,6 @@ import re
 from urllib.parse import quote, unquote
 
 from mlflow_gitlab.sandbox import web
-from mlflow_gitlab.sandbox.api import package_files as pf
 from mlflow_gitlab.sandbox.auth import Family
 from mlflow_gitlab.sandbox.backend import packages
 from mlflow_gitlab.sandbox.backend.ml_files import (
@@ -21,6 +20,7 @@ from mlflow_gitlab.sandbox.backend.ml_files import (
 )
 from mlflow_gitlab.sandbox.backend.projects import DEVELOPER, access_level
 from mlflow_gitlab.sandbox.router import Router
+from mlflow_gitlab.sandbox.routes import package_files as pf
 
 FILE_NAME = re.compile(r"[A-Za-z0-9._+ -]+")  # ml_model_file_name_regex: spaces allowed
 STATUSES = ("default", "hidden")

@@ -9,17 +9,17 @@ import sqlite3
 from typing import Any
 
 from mlflow_gitlab.sandbox import web
-from mlflow_gitlab.sandbox.api.ml_common import key_values, paginate, required
-from mlflow_gitlab.sandbox.api.mlflow_experiments import find_experiment
-from mlflow_gitlab.sandbox.api.mlflow_records import (
+from mlflow_gitlab.sandbox.backend import candidates
+from mlflow_gitlab.sandbox.backend.store import Store
+from mlflow_gitlab.sandbox.router import Router
+from mlflow_gitlab.sandbox.routes.ml_common import key_values, paginate, required
+from mlflow_gitlab.sandbox.routes.mlflow_experiments import find_experiment
+from mlflow_gitlab.sandbox.routes.mlflow_records import (
     authorize,
     grape_integer,
     grape_string,
     key_value_items,
 )
-from mlflow_gitlab.sandbox.backend import candidates
-from mlflow_gitlab.sandbox.backend.store import Store
-from mlflow_gitlab.sandbox.router import Router
 
 RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
 
