@@ -111,7 +111,7 @@ def publish_repository(sandbox: Sandbox, project_path: str) -> None:
 
 
 def _copy_checkout(into: Path) -> None:
-    """The repository's files as `git clone` would give them: tracked and not ignored."""
+    """The checkout's files as a commit of it would hold them: tracked or new, not ignored."""
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
                              "--exclude-standard"], cwd=ROOT, check=True, capture_output=True,
                             timeout=60).stdout.decode().split("\0")
