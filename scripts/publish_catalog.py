@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,14 +88,26 @@ def build_tree(into: Path) -> list[str]:
 
 
 def publish(remote: str, branch: str, token: str | None) -> None:
-    """Commit the tree on `branch` of `remote` and push it with the version tag."""
+    """Commit the catalog tree on `branch` of `remote` and push it with the version tag."""
+    if not push_tree(remote, branch, VERSION, token, build_tree,
+                     f"mlflow-gitlab {VERSION} components"):
+        print(f"catalog {VERSION} is already published", file=sys.stderr)
+        return
+    print(f"published catalog {VERSION} to {re.sub(r'//[^@/]*@', '//', remote)}")
+
+
+def push_tree(remote: str, branch: str, tag: str, token: str | None,
+              build: Callable[[Path], object], message: str) -> bool:
+    """Commit the tree `build` writes into a folder on `branch` of `remote` (on top of its
+    history) and push it with the annotated `tag`; False, pushing nothing, when the tag
+    exists. The token goes in an HTTP header, never in a URL or an argument."""
     env = dict(os.environ)
-    if token:  # a header, so the token is in no URL, argument or log line
+    if token:
         basic = base64.b64encode(f"oauth2:{token}".encode()).decode()
         env.update({"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader",
                     "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}"})
-    with tempfile.TemporaryDirectory(prefix="catalog-") as tmp:
-        work = Path(tmp) / "catalog"
+    with tempfile.TemporaryDirectory(prefix="publish-") as tmp:
+        work = Path(tmp) / "work"
 
         def git(*args: str, cwd: Path = work) -> str:
             return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, text=True,
@@ -105,21 +118,20 @@ def publish(remote: str, branch: str, token: str | None) -> None:
         if git("ls-remote", "--heads", "origin", branch).strip():
             git("fetch", "--quiet", "--depth", "1", "origin", branch)
             git("reset", "--quiet", "--soft", "FETCH_HEAD")
-        if git("ls-remote", "--tags", "origin", f"refs/tags/{VERSION}").strip():
-            print(f"catalog {VERSION} is already published", file=sys.stderr)
-            return
+        if git("ls-remote", "--tags", "origin", f"refs/tags/{tag}").strip():
+            return False
         for old in work.iterdir():  # the tree is rebuilt from scratch, .git kept
             if old.name != ".git":
                 shutil.rmtree(old) if old.is_dir() else old.unlink()
         staging = Path(tmp) / "tree"
-        build_tree(staging)
+        build(staging)
         shutil.copytree(staging, work, dirs_exist_ok=True)
         git("add", "--all")
         git("-c", "user.name=mlflow-gitlab release", "-c", "user.email=noreply@localhost",
-            "commit", "--quiet", "--allow-empty", "-m", f"mlflow-gitlab {VERSION} components")
-        git("tag", "-a", VERSION, "-m", f"mlflow-gitlab {VERSION}")
-        git("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", f"refs/tags/{VERSION}")
-    print(f"published catalog {VERSION} to {re.sub(r'//[^@/]*@', '//', remote)}")
+            "commit", "--quiet", "--allow-empty", "-m", message)
+        git("tag", "-a", tag, "-m", f"mlflow-gitlab {tag}")
+        git("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", f"refs/tags/{tag}")
+    return True
 
 
 def set_description(project_api: str, token: str) -> None:

@@ -2,13 +2,14 @@
 
 The example is copied into a throwaway git repository whose `origin` is the sandbox's project
 URL, so gitlab-ci-local derives `CI_SERVER_URL`, `CI_API_V4_URL` and `CI_PROJECT_PATH` from it
-as GitLab would set them. Its `include: component:` entries are fetched from the sandbox, where
-the release job's command published the catalog project (`catalog_setup.py`): gitlab-ci-local
-4.60.0 GETs `/<project>/-/raw/<ref>/templates/<name>.yml`, then clones the project at the
-tag over git HTTP, so the examples keep the exact lines users paste. Like a self-managed user, the
-checkout passes each component the `index-url` of the registry that serves mlflow-gitlab, and
-each pipeline runs on a bare Python (a fresh venv first on PATH): the jobs install what the
-components install.
+as GitLab would set them. Its includes are fetched from the sandbox (`release_setup.py`):
+`include: component:` from the catalog project the release job's command published
+(gitlab-ci-local 4.60.0 GETs `/<project>/-/raw/<ref>/templates/<name>.yml`, then clones the
+project at the tag over git HTTP), `include: project:` from the mlflow-gitlab repository pushed
+there (the same partial clone at the `ref`, without the GET), so the examples keep the exact
+lines users paste. Like a self-managed user, the checkout passes each include the `index-url`
+of the registry that serves mlflow-gitlab, and each pipeline runs on a bare Python (a fresh
+venv first on PATH): the jobs install what the included files install.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 GITLAB_CI_LOCAL = Path(os.environ.get(
     "GITLAB_CI_LOCAL", ROOT / ".e2e-tools" / "node_modules" / ".bin" / "gitlab-ci-local"))
 COMPONENTS_PROJECT = "mlflow-gitlab/components"  # the path the examples include
+REPOSITORY_PROJECT = "mlflow-gitlab/mlflow-gitlab"  # where `include: project:` finds templates/
 FIRST_PIPELINE_IID = 11  # gitlab-ci-local's CI_PIPELINE_ID is 1000 + iid; the seed has 1001
 _RESULT = re.compile(r"^\s*(PASS|FAIL|WARN)\s+(.+?)\s*$")
 # Sourced by every bash gitlab-ci-local starts: records the job ids it assigned, so the test
@@ -49,7 +51,9 @@ class PipelineResult:
 class Checkout:
     """A git repository holding one example, set up for gitlab-ci-local and the sandbox."""
 
-    def __init__(self, example: str, workdir: Path, sandbox: Sandbox) -> None:
+    def __init__(self, example: str, workdir: Path, sandbox: Sandbox,
+                 ci_config: str | None = None) -> None:
+        """`ci_config`, when given, replaces the example's `.gitlab-ci.yml`."""
         self.sandbox = sandbox
         self.root = workdir / example
         self.home = workdir / "gcl-home"
@@ -58,6 +62,8 @@ class Checkout:
                         ignore=shutil.ignore_patterns("outputs", "__pycache__", "mlruns"))
         self.workdir = workdir
         self.python: Path | None = None  # the bin folder of the last pipeline's bare Python
+        if ci_config is not None:
+            (self.root / ".gitlab-ci.yml").write_text(ci_config)
         self._pass_index_url(index_url(sandbox))
         self._git("init", "-q", "-b", "main")
         self._git("add", "-A")
@@ -113,14 +119,24 @@ class Checkout:
         return env
 
     def _pass_index_url(self, url: str) -> None:
-        """Give every component include the `index-url` input, as the user would write it."""
+        """Give every include of mlflow-gitlab's files the `index-url` input, and every job
+        extending a classic template its variable, as the user would write them."""
         path = self.root / ".gitlab-ci.yml"
+        text = path.read_text()
         # gitlab-ci-local interpolates inputs only, not `$[[ component.version ]]` (GitLab
         # 18.7+ gives a component included at a released tag its version): the `version`
-        # input, which the components take before their own version, stands in for it.
+        # input, which the components take before their own version, stands in for it. The
+        # files of templates/ have no component context: they install the release they
+        # belong to, whatever the `ref`, so `include: project:` and `extends:` need no
+        # stand-in.
         text = re.sub(r"^(  - component: .*@(.+)\n    inputs:\n)",
-                      rf"\1      index-url: {url}\n      version: \2\n",
-                      path.read_text(), flags=re.MULTILINE)
+                      rf"\1      index-url: {url}\n      version: \2\n", text,
+                      flags=re.MULTILINE)
+        text = re.sub(r"^(  - project: .+\n(?:    (?:ref|file): .+\n)+    inputs:\n)",
+                      rf"\1      index-url: {url}\n", text, flags=re.MULTILINE)
+        text = re.sub(r"^(  extends: \.mlflow-gitlab-\w+\n  variables:\n)",
+                      rf"\1    MLFLOW_GITLAB_SETUP_INDEX_URL: {url}\n", text,
+                      flags=re.MULTILINE)
         path.write_text(text)
 
     def _gitlab_ci_local(self, args: list[str], variables: dict[str, str],

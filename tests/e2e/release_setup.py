@@ -17,6 +17,7 @@ from pathlib import Path
 import requests
 import yaml
 
+from mlflow_gitlab import __version__
 from mlflow_gitlab.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,13 +84,7 @@ def publish_catalog(sandbox: Sandbox) -> None:
     """Run the `publish-catalog` job's command into a public `mlflow-gitlab/components` of the
     sandbox, with a Maintainer project access token as its CATALOG_TOKEN: it pushes the
     catalog's tree and tag, then sets the project's description through the API."""
-    from mlflow_gitlab.sandbox import git_repos
-    from mlflow_gitlab.sandbox.backend.projects import MAINTAINER
-
-    project_id = git_repos.create_project(sandbox.app.store, "mlflow-gitlab/components",
-                                          "public")
-    token = git_repos.create_project_token(sandbox.app.store, project_id,
-                                           "api write_repository", MAINTAINER)
+    token = _public_project_token(sandbox, "mlflow-gitlab/components")
     pipeline = yaml.safe_load((ROOT / ".gitlab-ci.yml").read_text())
     command = pipeline["publish-catalog"]["script"][-1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
@@ -101,3 +96,38 @@ def publish_catalog(sandbox: Sandbox) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     catalog = requests.get(f"{sandbox.api_url}/projects/mlflow-gitlab%2Fcomponents", timeout=10)
     assert catalog.json()["description"], "the catalog project has no description"
+
+
+def publish_repository(sandbox: Sandbox, project_path: str) -> None:
+    """Push this checkout's tree to a public `project_path` of the sandbox, tagged with the
+    package's version, as an administrator mirrors mlflow-gitlab onto a self-managed
+    instance for `include: project:` (with the catalog's push, `push_tree`)."""
+    from scripts.publish_catalog import push_tree
+
+    token = _public_project_token(sandbox, project_path)
+    pushed = push_tree(f"{sandbox.url}/{project_path}.git", "main", __version__, token,
+                       _copy_checkout, f"mlflow-gitlab {__version__}")
+    assert pushed, f"{project_path} already has the tag {__version__}"
+
+
+def _copy_checkout(into: Path) -> None:
+    """The checkout's files as a commit of it would hold them: tracked or new, not ignored."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
+                             "--exclude-standard"], cwd=ROOT, check=True, capture_output=True,
+                            timeout=60).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():  # a tracked file deleted in the checkout is not pushed
+            (into / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, into / name)
+
+
+def _public_project_token(sandbox: Sandbox, project_path: str) -> str:
+    """A new public project at `project_path` and a Maintainer project access token for it
+    (`api` and `write_repository`, what a release job pushes and edits the project with)."""
+    from mlflow_gitlab.sandbox import git_repos
+    from mlflow_gitlab.sandbox.backend.projects import MAINTAINER
+
+    project_id = git_repos.create_project(sandbox.app.store, project_path, "public")
+    return git_repos.create_project_token(sandbox.app.store, project_id,
+                                          "api write_repository", MAINTAINER)

@@ -17,12 +17,84 @@ import pytest
 from mlflow_gitlab import __version__
 from mlflow_gitlab.sandbox import Sandbox, Settings, running_sandbox
 from tests.cli import mlflow_gitlab
-from tests.e2e.harness import GITLAB_CI_LOCAL, ROOT, Checkout, PipelineResult
-from tests.e2e.release_setup import build_wheel, installed, publish, publish_catalog
+from tests.e2e.harness import (
+    GITLAB_CI_LOCAL,
+    REPOSITORY_PROJECT,
+    ROOT,
+    Checkout,
+    PipelineResult,
+)
+from tests.e2e.release_setup import (
+    build_wheel,
+    installed,
+    publish,
+    publish_catalog,
+    publish_repository,
+)
 
 pytestmark = pytest.mark.e2e
 
 TUNE_JOBS = {f"mlflow-tune: [{c},{w}]" for c in ("0.05", "1") for w in ("none", "balanced")}
+SKLEARN_OUTPUTS = {"manifest.json", "outputs%2Fmodel%2FMLmodel"}  # the examples' saved model
+QUICKSTART_OUTPUTS = {"manifest.json", "outputs%2Fmodel.json"}  # OUTPUT_DIR=outputs
+
+# examples/quickstart's pipeline with the files of templates/ (`include: project:` + `inputs:`)
+PROJECT_INCLUDE_CI = f"""\
+include:
+  - project: {REPOSITORY_PROJECT}
+    ref: {__version__}
+    file: templates/train.yml
+    inputs:
+      experiment: quickstart
+      command: OUTPUT_DIR=outputs python train.py
+      artifacts: outputs
+  - project: {REPOSITORY_PROJECT}
+    ref: {__version__}
+    file: templates/release.yml
+    inputs:
+      model: quickstart-line
+      experiment: quickstart
+      metric: final_loss
+"""
+
+# the same with the classic templates: every hidden job extended, inputs as variables
+CLASSIC_TEMPLATES_CI = f"""\
+include:
+  - project: {REPOSITORY_PROJECT}
+    ref: {__version__}
+    file: templates/mlflow-gitlab.yml
+
+train:
+  extends: .mlflow-gitlab-train
+  variables:
+    MLFLOW_GITLAB_JOB_EXPERIMENT: quickstart
+    MLFLOW_GITLAB_RUN_ARTIFACTS: outputs
+    OUTPUT_DIR: outputs
+
+tune:
+  extends: .mlflow-gitlab-tune
+  variables:
+    MLFLOW_GITLAB_JOB_EXPERIMENT: quickstart
+    MLFLOW_GITLAB_RUN_ARTIFACTS: outputs
+    OUTPUT_DIR: outputs
+  parallel:
+    matrix:
+      - LEARNING_RATE: ["0.05", "0.2"]
+
+report:
+  extends: .mlflow-gitlab-report
+  variables:
+    MLFLOW_GITLAB_JOB_EXPERIMENT: quickstart
+    MLFLOW_GITLAB_JOB_METRIC: final_loss
+    MLFLOW_GITLAB_REPORT_MODEL: quickstart-line
+
+release:
+  extends: .mlflow-gitlab-release
+  variables:
+    MLFLOW_GITLAB_JOB_MODEL: quickstart-line
+    MLFLOW_GITLAB_JOB_EXPERIMENT: quickstart
+    MLFLOW_GITLAB_RELEASE_METRIC: final_loss
+"""
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +110,14 @@ def e2e_sandbox(tmp_path: Path, wheel: Path):
         publish(sb, wheel.parent)
         publish_catalog(sb)  # users include the components from it
         yield sb
+
+
+@pytest.fixture
+def repository_sandbox(e2e_sandbox: Sandbox) -> Sandbox:
+    """The e2e sandbox with the mlflow-gitlab repository pushed at its release tag, for
+    `include: project:`."""
+    publish_repository(e2e_sandbox, REPOSITORY_PROJECT)
+    return e2e_sandbox
 
 
 def merge_request_variables(sandbox: Sandbox, source_branch: str) -> dict[str, str]:
@@ -77,7 +157,8 @@ def assert_jobs(result: PipelineResult, passed: set[str], allowed_to_fail: set[s
 
 
 def assert_runs_tagged_and_uploaded(sandbox: Sandbox, result: PipelineResult,
-                                    jobs: set[str]) -> None:
+                                    jobs: set[str], outputs: set[str] = SKLEARN_OUTPUTS
+                                    ) -> None:
     """One run per training job, tagged with the job id gitlab-ci-local gave that job, linked
     to it as GitLab links runs (`ci_build_id`), with its outputs in the run's package."""
     store = sandbox.app.store
@@ -98,7 +179,7 @@ def assert_runs_tagged_and_uploaded(sandbox: Sandbox, result: PipelineResult,
         files = {row["file_name"] for row in store.all(
             "SELECT f.file_name FROM packages p JOIN package_files f ON f.package_id = p.id "
             "WHERE p.package_type = 'generic' AND p.version = ?", run["eid"])}
-        assert {"manifest.json", "outputs%2Fmodel%2FMLmodel"} <= files, (name, files)
+        assert outputs <= files, (name, files)
 
 
 def versions(sandbox: Sandbox, model: str) -> list[str]:
@@ -176,6 +257,36 @@ def test_scheduled_retrain_releases_a_patch_per_scheduled_pipeline(
         assert_runs_tagged_and_uploaded(e2e_sandbox, scheduled, {"mlflow-train"})
         assert versions(e2e_sandbox, "diabetes-regressor") == expected
         assert released(checkout)["MODEL_VERSION"] == expected[-1]
+
+
+def test_project_include_of_the_repository_templates_trains_and_releases(
+        repository_sandbox: Sandbox, tmp_path: Path):
+    checkout = Checkout("quickstart", tmp_path, repository_sandbox, PROJECT_INCLUDE_CI)
+    push = checkout.run({})
+    assert_jobs(push, {"mlflow-train", "mlflow-release"})
+    assert_runs_tagged_and_uploaded(repository_sandbox, push, {"mlflow-train"},
+                                    QUICKSTART_OUTPUTS)
+    # the file installed the release it belongs to, from the instance's registry
+    assert installed(checkout.python)["mlflow-gitlab"] == __version__
+    assert versions(repository_sandbox, "quickstart-line") == ["1.0.0"]
+    assert released(checkout)["MODEL_VERSION"] == "1.0.0"
+
+
+def test_classic_templates_extended_by_jobs_tune_report_and_prerelease_in_an_mr(
+        repository_sandbox: Sandbox, tmp_path: Path):
+    checkout = Checkout("quickstart", tmp_path, repository_sandbox, CLASSIC_TEMPLATES_CI)
+    checkout.branch("tune-quickstart")
+    mr = checkout.run(merge_request_variables(repository_sandbox, "tune-quickstart"),
+                      unset=("CI_COMMIT_BRANCH",))
+    tune_jobs = {"tune: [0.05]", "tune: [0.2]"}
+    assert_jobs(mr, {"train", "report", "release", *tune_jobs})
+    assert_runs_tagged_and_uploaded(repository_sandbox, mr, {"train", *tune_jobs},
+                                    QUICKSTART_OUTPUTS)
+    assert installed(checkout.python)["mlflow-gitlab"] == __version__
+    assert versions(repository_sandbox, "quickstart-line") == ["1.0.0-mr.1.1"]
+    notes = [row["body"] for row in repository_sandbox.app.store.all("SELECT body FROM notes")]
+    assert len(notes) == 1 and "model=quickstart-line" in notes[0], notes
+    assert all(f"/-/jobs/{mr.job_ids[name]})" in notes[0] for name in tune_jobs), notes[0]
 
 
 @pytest.mark.parametrize("options", [
