@@ -159,7 +159,13 @@ def gitlab_message(response: requests.Response) -> str:
     `{"error": ...}` (validation) or `{"error_code": ..., "message": ...}` (MLflow); a body
     over the memory limit is not read.
     """
-    body = json_or_none(response)
+    raw = response._content if isinstance(response._content, bytes) else b""
+    return message_in(json_or_none(response), raw, response.reason or "")
+
+
+def message_in(body: object, raw: bytes, fallback: str) -> str:
+    """GitLab's error text in a decoded JSON `body` (or, when it has none, in the `raw`
+    bytes), one line of at most 300 characters; `fallback` for an empty answer."""
     if isinstance(body, dict):
         text = body.get("message") or body.get("error") or body.get("error_code") or ""
         if isinstance(text, dict):  # `{"message": {"error": ...}}`, `{"field": ["is ..."]}`
@@ -167,9 +173,8 @@ def gitlab_message(response: requests.Response) -> str:
                              for k, v in text.items())
         text = "; ".join(map(str, text)) if isinstance(text, list) else str(text)
     else:
-        raw = response._content if isinstance(response._content, bytes) else b""
         text = raw.decode("utf-8", errors="replace")
-    return (text.strip().splitlines() or [response.reason or ""])[0][:300]
+    return (text.strip().splitlines() or [fallback])[0][:300]
 
 
 def _joined(value: object) -> str:

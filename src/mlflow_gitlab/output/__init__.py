@@ -1,1 +1,1 @@
-"""Files the commands write for later jobs: dotenv reports and other output files."""
+"""What the commands show and write: sizes for people, dotenv reports and other files."""

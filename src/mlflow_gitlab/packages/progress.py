@@ -11,21 +11,14 @@ import threading
 import time
 from typing import IO
 
+from mlflow_gitlab.output.sizes import human_size
+
 log = logging.getLogger("mlflow_gitlab.packages")
 
-_GIB, _MIB, _KIB = 1 << 30, 1 << 20, 1 << 10
 _BAR_WIDTH = 24
 _REDRAW_SECONDS = 0.2
 _LOG_SECONDS = 5.0  # a CI log shows a long transfer moving, without flooding it
 _PAST = {"uploading": "uploaded", "downloading": "downloaded"}
-
-
-def human_size(n: float) -> str:
-    """`1536` -> `1.5 KiB`."""
-    for unit, size in (("GiB", _GIB), ("MiB", _MIB), ("KiB", _KIB)):
-        if abs(n) >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{int(n)} B"
 
 
 class Progress:

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import requests
 
 from mlflow_gitlab.errors import GitLabAPIError
-from mlflow_gitlab.http import json_or_none, read_json, unexpected
+from mlflow_gitlab.http import read_json, unexpected
+from mlflow_gitlab.http.answers import gitlab_message
 from mlflow_gitlab.http.retry import TransientError, describe_error, is_transient
 from mlflow_gitlab.relay.points import InvalidPoint, Point, missing_from, parse_point
 from mlflow_gitlab.relay.upstream import NOT_PROCESSED, Upstream, not_sent
@@ -108,7 +109,7 @@ class BatchSender:
             raise failure
         if is_transient(status):
             return self._resolve(run_id, points, failure)
-        raise _Rejected(status, _message(response))
+        raise _Rejected(status, gitlab_message(response))
 
     def _resolve(self, run_id: str, points: list[Point], failure: TransientError) -> None:
         """After a lost answer: done if the batch is stored, else retry (raise `failure`)."""
@@ -146,7 +147,7 @@ def stored_points(upstream: Upstream, run_id: str, key: str) -> list[Point] | No
             return None  # the route itself is missing (older GitLab)
         if not response.ok:
             raise GitLabAPIError(f"cannot read the history of {key!r}: "
-                                 f"{response.status_code} {_message(response)}")
+                                 f"{response.status_code} {gitlab_message(response)}")
         body = read_json(response, dict)
         metrics = body.get("metrics") or []
         if not isinstance(metrics, list):
@@ -160,12 +161,3 @@ def stored_points(upstream: Upstream, run_id: str, key: str) -> list[Point] | No
         if not token:
             return points
         params["page_token"] = token
-
-
-def _message(response: requests.Response) -> str:
-    body = json_or_none(response)
-    if body is None:
-        return response.text.strip()[:200]
-    if isinstance(body, dict):
-        return str(body.get("message") or body.get("error_code") or body.get("error") or body)
-    return str(body)[:200]

@@ -19,6 +19,7 @@ from collections.abc import Callable
 import requests
 
 from mlflow_gitlab.errors import GitLabAPIError
+from mlflow_gitlab.http.answers import message_in
 from mlflow_gitlab.relay.config import RelayConfig
 from mlflow_gitlab.relay.forward import forward, odd_answer, reply_from, unavailable
 from mlflow_gitlab.relay.http import Handler, Reply, Request, json_reply, mlflow_error
@@ -180,9 +181,5 @@ def _error_code(reply: Reply) -> str:
 
 
 def _message(reply: Reply) -> str:
-    body = _error_body(reply)
-    text = body.get("message") or body.get("error")
-    if text:
-        return str(text)
     raw = reply.body if isinstance(reply.body, bytes) else b""
-    return raw.decode(errors="replace").strip()[:200] or f"HTTP {reply.status}"
+    return message_in(_error_body(reply) or None, raw, f"HTTP {reply.status}")

@@ -13,7 +13,7 @@ from functools import cached_property
 from mlflow_gitlab import tags as t
 from mlflow_gitlab.context import CIContext
 from mlflow_gitlab.errors import MlflowGitlabError, ReleaseError, VersionTaken
-from mlflow_gitlab.packages.progress import human_size
+from mlflow_gitlab.output.sizes import human_size
 from mlflow_gitlab.redaction import Redactor
 from mlflow_gitlab.release import record as rec
 from mlflow_gitlab.release.files import CandidateFiles, ReleaseFiles
