@@ -78,6 +78,12 @@ def printed_pages(demo: Demo) -> list[str]:
     return PRINTED_PAGE.findall(demo.output.split("Pages to open")[1])
 
 
+def page_kind(url: str) -> str:
+    """The kind of page a URL opens: `ml/candidates` for `.../-/ml/candidates/6`."""
+    found = re.search(r"/-/([a-z_]+/[a-z_]+|[a-z_]+)(?:/|\Z)", urlsplit(url).path)
+    return found[1] if found else ""
+
+
 def same_origin(url: str, hrefs: list[str]) -> set[str]:
     origin = urlsplit(url).netloc
     return {urldefrag(href)[0] for href in hrefs if urlsplit(href).netloc == origin}
@@ -96,9 +102,10 @@ def test_every_page_the_demo_prints_opens_after_a_restart(demo, browser, tmp_pat
         browser.screenshot(tmp_path / f"printed-{number}.png")
 
 
-def test_no_link_from_the_experiments_and_merge_request_pages_is_dead(demo, browser):
+def test_no_link_from_the_experiments_and_merge_request_pages_is_dead(demo, browser, tmp_path):
     starts = [demo.page("/-/ml/experiments"), demo.page("/-/merge_requests/1")]
     seen: set[str] = set()
+    shot: set[str] = set()
     frontier = set(starts)
     for _depth in range(2):  # the start pages' links, and the links of the pages they open
         following: set[str] = set()
@@ -109,11 +116,15 @@ def test_no_link_from_the_experiments_and_merge_request_pages_is_dead(demo, brow
             if "text/html" in response.headers.get("Content-Type", ""):
                 browser.open(url)
                 following |= same_origin(url, browser.hrefs())
+                kind = page_kind(url)
+                if kind not in shot:  # a screenshot of each kind of page
+                    shot.add(kind)
+                    browser.screenshot(tmp_path / f"{kind.replace('/', '-') or 'project'}.png")
         frontier = following
     for url in sorted(frontier - seen):
         assert requests.get(url, timeout=10).status_code < 400, url
         seen.add(url)
-    reached = {kind for url in seen for kind in re.findall(r"/-/([a-z_]+/[a-z_]+|[a-z_]+)/", url)}
+    reached = {page_kind(url) for url in seen}
     assert reached >= {"ml/experiments", "ml/candidates", "ml/models", "jobs", "pipelines",
                        "packages", "package_files", "merge_requests"}, reached
 
