@@ -1,4 +1,4 @@
-"""Environments exactly as GitLab sets them for each pipeline kind (see the CI reference §2)."""
+"""Environments exactly as GitLab sets them for each pipeline kind."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """MLflow 3 (and 2.x) clients log, autolog and load scikit-learn models on GitLab via the relay.
 
-The sandbox, like GitLab, has no `logged-models` or `runs/log-inputs` endpoints (reference
-§11); these tests pass only because the relay bridges them.
+The sandbox, like GitLab (`lib/api/ml/mlflow/`), has no `logged-models` or `runs/log-inputs`
+endpoints; these tests pass only because the relay bridges them.
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ def test_5000_points_arrive_once_through_429_and_503_and_the_child_has_no_token(
     assert not any(token in json.dumps(child_env) for token in sandbox.tokens.values())
     assert sandbox.tokens["developer"] not in json.dumps(child_env)
     assert child_env["MLFLOW_TRACKING_URI"].startswith("http://127.0.0.1:")
-    # the child listed a folder, which GitLab cannot (§10): the relay rebuilt it
+    # the child listed a folder, which GitLab cannot: the relay rebuilt it
     assert json.loads(result.stdout.splitlines()[-1]) == ["reports/report.txt"]
     # the files are in the run's package, flat, as GitLab lists them
     stored = {a.path for a in mlflow_client.list_artifacts(run.info.run_id)}
@@ -163,7 +163,7 @@ def test_reads_see_the_points_logged_before_them(relay, relayed):
 def test_errors_gitlab_would_give_reach_the_child_at_once(relay, relayed):
     client, run_id = relayed
     client.log_param(run_id, "lr", "0.1")
-    with pytest.raises(MlflowException):  # GitLab refuses a param key twice (§20 #8)
+    with pytest.raises(MlflowException):  # GitLab refuses a param key twice
         client.log_param(run_id, "lr", "0.2")
     with pytest.raises(MlflowException, match="250 characters"):
         client.log_metric(run_id, "k" * 251, 1.0)

@@ -1,4 +1,4 @@
-"""Generic packages: upload and download through python-gitlab and raw HTTP (reference §15)."""
+"""Generic packages: upload and download through python-gitlab and raw HTTP."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Merge requests: get and list with filters, and who may read them (reference §17.1)."""
+"""Merge requests: get and list with filters, and who may read them."""
 
 from __future__ import annotations
 

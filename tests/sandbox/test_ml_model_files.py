@@ -1,4 +1,4 @@
-"""ML model package files and the MLflow artifact proxy against the sandbox (§10, §13, §14)."""
+"""ML model package files and the MLflow artifact proxy against the sandbox."""
 
 from __future__ import annotations
 
@@ -307,15 +307,15 @@ def test_fluent_log_artifact_then_download_through_the_proxy(mlflow_env, mlflow_
     mlflow.set_experiment("e2e")
     with mlflow.start_run() as run:
         mlflow.log_artifact(str(local))
-        mlflow.log_artifact(str(local), artifact_path="reports")  # stored flat (§20 row 5)
+        mlflow.log_artifact(str(local), artifact_path="reports")  # stored flat
     info = mlflow_client.get_run(run.info.run_id).info
     iid = info.artifact_uri.rsplit(":", 1)[1]
-    assert info.artifact_uri == f"mlflow-artifacts:/candidate:{iid}"  # switched (§6 rule 3)
+    assert info.artifact_uri == f"mlflow-artifacts:/candidate:{iid}"  # switched
 
     listed = mlflow_client.list_artifacts(run.info.run_id)
     assert sorted(f.path for f in listed) == ["metrics.txt", "reports/metrics.txt"]
-    # a sub-path is never a directory (§20 row 6); MLflow 3's client would also look for a
-    # logged model named "reports" there, which GitLab lacks (§20 row 14): ask the proxy
+    # a sub-path is never a directory; MLflow 3's client would also look for a
+    # logged model named "reports" there, which GitLab lacks: ask the proxy
     assert mlflow.artifacts.list_artifacts(f"mlflow-artifacts:/candidate:{iid}/reports") == []
 
     out = mlflow.artifacts.download_artifacts(

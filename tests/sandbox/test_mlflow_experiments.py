@@ -1,4 +1,4 @@
-"""MLflow experiments against the sandbox: the stock client, exact bodies, ordering, auth (§5)."""
+"""MLflow experiments against the sandbox: the stock client, exact bodies, ordering, auth."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def test_stock_client_experiment_lifecycle(mlflow_client):
 
 
 def test_stock_client_incompatibilities(mlflow_client):
-    """§20: an order_by list is refused, a filter is ignored, a duplicate name fails."""
+    """An order_by list is refused, a filter is ignored, a duplicate name fails."""
     mlflow_client.create_experiment("a")
     mlflow_client.create_experiment("b")
     with pytest.raises(MlflowException) as exc:

@@ -1,4 +1,4 @@
-"""Model versions against the sandbox: the id-vs-semver quirk, numbering, side effects (§9)."""
+"""Model versions against the sandbox: the id-vs-semver quirk, numbering, side effects."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def test_stock_client_version_lifecycle(mlflow_client, sandbox):
 
     assert mlflow_client.get_model_version("churn", "1.2.3").version == "1"
     with pytest.raises(MlflowException) as exc:
-        mlflow_client.get_model_version("churn", mv.version)  # §20 row 10
+        mlflow_client.get_model_version("churn", mv.version)
     assert exc.value.error_code == "RESOURCE_DOES_NOT_EXIST"
     assert mlflow_client.get_model_version_by_alias("churn", "1.2.3").version == "1"
 

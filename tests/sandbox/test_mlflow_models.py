@@ -1,4 +1,4 @@
-"""Registered models against the sandbox: stock client, exact bodies, filter quirks, auth (§8)."""
+"""Registered models against the sandbox: stock client, exact bodies, filter quirks, auth."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def test_stock_client_registered_model_lifecycle(mlflow_client):
                                                     description="Predicts churn")
     assert (created.name, created.description, created.tags) == (
         "churn", "Predicts churn", {"team": "ml"})
-    assert before <= created.creation_timestamp <= time.time()  # seconds, not ms (§20 row 12)
+    assert before <= created.creation_timestamp <= time.time()  # seconds, not ms
 
     mlflow_client.create_model_version("churn", "s3://unused", tags={"gitlab.version": "1.0.0"})
     mlflow_client.create_model_version("churn", "s3://unused", tags={"gitlab.version": "0.9.0"})
@@ -240,7 +240,7 @@ def test_search_filter_forms_and_substring_match(api):
 
 
 @pytest.mark.parametrize("filter_string", [
-    "name = 'churn'",  # split on `=`: the key is "name " (§8)
+    "name = 'churn'",  # split on `=`: the key is "name "
     "",
     "tags.team='ml'",
     "name LIKE 'churn%'",

@@ -35,7 +35,7 @@ def post(api, endpoint: str, **body):
 
 
 def test_stock_client_duplicates_and_limits(mlflow_client, run_id):
-    """§20 #8 and #9: a second set_tag/log_param on a key fails, long values fail."""
+    """A second set_tag/log_param on a key fails, long values fail."""
     mlflow_client.set_tag(run_id, "stage", "dev")
     mlflow_client.log_param(run_id, "lr", "0.1")
     for call in (lambda: mlflow_client.set_tag(run_id, "stage", "prod"),
@@ -214,7 +214,7 @@ def test_ci_job_tag_on_create_and_batch(sandbox, api, run_id):
 
 
 def test_ci_job_tag_naming_no_job_is_a_500(sandbox, api, run_id):
-    """§12, §20 #19: GitLab raises ArgumentError, most likely a 500; no tag is stored, but
+    """GitLab raises ArgumentError, most likely a 500; no tag is stored, but
     `runs/create` has made the run before its tags, and keeps it."""
     bad = [{"key": "gitlab.CI_JOB_ID", "value": "999999"}]
     for endpoint, body in [

@@ -1,4 +1,4 @@
-"""MLflow runs against the sandbox: the Run entity, create/get/search/update/delete, auth (§6)."""
+"""MLflow runs against the sandbox: the Run entity, create/get/search/update/delete, auth."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def test_fluent_run_with_failed_status(fluent, mlflow_client):
 
 
 def test_start_run_without_experiment_fails(fluent):
-    """§20 #4: there is no Default experiment "0" on GitLab."""
+    """There is no Default experiment "0" on GitLab."""
     with pytest.raises(MlflowException) as exc:
         fluent.start_run()
     assert exc.value.error_code == "RESOURCE_DOES_NOT_EXIST"
@@ -102,7 +102,7 @@ def test_client_log_batch_search_update_delete(mlflow_client):
     assert data.tags == {"k": "v", "t": "x"}
     mlflow_client.update_run(run_id, status=RunStatus.to_string(RunStatus.KILLED), name="new")
     info = mlflow_client.get_run(run_id).info
-    assert (info.status, info.run_name) == ("KILLED", "r")  # run_name is ignored (§20 #18)
+    assert (info.status, info.run_name) == ("KILLED", "r")  # run_name is ignored
     with pytest.raises(MlflowException) as exc:
         mlflow_client.search_runs([experiment_id], order_by=["metrics.m DESC"])
     assert "order_by is invalid" in str(exc.value)
@@ -111,7 +111,7 @@ def test_client_log_batch_search_update_delete(mlflow_client):
 
 
 def test_client_search_ignores_filter_and_extra_experiments(mlflow_client):
-    """§20 #2 and #3: the filter is dropped, only the first experiment is searched."""
+    """The filter is dropped, only the first experiment is searched."""
     first = mlflow_client.create_experiment("a")
     second = mlflow_client.create_experiment("b")
     kept = mlflow_client.create_run(first).info.run_id

@@ -1,4 +1,4 @@
-"""MR notes: create, list, get, update in place, delete; limits and auth (reference §17.2)."""
+"""MR notes: create, list, get, update in place, delete; limits and auth."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The packages API: list, get, files and delete, plus REST offset pagination (§16.2, §19.2)."""
+"""The packages API: list, get, files and delete, plus REST offset pagination."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pipelines and jobs: get, list, filters, `GET /job`, and the job token's limits (§18)."""
+"""Pipelines and jobs: get, list, filters, `GET /job`, and the job token's limits."""
 
 from __future__ import annotations
 

@@ -52,7 +52,7 @@ def test_bot_token_sees_its_maintainer_role(api):
     ("read_api", "private", 200, None),
     ("reporter", "bearer", 200, None),
     ("non_member", "private", 404, PROJECT_NOT_FOUND),
-    # The job token is not read on this route: the call is anonymous (§2.3).
+    # The job token is not read on this route: the call is anonymous.
     ("job", "job", 404, PROJECT_NOT_FOUND),
 ])
 def test_auth_matrix(api, token, transport, status, body):

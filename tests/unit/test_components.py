@@ -60,7 +60,7 @@ def test_no_global_keywords_and_namespaced_jobs(path: Path):
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.stem)
 def test_default_rules_never_create_duplicate_pipelines(path: Path):
     """A rule with no `if` (or `if: $CI_COMMIT_BRANCH` without the open-MR guard) would add
-    the job to both the branch and the MR pipeline of one push (gitlab-ci.md §9)."""
+    the job to both the branch and the MR pipeline of one push."""
     inputs, _ = spec_and_jobs(path)
     rules = inputs["rules"]["default"]
     assert all("if" in rule for rule in rules)
@@ -74,13 +74,13 @@ def test_release_runs_last_and_hands_its_version_on():
     inputs, jobs = spec_and_jobs(ROOT / "ci-components" / "templates" / "release.yml")
     job = jobs["$[[ inputs.job-prefix ]]-release"]
     assert inputs["stage"]["default"] == ".post"  # the last stage: runs only if all passed
-    assert "needs" not in job and "when" not in job  # no needs: waits for every stage (§10)
+    assert "needs" not in job and "when" not in job  # no needs: waits for every stage
     assert job["artifacts"]["reports"]["dotenv"] == "mlflow-release.env"
     assert "--dotenv mlflow-release.env" in job["script"][-1]
 
 
 def test_input_tables_in_the_readme_and_docs_are_generated_from_the_specs():
-    """style.md §4: each component's spec:inputs matches its README table (and docs/)."""
+    """Each component's spec:inputs matches its README table (and docs/)."""
     script = ROOT / "scripts" / "component_docs.py"
     result = subprocess.run([sys.executable, str(script), "--check"], capture_output=True,
                             text=True, timeout=60)
