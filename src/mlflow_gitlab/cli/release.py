@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from mlflow_gitlab.cli import printer
+from mlflow_gitlab.cli import common_options, printer
 from mlflow_gitlab.errors import NothingToRelease
 
 log = logging.getLogger("mlflow_gitlab.release.flow")
@@ -17,8 +17,7 @@ log = logging.getLogger("mlflow_gitlab.release.flow")
 @click.command()
 @click.option("--model", required=True, help="Registered model name (created when missing).")
 @click.option("--metric", metavar="KEY", help="Pick the pipeline's best run by this metric.")
-@click.option("--mode", type=click.Choice(["min", "max"]), default="min", show_default=True,
-              help="Whether lower or higher --metric values are better.")
+@common_options.mode
 @click.option("--bump", type=click.Choice(["auto", "major", "minor", "patch"]), default="auto",
               show_default=True, help="auto: from the model signatures, unless a `model::<kind>` "
                                       "MR label or a `Model-Bump: <kind>` commit trailer says.")
@@ -31,14 +30,11 @@ log = logging.getLogger("mlflow_gitlab.release.flow")
                    "(relative) or 0.01 (absolute). Exit code 4.")
 @click.option("--initial-version", default="1.0.0", show_default=True,
               help="The model's first version.")
-@click.option("--experiment", envvar="MLFLOW_EXPERIMENT_NAME",
-              help="Where the pipeline's runs are [default: MLFLOW_EXPERIMENT_NAME, else the "
-                   "project name].")
+@common_options.pipeline_experiment
 @click.option("--model-path", metavar="DIR",
               help="The model's folder in the run's outputs or files [default: the one holding "
                    "MLmodel].")
-@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI",
-              help="[default: MLFLOW_TRACKING_URI, else the project's GitLab MLflow endpoint]")
+@common_options.tracking_uri
 @click.option("--dotenv", type=click.Path(dir_okay=False, path_type=Path),
               help="Write MODEL_NAME, MODEL_VERSION, ... here for later jobs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import click
 
+from mlflow_gitlab.cli import common_options
+
 
 @click.command()
 @click.option("--metric", required=True, metavar="KEY", help="The metric to compare by.")
-@click.option("--mode", type=click.Choice(["min", "max"]), default="min", show_default=True,
-              help="Whether lower or higher --metric values are better.")
+@common_options.mode
 @click.option("--baseline", type=click.Choice(["latest-version", "target-branch"]),
               help="Compare with the latest version of --model, or with the best run of the "
                    "target branch's latest successful pipeline [default: latest-version with "
@@ -35,8 +36,7 @@ import click
               help="A Jinja2 template replacing (or extending) the default one.")
 @click.option("--note/--no-note", default=True, show_default=True,
               help="Post the report as the merge request's note, updated in place.")
-@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI",
-              help="[default: MLFLOW_TRACKING_URI, else the project's GitLab MLflow endpoint]")
+@common_options.tracking_uri
 def report(metric: str, mode: str, baseline: str | None, model: str | None,
            experiment: str | None, scope: str, top: int, output: Path, metrics_file: Path,
            template: Path | None, note: bool, tracking_uri: str | None) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from mlflow_gitlab.cli import common_options
 from mlflow_gitlab.cli.key_values import key_values
 
 
@@ -16,8 +17,7 @@ from mlflow_gitlab.cli.key_values import key_values
 @click.option("--run-name", help="Run name [default: the job name and its matrix values].")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
               help="Log a parameter on the run (repeatable).")
-@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI",
-              help="[default: MLFLOW_TRACKING_URI, else the project's GitLab MLflow endpoint]")
+@common_options.tracking_uri
 @click.option("--dotenv", type=click.Path(dir_okay=False, path_type=Path),
               help="Write MLFLOW_RUN_ID and MLFLOW_EXPERIMENT_ID here for later jobs.")
 @click.option("--artifacts", multiple=True, type=click.Path(path_type=Path), metavar="PATH",

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from mlflow_gitlab.cli import printer
+from mlflow_gitlab.cli import common_options, printer
 
 
 @click.command()
@@ -15,17 +15,13 @@ from mlflow_gitlab.cli import printer
                    "required outside GitLab CI].")
 @click.option("--metric", metavar="KEY", help="Order the runs by this metric, best first; "
                                               "runs without it come last.")
-@click.option("--mode", type=click.Choice(["min", "max"]), default="min", show_default=True,
-              help="Whether lower or higher --metric values are better.")
+@common_options.mode
 @click.option("--columns", metavar="LIST",
               help="Comma-separated columns instead of the default ones: rank, name, status, "
                    "id, started, job, job_url, run_url, params, metrics.KEY, params.KEY, "
                    "tags.KEY.")
-@click.option("--experiment", envvar="MLFLOW_EXPERIMENT_NAME",
-              help="Where the pipeline's runs are [default: MLFLOW_EXPERIMENT_NAME, else the "
-                   "project name].")
-@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI",
-              help="[default: MLFLOW_TRACKING_URI, else the project's GitLab MLflow endpoint]")
+@common_options.pipeline_experiment
+@common_options.tracking_uri
 @click.option("--json", "as_json", is_flag=True,
               help="Print every run, with all metrics and params, as one JSON object.")
 def runs(pipeline_id: int | None, metric: str | None, mode: str, columns: str | None,

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from mlflow_gitlab.cli import common_options
+
 log = logging.getLogger("mlflow_gitlab.cli")
 
 
@@ -14,8 +16,7 @@ log = logging.getLogger("mlflow_gitlab.cli")
 @click.option("--spool", type=click.Path(file_okay=False, path_type=Path),
               envvar="MLFLOW_GITLAB_SPOOL",
               help="The spool folder [default: MLFLOW_GITLAB_SPOOL, else .mlflow-gitlab/spool].")
-@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI",
-              help="[default: MLFLOW_TRACKING_URI, else the project's GitLab MLflow endpoint]")
+@common_options.tracking_uri
 def sync(spool: Path | None, tracking_uri: str | None) -> None:
     """Send the metric points the relay could not send in time, without duplicates.
 

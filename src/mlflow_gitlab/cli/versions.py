@@ -6,7 +6,7 @@ import json
 
 import click
 
-from mlflow_gitlab.cli import printer
+from mlflow_gitlab.cli import common_options, printer
 
 
 @click.command()
@@ -16,8 +16,7 @@ from mlflow_gitlab.cli import printer
                    "source run's).")
 @click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True, metavar="N",
               help="Show the newest N versions; 0 shows all.")
-@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI",
-              help="[default: MLFLOW_TRACKING_URI, else the project's GitLab MLflow endpoint]")
+@common_options.tracking_uri
 @click.option("--json", "as_json", is_flag=True, help="Print the versions as one JSON object.")
 def versions(model: str, metric: str | None, limit: int, tracking_uri: str | None,
              as_json: bool) -> None:
