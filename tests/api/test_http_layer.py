@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from mlflow_gitlab.errors import GitLabAPIError, RedirectRefused, UnexpectedAnswer
-from mlflow_gitlab.gitlab_api import connect
+from mlflow_gitlab.gitlab_api import ProjectAPI, connect
 from mlflow_gitlab.http import DeadlineExceeded
 from mlflow_gitlab.packages import upload_paths
 from mlflow_gitlab.settings import gitlab_settings
@@ -237,7 +237,7 @@ def test_no_request_outlives_the_retry_budget(sandbox):
     sandbox.inject("GET", r"/projects/7/packages$", drip=1.0)
     started = time.monotonic()
     with pytest.raises(GitLabAPIError, match="MLFLOW_GITLAB_REQUEST_SECONDS"):
-        list(client.pages("/packages", {}, "list packages"))
+        list(ProjectAPI(client).packages("churn"))
     assert time.monotonic() - started < 5
 
 
@@ -324,4 +324,4 @@ def test_report_odd_answers_are_one_line(sandbox, api, tmp_path, path, body, see
 def test_the_library_raises_unexpected_answer(sandbox):
     sandbox.inject("GET", r"/projects/7/packages$", body=json.dumps({"a": 1}))
     with pytest.raises(UnexpectedAnswer, match="JSON but not a list"):
-        list(client_for(sandbox).pages("/packages", {}, "list packages"))
+        list(ProjectAPI(client_for(sandbox)).packages("churn"))

@@ -22,7 +22,7 @@ from mlflow_gitlab.errors import (
     PackageDownloadError,
     PackageUploadError,
 )
-from mlflow_gitlab.gitlab_api import connect
+from mlflow_gitlab.gitlab_api import ProjectAPI, connect
 from mlflow_gitlab.packages import download_package, upload_paths
 from mlflow_gitlab.sandbox import Settings
 from mlflow_gitlab.settings import TransferSettings, gitlab_settings
@@ -274,10 +274,9 @@ def test_an_open_stream_is_never_sent_twice(sandbox, client, outputs):
     assert len(sandbox.fired) == 1 and stored_files(sandbox) == {}
 
 
-def test_python_gitlab_on_our_session_shares_the_retry_policy(sandbox, client, caplog):
+def test_the_project_api_on_our_session_shares_the_retry_policy(sandbox, client, caplog):
     sandbox.inject("GET", r"/packages$", status=429, retry_after=1)
-    project = client.python_gitlab().projects.get(sandbox.project_id, lazy=True)
     with caplog.at_level(logging.INFO, logger="mlflow_gitlab.http.retry"):
-        assert project.packages.list(get_all=True) == []
+        assert list(ProjectAPI(client).packages("churn")) == []
     assert [f["status"] for f in sandbox.fired] == [429]
     assert "GET packages: 429 Too Many Requests; retrying in 1.0 s" in caplog.text

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from mlflow_gitlab.gitlab_api import GitLabClient
+from mlflow_gitlab.gitlab_api import GitLabClient, ProjectAPI
 
 
 @dataclass(frozen=True)
@@ -46,18 +46,16 @@ def stored_package(client: GitLabClient, name: str, version: str) -> StoredPacka
     """
     what = f"list the files of package {name} {version}"
     # `package_name` is a substring match on GitLab: keep exact matches only.
-    candidates = [p for p in client.pages(
-        "/packages", {"package_type": "generic", "package_name": name,
-                      "package_version": version}, what, keys=("id", "name", "version"))
-        if p.get("name") == name and p.get("version") == version]
+    api = ProjectAPI(client)
+    candidates = [p for p in api.packages(name, version, keys=("id", "name", "version"),
+                                               what=what)
+                  if p.get("name") == name and p.get("version") == version]
     if not candidates:
         return StoredPackage()
     package_id = max(int(p["id"]) for p in candidates)
     files: dict[str, StoredFile] = {}
     # Files come oldest first (order_by=id): a later duplicate of a name replaces an earlier.
-    for item in client.pages(f"/packages/{package_id}/package_files",
-                             {"order_by": "id", "sort": "asc"}, what,
-                             keys=("id", "file_name", "size")):
+    for item in api.package_files(package_id, what):
         # A file under a path is stored URL-encoded (`dir%2Ffile`).
         stored_name = unquote(item["file_name"])
         earlier = files[stored_name].versions if stored_name in files else ()

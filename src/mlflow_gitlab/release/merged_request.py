@@ -6,18 +6,24 @@ MRs a commit belongs to with `GET /projects/:id/repository/commits/:sha/merge_re
 commits, its merge commit and its squash commit; newest first; it needs a Reporter, and
 takes a job token where the route allows it, `job_token_allowed`, in recent GitLab). Of
 those, the merged one into this branch counts, the one whose merge (or squash) commit this
-is first. The first page of 100 is read: a commit is in that many MRs only by accident.
+is first.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mlflow_gitlab.context.model import CIContext
 from mlflow_gitlab.errors import MlflowGitlabError
 from mlflow_gitlab.settings import gitlab_settings
+
+if TYPE_CHECKING:
+    import requests
+
+    from mlflow_gitlab.gitlab_api import GitLabClient
 
 log = logging.getLogger(__name__)
 
@@ -38,22 +44,14 @@ def merged_request(context: CIContext, env: Mapping[str, str]) -> MergedRequest 
     sha, branch = context.commit.sha, context.commit.branch
     if not context.in_ci or context.merge_request is not None or not sha or not branch:
         return None
-    from mlflow_gitlab.gitlab_api import connect
-    from mlflow_gitlab.http import read_json
+    from mlflow_gitlab.gitlab_api import ProjectAPI, connect
 
-    what = f"list the merge requests of commit {sha[:8]}"
     try:
         settings = gitlab_settings(env, url=context.api_url or None,
                                    project=env.get("CI_PROJECT_ID") or None)
         assert settings is not None  # required: a ConfigError instead of None
         client = connect(settings)
-        response = client.session.get(
-            f"{client.project_url}/repository/commits/{sha}/merge_requests",
-            params={"state": "merged", "per_page": 100})
-        if response.status_code == 404 and "Commit" in response.text:
-            log.info("GitLab does not know commit %s: no merged merge request", sha[:8])
-            return None
-        listed = read_json(client.check(response, what), list, keys=("iid",))
+        listed = ProjectAPI(client).commit_merge_requests(sha, {404: _unknown_commit(client, sha)})
     except MlflowGitlabError as exc:
         log.warning("%s; the model:: label of the merged merge request does not apply",
                     str(exc).splitlines()[0])
@@ -66,3 +64,14 @@ def merged_request(context: CIContext, env: Mapping[str, str]) -> MergedRequest 
         return None
     mr = merged[0]
     return MergedRequest(int(mr["iid"]), tuple(str(x) for x in mr.get("labels") or ()))
+
+
+def _unknown_commit(client: GitLabClient, sha: str
+                    ) -> Callable[[requests.Response, str], list]:
+    """A 404 naming the commit: GitLab has not got it (pushed elsewhere), so no MR has."""
+    def refused(response: requests.Response, what: str) -> list:
+        if "Commit" not in response.text:
+            client.check(response, what)
+        log.info("GitLab does not know commit %s: no merged merge request", sha[:8])
+        return []
+    return refused

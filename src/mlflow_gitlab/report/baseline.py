@@ -6,9 +6,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from mlflow_gitlab.errors import MlflowGitlabError
-from mlflow_gitlab.gitlab_api import GitLabClient
-from mlflow_gitlab.http import read_json
+from mlflow_gitlab.errors import MlflowGitlabError, UnexpectedAnswer
+from mlflow_gitlab.gitlab_api import GitLabClient, ProjectAPI
 from mlflow_gitlab.release.record import SOURCE_RUN, recorded_metric
 from mlflow_gitlab.report.gather import RunScan, raw_by_id, row_from_run
 from mlflow_gitlab.report.links import Links
@@ -56,14 +55,12 @@ def target_branch(client: GitLabClient | None, scan: RunScan, links: Links, targ
         return Baseline(kind, reason=f"reading the pipelines of {target!r} needs an access "
                                      "token (set MLFLOW_GITLAB_TOKEN)")
     try:
-        response = client.check(client.session.get(
-            client.project_url + "/pipelines",
-            params={"ref": target, "status": "success", "order_by": "id", "sort": "desc",
-                    "per_page": TARGET_PIPELINES}), f"list the pipelines of {target}")
+        pipelines = ProjectAPI(client).pipelines(target, "success", TARGET_PIPELINES)
+    except UnexpectedAnswer:
+        raise  # not GitLab answering: every other call would fail too
     except MlflowGitlabError as exc:
         log.warning("no target-branch baseline: %s", exc)
         return Baseline(kind, reason=f"the pipelines of {target!r} could not be read")
-    pipelines = read_json(response, list, keys=("id",))
     if not pipelines:
         return Baseline(kind, reason=f"{target!r} has no successful pipeline yet")
     runs = scan.back_to(min(scan_start_ms(p.get("created_at")) or 0 for p in pipelines))

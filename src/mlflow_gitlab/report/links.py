@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from mlflow_gitlab.errors import MlflowGitlabError
-from mlflow_gitlab.gitlab_api import GitLabClient
+from mlflow_gitlab.gitlab_api import GitLabClient, ProjectAPI
 from mlflow_gitlab.packages import package_from_tags
 from mlflow_gitlab.settings import TrackingSettings
 from mlflow_gitlab.tracking.web_pages import experiment_page, run_page
@@ -64,9 +64,7 @@ class Links:
             try:
                 # `package_name` is a substring match (`doc/api/packages.md`): keep the
                 # exact name only.
-                for package in client.pages("/packages", {"package_type": "generic",
-                                                          "package_name": name},
-                                            f"list the packages named {name}"):
+                for package in ProjectAPI(client).packages(name):
                     if package.get("name") == name:
                         self.packages[(name, str(package.get("version")))] = int(package["id"])
             except MlflowGitlabError as exc:

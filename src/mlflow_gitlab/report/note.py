@@ -8,14 +8,14 @@ with the `api` scope; GitLab refuses the CI job token (`doc/ci/jobs/ci_job_token
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
+
+import requests
 
 from mlflow_gitlab.context import CIContext
 from mlflow_gitlab.errors import NotesUnavailable
-from mlflow_gitlab.gitlab_api import GitLabClient, gitlab_message, short_url
-from mlflow_gitlab.http import read_json
+from mlflow_gitlab.gitlab_api import GitLabClient, ProjectAPI, gitlab_message, short_url
 from mlflow_gitlab.settings import GitLabSettings
 from mlflow_gitlab.tracking.create_once import create_once
 
@@ -66,70 +66,36 @@ def upsert_note(client: GitLabClient, mr_iid: int, body: str, marker: str,
         NotesUnavailable: GitLab refuses the token (401/403: no `api` scope, or no access).
         GitLabAPIError: any other failure.
     """
-    me = _current_user_id(client)
-    path = f"/merge_requests/{mr_iid}/notes"
+    api = ProjectAPI(client)
+    me = int(api.current_user(REFUSED)["id"])
 
     def ours() -> list[dict[str, Any]]:
-        return [note for note in client.pages(path, {"sort": "asc", "order_by": "created_at"},
-                                              f"list the notes of merge request !{mr_iid}",
-                                              keys=("id",))
+        return [note for note in api.notes(mr_iid, REFUSED)
                 if not note.get("system") and marker in (note.get("body") or "")
                 and (note.get("author") or {}).get("id") == me]
 
     found = ours()
     if found:
-        note = _send(client, "PUT", f"{path}/{found[0]['id']}", {"body": body},
-                     f"update note {found[0]['id']} of !{mr_iid}")
+        note = api.update_note(mr_iid, found[0]["id"], body, REFUSED)
         for copy in found[1:]:
             log.info("deleting note %s, a copy of this report's note", copy["id"])
-            _send(client, "DELETE", f"{path}/{copy['id']}", None, f"delete note {copy['id']}",
-                  gone_ok=True)
+            # 404: the answer to an earlier attempt was lost, the note is gone already
+            api.delete_note(mr_iid, copy["id"], {**REFUSED, 404: lambda response, what: None})
         action = "updated"
     else:
-        note = _create(client, path, body, f"create a note on !{mr_iid}",
-                       lambda: next(iter(ours()), None))
+        notes_url = f"{client.project_url}/merge_requests/{mr_iid}/notes"
+        note = create_once(client.retrier, f"POST {short_url(notes_url)}",
+                           lambda: api.create_note(mr_iid, body, REFUSED),
+                           lambda: next(iter(ours()), None), lambda made: made)
         action = "created"
     url = f"{mr_url}#note_{note['id']}" if mr_url else None
     return NoteResult(action, int(note["id"]), url)
 
 
-def _current_user_id(client: GitLabClient) -> int:
-    """The id of the token's user (`GET /user`), the author of the notes it writes."""
-    response = client.session.get(f"{client.settings.api_url}/user")
-    _refused(response, "read the token's user")
-    user = read_json(client.check(response, "read the token's user"), dict, keys=("id",))
-    return int(user["id"])
+def _refused(response: requests.Response, what: str) -> NoReturn:
+    """401/403: the token cannot write notes here."""
+    raise NotesUnavailable(f"GitLab refused to {what} ({response.status_code}: "
+                           f"{gitlab_message(response)})", hint=HOW_TO_ENABLE)
 
 
-def _send(client: GitLabClient, method: str, path: str, body: dict[str, str] | None,
-          what: str, *, gone_ok: bool = False) -> dict[str, Any]:
-    """A call that may be repeated (GitLabSession retries it); with `gone_ok`, a 404 (a
-    delete whose answer was lost, sent again) is success."""
-    response = client.session.request(method, client.project_url + path, json=body)
-    if gone_ok and response.status_code == 404:
-        return {}
-    return _note(client, response, what)
-
-
-def _create(client: GitLabClient, path: str, body: str, what: str,
-            find: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
-    """POST the note once: after an attempt that may have worked, `find` looks for it."""
-    url = client.project_url + path
-    return create_once(client.retrier, f"POST {short_url(url)}",
-                       lambda: client.session.request("POST", url, retry=False,
-                                                      json={"body": body}),
-                       find, lambda response: _note(client, response, what))
-
-
-def _note(client: GitLabClient, response: Any, what: str) -> dict[str, Any]:
-    """The note GitLab answered, checked."""
-    _refused(response, what)
-    client.check(response, what)
-    return {} if response.request.method == "DELETE" else read_json(response, dict, keys=("id",))
-
-
-def _refused(response: Any, what: str) -> None:
-    """Turn 401/403 into NotesUnavailable: the token cannot write notes here."""
-    if response.status_code in (401, 403):
-        raise NotesUnavailable(f"GitLab refused to {what} ({response.status_code}: "
-                               f"{gitlab_message(response)})", hint=HOW_TO_ENABLE)
+REFUSED = {401: _refused, 403: _refused}

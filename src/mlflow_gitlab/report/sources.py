@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlflow_gitlab.context import CIContext
 from mlflow_gitlab.errors import MlflowGitlabError, ReportError, UnexpectedAnswer
-from mlflow_gitlab.gitlab_api import GitLabClient
-from mlflow_gitlab.http import read_json
+from mlflow_gitlab.gitlab_api import GitLabClient, ProjectAPI
 from mlflow_gitlab.report import baseline as baselines
 from mlflow_gitlab.report.gather import RunScan, candidate_rows
 from mlflow_gitlab.report.links import Links
@@ -80,8 +79,7 @@ def _merge_request(client: GitLabClient | None, iid: int) -> dict[str, Any]:
     if client is None:
         return {}
     try:
-        response = client.session.get(f"{client.project_url}/merge_requests/{iid}")
-        return read_json(client.check(response, f"read merge request !{iid}"), dict)
+        return ProjectAPI(client).merge_request(iid)
     except UnexpectedAnswer:
         raise  # not GitLab answering: every other call would fail too
     except MlflowGitlabError as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import requests
 
@@ -24,15 +24,15 @@ T = TypeVar("T")
 NOTHING_MADE = (429,)
 
 
-def create_once(retrier: Retrier, what: str, send: Callable[[], requests.Response],
-                find: Callable[[], T | None], accept: Callable[[requests.Response], T]) -> T:
+def create_once(retrier: Retrier, what: str, send: Callable[[], Any],
+                find: Callable[[], T | None], accept: Callable[[Any], T]) -> T:
     """Send a create under `retrier`'s policy, never making the thing twice.
 
     Args:
         retrier: the retry policy (attempts, time budget, waits).
         what: names the call in log lines and errors (`POST runs/create`).
-        send: one attempt; returns the answer, or raises `TransientError` or a requests
-            error when there is none.
+        send: one attempt; returns the answer (or what it made), or raises
+            `TransientError` or a requests error when there is none.
         find: what an earlier attempt made, or None; called before every attempt that
             follows one that may have worked.
         accept: turns a non-transient answer into the result, or raises its error.
@@ -58,7 +58,7 @@ def create_once(retrier: Retrier, what: str, send: Callable[[], requests.Respons
         except requests.RequestException as exc:
             unsure = unsure or not not_sent(exc)
             raise TransientError(describe_error(exc)) from exc
-        status = response.status_code
+        status = response.status_code if isinstance(response, requests.Response) else 200
         if is_transient(status):
             unsure = unsure or status not in NOTHING_MADE
             said = transient_status(response)
