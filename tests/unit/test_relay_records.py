@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from mlflow_gitlab.relay import model_records as mr
+from mlflow_gitlab import logged_models as mr
 from mlflow_gitlab.relay.inputs import dataset_inputs, input_tags, output_tags
+from mlflow_gitlab.relay.model_entities import entity, matches, parse_filter
 
 RUN_ID = "82328203-d0d7-4e25-aa5f-fceaf1040a4c"
 
@@ -41,10 +42,10 @@ def test_a_model_is_read_back_from_the_tags_that_created_it():
     (found,) = mr.records(run_with(tags, {"lr": "0.1", "alpha": "0.1"}))
     assert found == mr.ModelRecord(model_id, RUN_ID, "3", "model", "model", 1700, "sklearn",
                                    "READY", {"mlflow.user": "dev"}, {"alpha": "0.5"})
-    entity = found.entity({"lr": "0.1", "alpha": "0.1"})
-    assert entity["info"]["artifact_uri"] == f"mlflow-artifacts:/runs/{RUN_ID}/model"
-    assert entity["info"]["status"] == "LOGGED_MODEL_READY"
-    assert entity["data"]["params"] == [{"key": "alpha", "value": "0.5"},
+    as_json = entity(found, {"lr": "0.1", "alpha": "0.1"})
+    assert as_json["info"]["artifact_uri"] == f"mlflow-artifacts:/runs/{RUN_ID}/model"
+    assert as_json["info"]["status"] == "LOGGED_MODEL_READY"
+    assert as_json["data"]["params"] == [{"key": "alpha", "value": "0.5"},
                                         {"key": "lr", "value": "0.1"}]
 
 
@@ -57,12 +58,12 @@ def test_tags_that_do_not_fit_gitlab_are_refused():
 
 def test_search_filters_by_name_run_and_status():
     record = mr.ModelRecord("m-1", RUN_ID, "3", "model", "model", 1, status="READY")
-    assert mr.matches(record, mr.parse_filter("name = 'model'"))
-    assert mr.matches(record, mr.parse_filter(
+    assert matches(record, parse_filter("name = 'model'"))
+    assert matches(record, parse_filter(
         f"name='model' AND source_run_id = \"{RUN_ID}\" and status = 'LOGGED_MODEL_READY'"))
-    assert not mr.matches(record, mr.parse_filter("name != 'model'"))
+    assert not matches(record, parse_filter("name != 'model'"))
     with pytest.raises(ValueError, match="unsupported logged-model filter"):
-        mr.parse_filter("metrics.accuracy > 0.9")
+        parse_filter("metrics.accuracy > 0.9")
 
 
 def test_dataset_inputs_round_trip_through_run_tags():

@@ -1,8 +1,4 @@
-"""The relay's HTTP plumbing: a threaded loopback server, requests in, replies out.
-
-Keep-alive HTTP/1.1 with Nagle off: the MLflow client sends one small request per
-`log_metric`, and a delayed ACK would cost ~40 ms on each.
-"""
+"""The relay's HTTP plumbing on the shared server core: requests in, replies out."""
 
 from __future__ import annotations
 
@@ -11,11 +7,11 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, BinaryIO
+from typing import Any
 from urllib.parse import parse_qs
 
 from mlflow_gitlab import redaction
+from mlflow_gitlab.http.server import RequestBody, RequestHandler, ThreadedServer
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +28,13 @@ class Request:
     path: str
     query: str
     headers: Message
-    rfile: BinaryIO = field(repr=False)
-    length: int = 0
+    body_in: RequestBody = field(repr=False)
     _body: bytes | None = field(default=None, repr=False)
+
+    @property
+    def length(self) -> int:
+        """Bytes of the body still unread."""
+        return self.body_in.remaining
 
     @property
     def params(self) -> dict[str, str]:
@@ -44,8 +44,7 @@ class Request:
     def body(self) -> bytes:
         """The whole body, read once (`length` counts the bytes still unread)."""
         if self._body is None:
-            self._body = self.rfile.read(self.length) if self.length else b""
-            self.length = 0
+            self._body = self.body_in.read_all()
         return self._body
 
     def stream(self) -> BodyReader:
@@ -90,40 +89,27 @@ def mlflow_error(status: int, code: str, message: str) -> Reply:
 Handler = Callable[[Request], Reply]
 
 
-class RelayHTTPServer(ThreadingHTTPServer):
+class RelayHTTPServer(ThreadedServer):
     """Serves `dispatch(request) -> Reply` on loopback, one thread per connection."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], dispatch: Handler) -> None:
         self.dispatch = dispatch
         super().__init__(address, _Handler)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _Handler(RequestHandler):
     server: RelayHTTPServer
+    logger = log
 
-    def do_GET(self) -> None:
-        self._handle()
-
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET
-
-    def log_message(self, format: str, *args: object) -> None:
-        log.debug("relay: %s", format % args)
-
-    def _handle(self) -> None:
-        path, _, query = self.path.partition("?")
+    def respond(self) -> None:
+        path, query = self.raw_path
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            self.close_connection = True
             self._send(mlflow_error(411, "BAD_REQUEST", "chunked request bodies are not "
                                     "supported; send a Content-Length"))
-            self.close_connection = True
             return
-        request = Request(self.command, path, query, self.headers, self.rfile,
-                          int(self.headers.get("Content-Length") or 0))
+        request = Request(self.command, path, query, self.headers,
+                          RequestBody(self.rfile, self.headers))
         try:
             reply = self.server.dispatch(request)
         except BadRequest as exc:
@@ -138,26 +124,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, reply: Reply) -> None:
         body = reply.body
         length = len(body) if isinstance(body, bytes) else reply.length
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        if length is None:
-            self.close_connection = True
-            self.send_header("Connection", "close")
-        else:
-            self.send_header("Content-Length", str(length))
-        self.end_headers()
-        if self.command == "HEAD":
-            return
-        try:
-            if isinstance(body, bytes):
-                self.wfile.write(body)
-            else:
-                for chunk in body:
-                    self.wfile.write(chunk)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+        self.send_head(reply.status, reply.content_type, reply.headers, length)
+        self.send_body([body] if isinstance(body, bytes) else body)
 
 
 class BodyReader:
@@ -165,18 +133,11 @@ class BodyReader:
     goes out with a Content-Length rather than chunked)."""
 
     def __init__(self, request: Request) -> None:
-        self.request = request
+        self.body = request.body_in
         self.size = request.length
 
     def __len__(self) -> int:
-        return self.request.length
+        return self.body.remaining
 
     def read(self, size: int = -1) -> bytes:
-        left = self.request.length
-        if left <= 0:
-            return b""
-        chunk = self.request.rfile.read(left if size is None or size < 0 else min(size, left))
-        if not chunk:
-            raise ConnectionError("the client closed the connection mid-body")
-        self.request.length -= len(chunk)
-        return chunk
+        return self.body.read(self.body.remaining if size is None or size < 0 else size)

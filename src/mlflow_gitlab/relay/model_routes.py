@@ -2,8 +2,9 @@
 
 `mlflow.<flavor>.log_model` creates a logged model, uploads its files to the model's
 `artifact_uri`, then finalizes it; `load_model("models:/<id>")` gets it back, and
-`load_model("runs:/<run_id>/<name>")` searches for it by name. See `model_records` for how
-a model is kept. Deleting a model or a tag is refused: GitLab run tags cannot be deleted.
+`load_model("runs:/<run_id>/<name>")` searches for it by name. See
+`mlflow_gitlab.logged_models` for how a model is kept. Deleting a model or a tag is
+refused: GitLab run tags cannot be deleted.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from urllib.parse import unquote
 
 import requests
 
+from mlflow_gitlab import logged_models as mr
 from mlflow_gitlab.errors import GitLabAPIError
 from mlflow_gitlab.http import read_json, unexpected
-from mlflow_gitlab.relay import model_records as mr
 from mlflow_gitlab.relay.artifact_routes import ArtifactRoutes
 from mlflow_gitlab.relay.forward import reply_from, unavailable
 from mlflow_gitlab.relay.http import Reply, Request, json_reply, mlflow_error
+from mlflow_gitlab.relay.model_entities import entity, matches, parse_filter
 from mlflow_gitlab.relay.runs import RunDirectory
 from mlflow_gitlab.relay.upstream import Upstream
 
@@ -89,7 +91,7 @@ class ModelRoutes:
             str(body.get("model_type") or ""), "PENDING", _pairs(body.get("tags")),
             {k: v for k, v in _pairs(body.get("params")).items() if run_params.get(k) != v})
         self._write(record.run_id, mr.creation_tags(record))
-        return json_reply({"model": record.entity(run_params)})
+        return json_reply({"model": entity(record, run_params)})
 
     def finalize(self, model_id: str, body: dict[str, Any]) -> Reply:
         status = str(body.get("status") or "").removeprefix("LOGGED_MODEL_")
@@ -116,14 +118,14 @@ class ModelRoutes:
         return json_reply({})
 
     def search(self, body: dict[str, Any]) -> Reply:
-        clauses = mr.parse_filter(body.get("filter"))
+        clauses = parse_filter(body.get("filter"))
         if body.get("datasets"):
             raise ValueError("searching logged models by dataset metrics is not supported on "
                              "GitLab: it has no model metrics")
         order = body.get("order_by") or [{"field_name": "creation_timestamp",
                                           "ascending": False}]
         found = [(r, params) for eid in body.get("experiment_ids") or []
-                 for r, params in self._experiment_models(str(eid)) if mr.matches(r, clauses)]
+                 for r, params in self._experiment_models(str(eid)) if matches(r, clauses)]
         for item in reversed(order):
             attr = _ORDER_FIELDS.get(item.get("field_name", ""))
             if attr is None:
@@ -135,7 +137,7 @@ class ModelRoutes:
         size = int(body.get("max_results") or 100)
         page = found[start:start + size]
         token = str(start + size) if start + size < len(found) else None
-        return json_reply({"models": [r.entity(p) for r, p in page],
+        return json_reply({"models": [entity(r, p) for r, p in page],
                            **({"next_page_token": token} if token else {})})
 
     def _experiment_models(self, experiment_id: str) -> list[tuple[mr.ModelRecord, dict]]:
@@ -172,7 +174,7 @@ class ModelRoutes:
 
     def _entity(self, record: mr.ModelRecord) -> dict[str, Any]:
         run = self._run(record.run_id)
-        return record.entity(_pairs(run.get("data", {}).get("params")))
+        return entity(record, _pairs(run.get("data", {}).get("params")))
 
     def _run(self, run_id: str, missing: str | None = None) -> dict[str, Any]:
         response = self.runs.fetch(run_id)

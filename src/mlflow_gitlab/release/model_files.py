@@ -12,9 +12,9 @@ import posixpath
 from collections.abc import Iterable, Mapping
 
 from mlflow_gitlab.errors import ReleaseError
+from mlflow_gitlab.logged_models import records
 from mlflow_gitlab.packages import MANIFEST
 from mlflow_gitlab.packages.naming import find_collisions, remote_name
-from mlflow_gitlab.relay.model_records import records
 from mlflow_gitlab.tracking.signatures import MLMODEL
 
 

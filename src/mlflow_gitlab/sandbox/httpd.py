@@ -1,7 +1,7 @@
-"""The HTTP layer: a threaded stdlib server that hands raw requests to the App.
+"""The sandbox's HTTP server: raw requests to the App, with faults injected on the wire.
 
-The stdlib server keeps the raw path (GitLab routes on it undecoded), lets uploads stream
-from the socket to disk, and lets fault injection drop a connection mid-body.
+On the shared server core (`mlflow_gitlab.http.server`): uploads stream from the socket to
+disk, and fault injection may delay, drip, or drop a connection mid-body.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs
 
+from mlflow_gitlab.http.server import CHUNK, RequestBody, RequestHandler, ThreadedServer
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.app import App
 from mlflow_gitlab.sandbox.faults import Fault, echoed_request
@@ -25,13 +26,10 @@ from mlflow_gitlab.sandbox.faults import Fault, echoed_request
 log = logging.getLogger("mlflow_gitlab.sandbox")
 
 RATE_LIMIT_BODY = "Retry later\n"
-_COPY_CHUNK = 1 << 20
 
 
-class SandboxHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
+class SandboxHTTPServer(ThreadedServer):
+    """Tracks its open connections, so that stopping can cut them as a dying server does."""
 
     def __init__(self, address: tuple[str, int], app: App) -> None:
         self.app = app
@@ -85,34 +83,23 @@ class SandboxHTTPServer(ThreadingHTTPServer):
                 connection.shutdown(socket.SHUT_RDWR)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes; with Nagle on, keep-alive clients wait
-    # ~40 ms for a delayed ACK on every request.
-    disable_nagle_algorithm = True
+class _Handler(RequestHandler):
     server: SandboxHTTPServer
+    logger = log
 
     def version_string(self) -> str:
         return "nginx"
 
-    def do_GET(self) -> None:
-        self._handle()
-
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET
-
-    def log_message(self, format: str, *args: object) -> None:
-        log.debug("%s - %s", self.address_string(), format % args)
-
-    def _handle(self) -> None:
+    def respond(self) -> None:
         app = self.server.app
-        raw_path, _, query_string = self.path.partition("?")
+        raw_path, query_string = self.raw_path
         request = web.Request(
             method=self.command,
             raw_path=raw_path,
             query=parse_qs(query_string, keep_blank_values=True),
             headers=self.headers,
             base_url=app.base_url,
-            body=web.BodyStream(self.rfile, self.headers),
+            body=RequestBody(self.rfile, self.headers),
             app=app,
         )
         fault = app.faults.take(self.command, raw_path)
@@ -159,10 +146,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(response, fault if fault is not None and fault.drop else None)
 
-    def _drop_during_upload(self, body: web.BodyStream, fault: Fault) -> None:
+    def _drop_during_upload(self, body: RequestBody, fault: Fault) -> None:
         """Read `drop_after` bytes of the body, then reset the connection."""
         seen = 0
-        for chunk in body.iter_chunks(min(_COPY_CHUNK, max(fault.drop_after, 1))):
+        for chunk in body.iter_chunks(min(CHUNK, max(fault.drop_after, 1))):
             seen += len(chunk)
             if seen >= fault.drop_after:
                 break
@@ -180,27 +167,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, response: web.Response, drop: Fault | None) -> None:
         payload = b"" if response.file is not None else response.payload()
         length = response.file.stat().st_size if response.file is not None else len(payload)
-        self.send_response(response.status)
-        self.send_header("Content-Type", response.content_type())
-        for name, value in response.headers.items():
-            if name != "Content-Type":
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(length))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        limit = drop.drop_after if drop is not None else None
         try:
-            self.end_headers()
-            if self.command == "HEAD":
-                return
-            if response.file is None:
-                self.wfile.write(payload if limit is None else payload[:limit])
-            else:
-                self._send_file(response, limit)
+            self.send_head(response.status, response.content_type(), response.headers, length)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
             return
-        if drop is not None:
+        limit = drop.drop_after if drop is not None else None
+        chunks = (_file_chunks(response.file, limit) if response.file is not None
+                  else [payload if limit is None else payload[:limit]])
+        if self.send_body(chunks) and drop is not None:
             self.wfile.flush()
             self._reset()
 
@@ -222,16 +197,17 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             time.sleep(interval)
 
-    def _send_file(self, response: web.Response, limit: int | None) -> None:
-        assert response.file is not None
-        sent = 0
-        with response.file.open("rb") as fh:
-            while chunk := fh.read(_COPY_CHUNK):
-                if limit is not None and sent + len(chunk) > limit:
-                    self.wfile.write(chunk[: limit - sent])
-                    return
-                self.wfile.write(chunk)
-                sent += len(chunk)
+
+def _file_chunks(path: Path, limit: int | None) -> Iterator[bytes]:
+    """A file's bytes from disk, the first `limit` of them only when given."""
+    sent = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            if limit is not None and sent + len(chunk) > limit:
+                yield chunk[: limit - sent]
+                return
+            yield chunk
+            sent += len(chunk)
 
 
 def _fault_response(fault: Fault) -> web.Response:

@@ -8,13 +8,13 @@ MLflow (`{"error_code": ...}`), Grape validation (`{"error": ...}`) and REST hel
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from mlflow_gitlab.http.server import RequestBody
 from mlflow_gitlab.sandbox.backend.errors import (
     AlreadyExists,
     BackendError,
@@ -175,7 +175,7 @@ class Request:
     query: dict[str, list[str]]
     headers: Message
     base_url: str
-    body: BodyStream
+    body: RequestBody
     app: Any = None  # the sandbox App: store, settings, faults
     path_params: dict[str, str] = field(default_factory=dict)
     principal: Principal | None = None
@@ -213,66 +213,3 @@ class Request:
                 raise ApiError(400, {"error": "body is not valid JSON"}) from None
             return {}
         return value if isinstance(value, dict) else {}
-
-
-class BodyStream:
-    """The request body, read lazily from the socket: Content-Length or chunked."""
-
-    CHUNK = 1 << 20
-
-    def __init__(self, rfile: Any, headers: Message) -> None:
-        self._rfile = rfile
-        self.chunked = "chunked" in (headers.get("Transfer-Encoding") or "").lower()
-        length = headers.get("Content-Length")
-        self.length: int | None = int(length) if length and not self.chunked else None
-        self._remaining = self.length or 0
-        self._chunk_left = 0
-        self._done = not self.chunked and not self._remaining
-        self._cached: bytes | None = None
-
-    @property
-    def exhausted(self) -> bool:
-        return self._done
-
-    def iter_chunks(self, size: int = CHUNK) -> Iterator[bytes]:
-        """Yield the body in pieces of at most `size` bytes, never holding it whole."""
-        while not self._done:
-            data = self._read_piece(size)
-            if data:
-                yield data
-
-    def read_all(self) -> bytes:
-        """The whole body (small JSON bodies only), cached for repeated use."""
-        if self._cached is None:
-            self._cached = b"".join(self.iter_chunks())
-        return self._cached
-
-    def drain(self) -> None:
-        for _ in self.iter_chunks():
-            pass
-
-    def _read_piece(self, size: int) -> bytes:
-        if not self.chunked:
-            data = self._rfile.read(min(size, self._remaining))
-            if not data:
-                raise ConnectionError("client closed the connection mid-body")
-            self._remaining -= len(data)
-            self._done = self._remaining == 0
-            return data
-        if self._chunk_left == 0:
-            line = self._rfile.readline(65537)
-            if not line:
-                raise ConnectionError("client closed the connection mid-body")
-            self._chunk_left = int(line.split(b";")[0].strip() or b"0", 16)
-            if self._chunk_left == 0:
-                while self._rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                self._done = True
-                return b""
-        data = self._rfile.read(min(size, self._chunk_left))
-        if not data:
-            raise ConnectionError("client closed the connection mid-body")
-        self._chunk_left -= len(data)
-        if self._chunk_left == 0:
-            self._rfile.readline(3)
-        return data

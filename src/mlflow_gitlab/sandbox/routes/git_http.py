@@ -16,6 +16,7 @@ import tempfile
 import threading
 from typing import IO
 
+from mlflow_gitlab.http.server import RequestBody
 from mlflow_gitlab.sandbox import git_access, git_repos, web
 from mlflow_gitlab.sandbox.auth import Family, authenticate
 from mlflow_gitlab.sandbox.backend.projects import REPORTER, access_level, find_project
@@ -100,7 +101,7 @@ def _http_backend(req: web.Request, path_info: str, remote_user: str) -> web.Res
     return web.Response(status, body, headers)
 
 
-def _feed(body: web.BodyStream, stdin: IO[bytes]) -> None:
+def _feed(body: RequestBody, stdin: IO[bytes]) -> None:
     try:
         for chunk in body.iter_chunks():
             stdin.write(chunk)

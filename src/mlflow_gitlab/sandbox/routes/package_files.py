@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import quote, unquote
 
+from mlflow_gitlab.http.server import RequestBody
 from mlflow_gitlab.sandbox import web
 from mlflow_gitlab.sandbox.backend.packages import ReceivedFile
 from mlflow_gitlab.sandbox.backend.store import Store
@@ -32,7 +33,7 @@ def stored_name(path: str | None, file_name: str) -> str:
     return quote(f"{path}/{file_name}", safe="") if path else file_name
 
 
-def receive(store: Store, body: web.BodyStream, max_size: int, too_large: web.ApiError, *,
+def receive(store: Store, body: RequestBody, max_size: int, too_large: web.ApiError, *,
             declared_too_large: web.ApiError | None = None) -> ReceivedFile:
     """Stream the request body to disk; `too_large` is raised past `max_size` (0: no limit),
     `declared_too_large` (else `too_large`) for a `Content-Length` over it, unread."""

@@ -1,4 +1,4 @@
-"""MLflow 3 logged models kept as run tags on GitLab, which has no `logged-models` API (pure).
+"""MLflow 3 logged models kept as run tags on GitLab, which has no `logged-models` API.
 
 A logged model is a folder in its run's files plus run tags:
 
@@ -23,14 +23,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlflow_gitlab.relay.storage import relay_uri
 from mlflow_gitlab.tags import MAX_KEY_LENGTH, MAX_VALUE_LENGTH
 from mlflow_gitlab.tags import MODEL_RECORD_PREFIX as PREFIX
 
 STATUSES = ("PENDING", "READY", "UPLOAD_FAILED")
 _ID = re.compile(r"\Am-(?P<run>[0-9a-f]{32})[0-9a-f]{8}\Z")
-_CLAUSE = re.compile(r"\s*(?P<field>[\w.]+)\s*(?P<op>!=|=)\s*(?P<q>['\"])(?P<value>.*?)(?P=q)\s*")
-FILTER_FIELDS = ("name", "model_id", "source_run_id", "model_type", "status")
 
 
 @dataclass(frozen=True)
@@ -47,23 +44,6 @@ class ModelRecord:
     status: str = "PENDING"
     tags: Mapping[str, str] = field(default_factory=dict)
     params: Mapping[str, str] = field(default_factory=dict)
-
-    def entity(self, run_params: Mapping[str, str]) -> dict[str, Any]:
-        """The model in MLflow's JSON; its params are the run's plus its own."""
-        params = {**run_params, **self.params}
-        return {
-            "info": {
-                "model_id": self.model_id, "experiment_id": self.experiment_id,
-                "name": self.name, "artifact_uri": relay_uri(self.run_id, self.path),
-                "creation_timestamp_ms": self.created,
-                "last_updated_timestamp_ms": self.created,
-                "status": f"LOGGED_MODEL_{self.status}", "status_message": "",
-                "model_type": self.model_type, "source_run_id": self.run_id,
-                "tags": [{"key": k, "value": v} for k, v in sorted(self.tags.items())],
-            },
-            "data": {"params": [{"key": k, "value": v} for k, v in sorted(params.items())],
-                     "metrics": []},
-        }
 
 
 def new_model_id(run_id: str) -> str:
@@ -145,35 +125,6 @@ def records(run: Mapping[str, Any]) -> list[ModelRecord]:
             str(head.get("type") or ""), tags.get(f"{key}.status", "PENDING"),
             _details(tags, f"{key}.tag."), _details(tags, f"{key}.param.")))
     return sorted(found, key=lambda r: r.created, reverse=True)
-
-
-def parse_filter(text: str | None) -> list[tuple[str, str, str]]:
-    """`name = 'model' AND source_run_id = '...'` -> [(field, op, value), ...].
-
-    Raises:
-        ValueError: anything but `=`/`!=` comparisons of FILTER_FIELDS joined by AND.
-    """
-    if not text or not text.strip():
-        return []
-    clauses = []
-    for part in re.split(r"\s+AND\s+", text.strip(), flags=re.IGNORECASE):
-        match = _CLAUSE.fullmatch(part)
-        if match is None or match["field"] not in FILTER_FIELDS:
-            raise ValueError(f"unsupported logged-model filter {part!r}: on GitLab the relay "
-                             f"takes only {', '.join(FILTER_FIELDS)} with = or != joined by AND")
-        clauses.append((match["field"], match["op"], match["value"]))
-    return clauses
-
-
-def matches(record: ModelRecord, clauses: list[tuple[str, str, str]]) -> bool:
-    """Whether `record` satisfies every clause of `parse_filter`."""
-    values = {"name": record.name, "model_id": record.model_id, "source_run_id": record.run_id,
-              "model_type": record.model_type, "status": record.status}
-    for name, op, value in clauses:
-        wanted = value.removeprefix("LOGGED_MODEL_") if name == "status" else value
-        if (values[name] == wanted) != (op == "="):
-            return False
-    return True
 
 
 def _details(tags: Mapping[str, str], prefix: str) -> dict[str, str]:
