@@ -8,7 +8,9 @@ cases in the same run, each in a venv of its own:
 - pip, warm cache: the same again, reusing that cache (what `cache:` keeps between jobs);
 - uv, cold cache: `pip install --target <cache>/uv-tool uv` (as a job gets uv), `uv venv`,
   `uv pip install <wheel>`, with empty caches;
-- uv, warm cache: the same reusing the caches, uv included (so no `pip install uv`).
+- uv, warm cache: the same reusing the caches, uv included (so no `pip install uv`);
+- uv image, cold and warm: uv already on the image, as on the components' default image
+  (Astral's Python image with uv): `uv venv`, `uv pip install <wheel>`.
 
 Each phase is timed (`uv` is getting uv with pip); the ratios are pip's time over uv's, in
 all and in the install alone. Needs the network (PyPI).
@@ -38,9 +40,11 @@ def build_wheel(python: str, into: Path) -> Path:
     return wheel
 
 
-def set_up(tool: str, python: str, wheel: Path, venv: Path, cache: Path) -> dict[str, float]:
+def set_up(tool: str, python: str, wheel: Path, venv: Path, cache: Path,
+           image_uv: str | None = None) -> dict[str, float]:
     """Seconds of each phase, from an empty folder to `mlflow-gitlab --version` exiting 0:
-    `venv`, `uv` (installing uv with pip; uv only), `install`, `answer`, and their `total`."""
+    `venv`, `uv` (installing uv with pip, unless `image_uv` is uv on the image), `install`,
+    `answer`, and their `total`."""
     env = _env(cache)
     phases: dict[str, float] = {}
 
@@ -55,7 +59,7 @@ def set_up(tool: str, python: str, wheel: Path, venv: Path, cache: Path) -> dict
         timed("install", [vpython, "-m", "pip", "install", "--quiet", str(wheel)])
     else:  # as a job gets uv: `pip install --target` into the cache, unless it is there
         tool_dir = cache / "uv-tool"
-        uv = str(tool_dir / "bin" / "uv")
+        uv = image_uv or str(tool_dir / "bin" / "uv")
         if not Path(uv).exists():
             timed("uv", [python, "-m", "pip", "install", "--quiet", "--target",
                          str(tool_dir), "uv"])
@@ -85,29 +89,35 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="job-setup-") as tmp:
         work = Path(tmp)
         wheel = build_wheel(args.python, work / "dist")
+        image = work / "image"  # uv as an image has it, installed before any timing
+        subprocess.run([args.python, "-m", "pip", "install", "--quiet", "--target",
+                        str(image), "uv"], check=True, env=_env(work / "image-cache"))
         results: dict[tuple[str, str], dict[str, float]] = {}
-        for tool in ("pip", "uv"):
+        for tool in ("pip", "uv", "uv image"):
             runs: dict[str, list[dict[str, float]]] = {"cold": [], "warm": []}
             for attempt in range(args.repeat):
-                cache = work / f"cache-{tool}-{attempt}"
+                cache = work / f"cache-{tool.replace(' ', '-')}-{attempt}"
                 for state in ("cold", "warm"):
-                    venv = work / f"venv-{tool}-{state}"
-                    runs[state].append(set_up(tool, args.python, wheel, venv, cache))
+                    venv = work / f"venv-{tool.replace(' ', '-')}-{state}"
+                    runs[state].append(set_up(
+                        tool.split()[0], args.python, wheel, venv, cache,
+                        str(image / "bin" / "uv") if tool == "uv image" else None))
                     shutil.rmtree(venv)
             for state, phases in runs.items():
                 results[tool, state] = min(phases, key=lambda p: p["total"])
     print(f"job set-up: fresh venv until `mlflow-gitlab --version` answers "
           f"(fastest of {args.repeat}), seconds")
-    print(f"{'case':<11}{'venv':>7}{'uv':>7}{'install':>9}{'answer':>8}{'total':>8}")
+    print(f"{'case':<15}{'venv':>7}{'uv':>7}{'install':>9}{'answer':>8}{'total':>8}")
     for (tool, state), p in results.items():
-        print(f"{tool + ' ' + state:<11}{p['venv']:>7.1f}{p.get('uv', 0):>7.1f}"
+        print(f"{tool + ' ' + state:<15}{p['venv']:>7.1f}{p.get('uv', 0):>7.1f}"
               f"{p['install']:>9.1f}{p['answer']:>8.1f}{p['total']:>8.1f}")
-    for state in ("cold", "warm"):
-        pip, uv = results["pip", state], results["uv", state]
-        print(f"uv vs pip, {state} cache: {pip['total'] / uv['total']:.1f}x faster in all, "
-              f"{pip['install'] / uv['install']:.1f}x in the install itself")
-    cold = results["uv", "cold"]["total"]
-    print(f"goal: uv at least 8x pip, under 5 s cold: "
+    for tool in ("uv", "uv image"):
+        for state in ("cold", "warm"):
+            pip, uv = results["pip", state], results[tool, state]
+            print(f"{tool} vs pip, {state} cache: {pip['total'] / uv['total']:.1f}x faster "
+                  f"in all, {pip['install'] / uv['install']:.1f}x in the install itself")
+    cold = results["uv image", "cold"]["total"]
+    print(f"goal, on the default image: uv at least 8x pip, under 5 s cold: "
           f"{results['pip', 'cold']['total'] / cold:.1f}x, {cold:.1f} s")
 
 if __name__ == "__main__":

@@ -32,7 +32,8 @@ RELEASE = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text
 
 # What every job sets up before its command, by block name. `$[[ component.version ]]` is
 # empty for SHA and branch refs and outside the catalog; the release then pins the version.
-# uv itself is kept in the cache too, so a job with a warm cache does not install it again.
+# uv on the image (the default image has it) is used as it is; else uv is installed with pip
+# and kept in the cache too, so a job with a warm cache does not install it again.
 BLOCKS = {
     "variables": f"""\
     MLFLOW_GITLAB_SETUP_INSTALL: "$[[ inputs.install ]]"
@@ -53,7 +54,7 @@ BLOCKS = {
     "script": """\
     - >-
       MLFLOW_GITLAB_SETUP_INSTALL="${MLFLOW_GITLAB_SETUP_INSTALL:-mlflow-gitlab==${MLFLOW_GITLAB_SETUP_VERSION:-${MLFLOW_GITLAB_SETUP_COMPONENT_VERSION:-$MLFLOW_GITLAB_SETUP_RELEASE}}}"
-      UV="$CI_PROJECT_DIR/.mlflow-gitlab/cache/uv-tool/bin/uv"
+      UV="$(command -v uv || echo "$CI_PROJECT_DIR/.mlflow-gitlab/cache/uv-tool/bin/uv")"
     - >-
       "$UV" --version >/dev/null 2>&1 ||
       python -m pip install --quiet --disable-pip-version-check --target "${UV%/bin/uv}" uv ||
