@@ -1,7 +1,7 @@
 """The model registry's MLflow entities, and the lookups and parameters its endpoints share.
 
 Used by the registered-model and model-version endpoints; GitLab's rules for them are in
-`backend/model_registry.py`. It registers no routes itself.
+`backend/model_registry.py` and `backend/model_versions.py`. It registers no routes itself.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlite3
 from typing import Any
 
 from mlflow_gitlab.sandbox import web
-from mlflow_gitlab.sandbox.backend import model_registry, models
+from mlflow_gitlab.sandbox.backend import model_registry, model_versions, models
 from mlflow_gitlab.sandbox.routes.ml_common import key_values
 
 
@@ -21,7 +21,7 @@ def find_model(req: web.Request, name: Any) -> sqlite3.Row:
 
 def find_version(req: web.Request, name: Any, version: Any) -> sqlite3.Row | None:
     """A version of this project by model name and **semver**."""
-    return model_registry.find_version(req.app.store, req.project["id"], name, version)
+    return model_versions.find_version(req.app.store, req.project["id"], name, version)
 
 
 def tag_list(req: web.Request) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 
 from mlflow_gitlab.sandbox import web
-from mlflow_gitlab.sandbox.backend import model_registry, models
+from mlflow_gitlab.sandbox.backend import model_registry, model_versions, models
 from mlflow_gitlab.sandbox.router import Router
 from mlflow_gitlab.sandbox.routes import ml_common as mc
 from mlflow_gitlab.sandbox.routes import ml_registry as reg
@@ -36,7 +36,7 @@ def create(req: web.Request) -> web.Response:
     mc.require_read(req)
     mc.require_write(req)
     model = reg.find_model(req, req.params.get("name"))
-    row = model_registry.create_version(
+    row = model_versions.create_version(
         req.app.store, model, description=req.params.get("description"),
         run_id=req.params.get("run_id"), tags=reg.tag_list(req),
         user_id=req.principal.user_id if req.principal else None)
@@ -67,7 +67,7 @@ def update(req: web.Request) -> web.Response:
     if row is None or len(str(description)) > model_registry.DESCRIPTION_MAX:
         raise web.mlflow_error("UPDATE_FAILED")
     return _version_response(
-        req, model_registry.set_version_description(req.app.store, row, str(description)))
+        req, model_versions.set_version_description(req.app.store, row, str(description)))
 
 
 def get_download_uri(req: web.Request) -> web.Response:
