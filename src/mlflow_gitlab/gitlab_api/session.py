@@ -17,8 +17,9 @@ from typing import Any
 import requests
 
 from mlflow_gitlab import __version__
-from mlflow_gitlab.http import HTTPSession, short_url, transient_status
-from mlflow_gitlab.http.retry import Retrier, TransientError, is_transient
+from mlflow_gitlab.http import HTTPSession, short_url
+from mlflow_gitlab.http.failures import raise_if_transient
+from mlflow_gitlab.http.retry import Retrier
 from mlflow_gitlab.settings import GitLabSettings
 
 TIMEOUT = (15, 300)  # connect, read: GitLab may take a while to answer a large upload
@@ -83,9 +84,4 @@ class GitLabSession(HTTPSession):
                                  attempts=None if rewindable else 1)
 
     def _once(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
-        response = super().request(method, url, *args, **kwargs)
-        if is_transient(response.status_code):
-            said = transient_status(response)
-            response.close()
-            raise TransientError(said, response.status_code, response.headers)
-        return response
+        return raise_if_transient(super().request(method, url, *args, **kwargs))

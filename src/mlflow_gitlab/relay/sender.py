@@ -22,9 +22,10 @@ import requests
 from mlflow_gitlab.errors import GitLabAPIError
 from mlflow_gitlab.http import read_json, unexpected
 from mlflow_gitlab.http.answers import gitlab_message
+from mlflow_gitlab.http.failures import not_sent
 from mlflow_gitlab.http.retry import TransientError, describe_error, is_transient
 from mlflow_gitlab.relay.points import InvalidPoint, Point, missing_from, parse_point
-from mlflow_gitlab.relay.upstream import NOT_PROCESSED, Upstream, not_sent
+from mlflow_gitlab.relay.upstream import NOT_PROCESSED, Upstream
 
 log = logging.getLogger(__name__)
 _PAGE = 1000

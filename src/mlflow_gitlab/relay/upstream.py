@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import requests
-from urllib3.exceptions import NewConnectionError
 
 from mlflow_gitlab import __version__
 from mlflow_gitlab.http import new_session
+from mlflow_gitlab.http.failures import not_sent
 from mlflow_gitlab.http.retry import Retrier, TransientError, describe_error, is_transient
 from mlflow_gitlab.relay.config import RelayConfig
 from mlflow_gitlab.settings import TrackingSettings
@@ -116,14 +116,6 @@ class Upstream:
 
     def close(self) -> None:
         self.session.close()
-
-
-def not_sent(exc: BaseException) -> bool:
-    """Whether a request failed before any of it reached the server (no connection)."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError)
 
 
 def short(url: str) -> str:

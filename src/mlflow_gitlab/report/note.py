@@ -86,7 +86,7 @@ def upsert_note(client: GitLabClient, mr_iid: int, body: str, marker: str,
         notes_url = f"{client.project_url}/merge_requests/{mr_iid}/notes"
         note = create_once(client.retrier, f"POST {short_url(notes_url)}",
                            lambda: api.create_note(mr_iid, body, REFUSED),
-                           lambda: next(iter(ours()), None), lambda made: made)
+                           lambda: next(iter(ours()), None))
         action = "created"
     url = f"{mr_url}#note_{note['id']}" if mr_url else None
     return NoteResult(action, int(note["id"]), url)

@@ -26,6 +26,7 @@ from mlflow_gitlab.errors import (
     WriteRefused,
 )
 from mlflow_gitlab.http import json_or_none, read_json, server_of
+from mlflow_gitlab.http.failures import raise_if_transient
 from mlflow_gitlab.http.retry import Retrier, RetryPolicy, TransientError
 from mlflow_gitlab.redaction import strip_url_credentials
 from mlflow_gitlab.relay.config import RelayConfig
@@ -75,8 +76,10 @@ class MlflowAPI:
         with self._unavailable():
             return create_once(
                 self.retrier, f"POST {endpoint}",
-                lambda: self.upstream.once("POST", url, json=body), find,
-                lambda response: made(self._answer(response, "POST", endpoint)))
+                lambda: made(self._answer(
+                    raise_if_transient(self.upstream.once("POST", url, json=body)),
+                    "POST", endpoint)),
+                find)
 
     def field(self, answer: JSON, call: str, *path: str) -> Any:
         """`answer[path[0]][path[1]]...`, present and not empty, else an UnexpectedAnswer."""
