@@ -8,8 +8,8 @@
 
 from mlflow_gitlab.gitlab_api.client import GitLabClient, bearer_client, connect
 from mlflow_gitlab.gitlab_api.resources import ProjectAPI
-from mlflow_gitlab.gitlab_api.session import GitLabSession, one_attempt
+from mlflow_gitlab.gitlab_api.session import GitLabSession
 from mlflow_gitlab.http import gitlab_message, short_url
 
 __all__ = ["GitLabClient", "GitLabSession", "ProjectAPI", "bearer_client", "connect",
-           "gitlab_message", "one_attempt", "short_url"]
+           "gitlab_message", "short_url"]

@@ -77,14 +77,13 @@ class ProjectAPI:
     def __init__(self, client: GitLabClient) -> None:
         import gitlab
 
-        settings = client.settings
-        auth = ({"job_token": settings.token} if settings.job_token
-                else {"private_token": settings.token})
+        # No token for python-gitlab: the session sends the one credentials header (and
+        # drops it on a redirect to another origin), and its retries are ours.
         self.client = client
-        self.gitlab = gitlab.Gitlab(settings.server_url, session=client.session,
+        self.gitlab = gitlab.Gitlab(client.settings.server_url, session=client.session,
                                     backend=_backend(), retry_transient_errors=False,
-                                    timeout=TIMEOUT[1], **auth)
-        self.project = self.gitlab.projects.get(settings.project, lazy=True)
+                                    timeout=TIMEOUT)
+        self.project = self.gitlab.projects.get(client.settings.project, lazy=True)
 
     def current_user(self, refusals: Refusals = NO_REFUSALS) -> dict[str, Any]:
         """The token's user (`GET /user`)."""

@@ -134,7 +134,6 @@ class BodyReader:
 
     def __init__(self, request: Request) -> None:
         self.body = request.body_in
-        self.size = request.length
 
     def __len__(self) -> int:
         return self.body.remaining
