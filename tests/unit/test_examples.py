@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if list(p.glob("*.py")))
 # What the package the components install brings (mlflow-gitlab's own dependencies).
-FROM_MLFLOW_GITLAB = {"mlflow", "mlflow-skinny", "numpy", "click", "jinja2", "pyyaml"}
+FROM_MLFLOW_GITLAB = {"mlflow", "mlflow-skinny", "click", "jinja2", "pyyaml"}
 # Imported by MLflow at run time, invisible to `ast`: `mlflow.sklearn` needs pandas, and
 # MLflow 3 saves sklearn models in the skops format.
 RUNTIME_NEEDS = {"mlflow.sklearn": {"pandas", "skops"}}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -124,3 +127,71 @@ def test_malformed_mlmodel_is_a_clear_error():
         parse_mlmodel("signature: [unclosed", "model/MLmodel")
     with pytest.raises(ReleaseError, match="model/MLmodel has a malformed signature"):
         parse_mlmodel("signature:\n  inputs: 'not json'\n", "model/MLmodel")
+
+
+PARITY = [
+    sig(),
+    sig(BASE.assign(tags=[[1.0], [2.0]], meta=[{"k": 1, "v": "a"}, {"k": 2, "v": "b"}]),
+        params={"threshold": 0.5, "layers": [1, 2], "name": "x"}),
+    infer_signature(np.zeros((2, 3), dtype=np.float32), np.zeros(2)),
+    with_optional(BASE, "height"),
+]
+HAND_WRITTEN = [  # what older MLflow versions and hand-edited MLmodel files hold
+    '[{"type": "double", "name": "a"}, {"type": "string", "name": "b"}]',
+    '[{"type": "double"}, {"type": "string"}]',
+    '[{"type": "object", "name": "o", "required": false, "properties":'
+    ' {"x": {"type": "long"}, "y": {"type": "array", "items": {"type": "string"},'
+    ' "required": false}}}]',
+    '[{"type": "map", "name": "m", "required": true, "values": {"type": "double"}}]',
+]
+
+
+def mlflow_form(schema: Schema) -> list[dict]:
+    """MLflow's own `to_dict`, with tensor shapes as lists (they come back as tuples)."""
+    forms = schema.to_dict()
+    for form in forms:
+        if "tensor-spec" in form:
+            form["tensor-spec"]["shape"] = list(form["tensor-spec"]["shape"])
+            form["required"] = True  # a TensorSpec is always required; to_dict leaves it out
+    return forms
+
+
+@pytest.mark.parametrize("signature", [*(s.to_dict() for s in PARITY),
+                                        *({"inputs": part} for part in HAND_WRITTEN)])
+def test_a_signature_reads_as_mlflow_reads_it(signature):
+    """The parser without MLflow's schema classes (and numpy) keeps MLflow's meaning."""
+    from mlflow.types.schema import ParamSchema
+
+    ours = parse_mlmodel(yaml.safe_dump({"signature": signature}))
+    for part in ("inputs", "outputs"):
+        if signature.get(part):
+            assert [s.to_dict() for s in getattr(ours, part)] == \
+                mlflow_form(Schema.from_json(signature[part]))
+    if signature.get("params"):
+        theirs = ParamSchema.from_json(signature["params"]).to_dict()
+        assert list(ours.params) == [
+            {**p, "shape": None if p["shape"] is None else list(p["shape"])} for p in theirs]
+
+
+def test_signatures_are_read_without_numpy():
+    """A release job installs no numpy: reading and comparing signatures must not need it."""
+    text = mlmodel(sig(params={"threshold": 0.5}))
+    code = ("import sys; sys.modules['numpy'] = None\n"
+            "from mlflow_gitlab.tracking.signatures import compare, parse_mlmodel\n"
+            f"s = parse_mlmodel({text!r})\n"
+            "print(compare(s, s).bump.name, 'numpy' in sys.modules and sys.modules['numpy'])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["PATCH", "None"]
+
+
+@pytest.mark.parametrize("inputs, problem", [
+    ('{"a": 1}', "a schema must be a JSON list of objects"),
+    ('[{"type": "long", "name": "a"}, {"type": "long"}]', "a schema mixes named and unnamed"),
+    ('[{"name": "a"}]', "a type without 'type'"),
+    ('[{"type": "tensor", "name": "a"}]', "a tensor without 'tensor-spec'"),
+    ('[{"type": "object", "name": "o"}]', "an object type without 'properties'"),
+])
+def test_a_malformed_schema_names_its_problem(inputs, problem):
+    with pytest.raises(ReleaseError, match=f"malformed signature: {problem}"):
+        parse_mlmodel(yaml.safe_dump({"signature": {"inputs": inputs}}), "MLmodel")
