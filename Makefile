@@ -37,17 +37,19 @@ e2e: $(STAMP) $(GITLAB_CI_LOCAL) ## the examples' pipelines under gitlab-ci-loca
 		{ echo "make e2e needs rsync (apt-get install rsync)"; exit 1; }
 	$(BIN)/python -m pytest -q -m e2e tests/e2e
 
-# A second environment with the newest MLflow 2.x client (issue 9): its scripts run under
-# `mlflow-gitlab run` from .venv and reach GitLab through the relay. Building it downloads
-# ~50 s of wheels, so it stays out of `make test`.
+# MLflow 2.x clients (issues 9 and 17), each with mlflow-gitlab installed beside it as in a
+# job, so MLflow loads the plugins: the newest 2.x and the oldest supported (2.16). Their
+# scripts run under `mlflow-gitlab run` from .venv. Building them downloads about a minute
+# of wheels, so they stay out of `make test`.
 VENV2 := .venv-mlflow2
-$(VENV2)/.installed-stamp:
-	test -x $(VENV2)/bin/python || $(PYTHON) -m venv $(VENV2)
-	$(VENV2)/bin/python -m pip install --quiet --disable-pip-version-check \
-		"mlflow-skinny<3" scikit-learn pandas
+VENV_OLDEST := .venv-mlflow-oldest
+$(VENV2)/.installed-stamp $(VENV_OLDEST)/.installed-stamp: pyproject.toml
+	test -x $(@D)/bin/python || $(PYTHON) -m venv $(@D)
+	$(@D)/bin/python -m pip install --quiet --disable-pip-version-check -e . \
+		"mlflow-skinny$(if $(findstring oldest,$@),==2.16.*,<3)" scikit-learn pandas
 	touch $@
 
-compat: $(STAMP) $(VENV2)/.installed-stamp ## the newest MLflow 2.x client through the relay (issue 9)
+compat: $(STAMP) $(VENV2)/.installed-stamp $(VENV_OLDEST)/.installed-stamp ## MLflow 2.x clients (newest, oldest supported) through the relay and the plugin
 	$(BIN)/python -m pytest -q -m compat tests/api/test_mlflow3.py
 
 lint: $(STAMP)
@@ -63,4 +65,4 @@ bench: $(STAMP) ## benchmarks; each prints ratios against a baseline measured in
 	$(BIN)/python bench/job_setup.py
 
 clean:
-	rm -rf $(VENV) $(VENV2) .demo .pytest_cache .ruff_cache .e2e-tools
+	rm -rf $(VENV) $(VENV2) $(VENV_OLDEST) .demo .pytest_cache .ruff_cache .e2e-tools

@@ -21,7 +21,17 @@ from tests import ci_envs
 from tests.api.relay_env import job_env, standalone_relay
 from tests.cli import home, mlflow_gitlab
 
-MLFLOW2_PYTHON = Path(__file__).resolve().parents[2] / ".venv-mlflow2" / "bin" / "python"
+ROOT = Path(__file__).resolve().parents[2]
+# MLflow 2.x clients with mlflow-gitlab installed beside them, as in a job: the newest 2.x
+# and the oldest the package supports (`mlflow-skinny>=2.16`). `make compat` builds both.
+MLFLOW2 = [pytest.param(ROOT / ".venv-mlflow2" / "bin" / "python", id="newest-2.x"),
+           pytest.param(ROOT / ".venv-mlflow-oldest" / "bin" / "python", id="oldest-2.16")]
+
+
+def mlflow2(python: Path) -> str:
+    if not python.exists():
+        pytest.fail(f"{python} is missing: build it with `make compat`")
+    return str(python)
 
 DATA = """
 import numpy as np, pandas as pd
@@ -100,7 +110,7 @@ def test_mlflow3_logs_autologs_and_loads_a_model_with_its_signature(
     mlmodel = api.request("GET", f"/projects/{sandbox.project_id}/packages/ml_models/{ref}/"
                                  f"files/{explicit}/MLmodel").text
     signature = parse_mlmodel(mlmodel)  # what `release` compares versions with
-    assert [c.name for c in signature.inputs.inputs] == ["a", "b"]
+    assert [c.name for c in signature.inputs] == ["a", "b"]
     run = mlflow_client.get_run(run_id)
     model_id = trained["uri"].removeprefix("models:/")
     assert run.data.tags[f"mlflow-gitlab.model.{model_id}.status"] == "READY"
@@ -111,11 +121,10 @@ def test_mlflow3_logs_autologs_and_loads_a_model_with_its_signature(
 
 
 @pytest.mark.compat
+@pytest.mark.parametrize("python", MLFLOW2)
 def test_mlflow2_logs_autologs_and_loads_a_model_through_the_relay(
-        sandbox, api, mlflow_client, tmp_path):
-    if not MLFLOW2_PYTHON.exists():
-        pytest.fail(f"{MLFLOW2_PYTHON} is missing: build it with `make compat`")
-    trained, loaded = train_and_load(sandbox, tmp_path, str(MLFLOW2_PYTHON))
+        sandbox, api, mlflow_client, tmp_path, python):
+    trained, loaded = train_and_load(sandbox, tmp_path, mlflow2(python))
     assert trained["uri"] == f"runs:/{trained['run_id']}/model"
     assert loaded["by_uri"] == trained["predictions"] == loaded["by_run"]
     assert loaded["inputs"] == ["dataset", "train"]
@@ -123,7 +132,7 @@ def test_mlflow2_logs_autologs_and_loads_a_model_through_the_relay(
     assert {"model%2FMLmodel", "model%2Finput_example.json"} <= set(names)
     mlmodel = api.request("GET", f"/projects/{sandbox.project_id}/packages/ml_models/{ref}/"
                                  "files/model/MLmodel").text
-    assert [c.name for c in parse_mlmodel(mlmodel).inputs.inputs] == ["a", "b"]
+    assert [c.name for c in parse_mlmodel(mlmodel).inputs] == ["a", "b"]
 
 
 # --- `release` reads what `log_model` stored -----------------------------------------------
@@ -183,7 +192,7 @@ def check_release_reads_logged_models(sandbox, api, tmp_path: Path, python: str)
     assert version["tags"]["mlflow-gitlab.model_path"] == "model"
     files = f"/projects/{sandbox.project_id}/packages/ml_models/{version['version']}/files/"
     copied = parse_mlmodel(api.request("GET", files + "MLmodel").text)
-    assert [c.name for c in copied.inputs.inputs] == ["a", "b"]
+    assert [c.name for c in copied.inputs] == ["a", "b"]
     # Every file of the logged model, byte for byte, with MLmodel at the top.
     manifest = json.loads(api.request("GET", files + "manifest.json").text)
     run_files = f"/projects/{sandbox.project_id}/packages/ml_models/" \
@@ -212,7 +221,29 @@ def test_release_reads_the_signature_mlflow3_logged(sandbox, api, tmp_path):
 
 
 @pytest.mark.compat
-def test_release_reads_the_signature_mlflow2_logged(sandbox, api, tmp_path):
-    if not MLFLOW2_PYTHON.exists():
-        pytest.fail(f"{MLFLOW2_PYTHON} is missing: build it with `make compat`")
-    check_release_reads_logged_models(sandbox, api, tmp_path, str(MLFLOW2_PYTHON))
+@pytest.mark.parametrize("python", MLFLOW2)
+def test_release_reads_the_signature_mlflow2_logged(sandbox, api, tmp_path, python):
+    check_release_reads_logged_models(sandbox, api, tmp_path, mlflow2(python))
+
+
+STORE = ("import mlflow\n"
+         "from mlflow.tracking._tracking_service.utils import _get_store\n"
+         "print(type(_get_store(mlflow.get_tracking_uri())).__name__)\n")
+
+
+@pytest.mark.compat
+@pytest.mark.parametrize("python", MLFLOW2)
+def test_the_store_plugin_journals_in_runs_child_only(sandbox, tmp_path, python):
+    """Installed next to an MLflow 2.x client, the plugin builds the journaling store in
+    `run`'s child and leaves MLflow's own store to every other process."""
+    python = mlflow2(python)
+    (tmp_path / "store.py").write_text(STORE)
+    inside = mlflow_gitlab("run", "--", python, "store.py", cwd=tmp_path, env=job_env(sandbox))
+    assert inside.returncode == 0, inside.stderr
+    assert inside.stdout.split()[-1] == "JournalingRestStore"
+    outside = subprocess.run([python, "store.py"], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=60, env={
+                                 "PATH": os.environ["PATH"], "HOME": home(),
+                                 "MLFLOW_TRACKING_URI": sandbox.tracking_uri})
+    assert outside.returncode == 0, outside.stderr
+    assert outside.stdout.split() == ["RestStore"]
