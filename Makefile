@@ -43,10 +43,12 @@ e2e: $(STAMP) $(GITLAB_CI_LOCAL) ## the examples' pipelines under gitlab-ci-loca
 # of wheels, so they stay out of `make test`.
 VENV2 := .venv-mlflow2
 VENV_OLDEST := .venv-mlflow-oldest
+$(VENV2)/.installed-stamp: MLFLOW := mlflow-skinny<3
+$(VENV_OLDEST)/.installed-stamp: MLFLOW := mlflow-skinny==2.16.*
 $(VENV2)/.installed-stamp $(VENV_OLDEST)/.installed-stamp: pyproject.toml
 	test -x $(@D)/bin/python || $(PYTHON) -m venv $(@D)
 	$(@D)/bin/python -m pip install --quiet --disable-pip-version-check -e . \
-		"mlflow-skinny$(if $(findstring oldest,$@),==2.16.*,<3)" scikit-learn pandas
+		"$(MLFLOW)" scikit-learn pandas
 	touch $@
 
 compat: $(STAMP) $(VENV2)/.installed-stamp $(VENV_OLDEST)/.installed-stamp ## MLflow 2.x clients (newest, oldest supported) through the relay and the plugin

@@ -73,13 +73,13 @@ class MlflowAPI:
         """`POST` a create; after an attempt that may have worked, `find` looks for what it
         made before it is sent again. `made` turns the answer into the result."""
         url = self.upstream.mlflow_url(endpoint)
+
+        def send() -> T:
+            response = raise_if_transient(self.upstream.once("POST", url, json=body))
+            return made(self._answer(response, "POST", endpoint))
+
         with self._unavailable():
-            return create_once(
-                self.retrier, f"POST {endpoint}",
-                lambda: made(self._answer(
-                    raise_if_transient(self.upstream.once("POST", url, json=body)),
-                    "POST", endpoint)),
-                find)
+            return create_once(self.retrier, f"POST {endpoint}", send, find)
 
     def field(self, answer: JSON, call: str, *path: str) -> Any:
         """`answer[path[0]][path[1]]...`, present and not empty, else an UnexpectedAnswer."""

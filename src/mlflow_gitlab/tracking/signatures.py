@@ -115,7 +115,12 @@ def _spec(entry: dict[str, Any]) -> Spec:
     if entry.get("type") == "tensor" and not isinstance(entry.get("tensor-spec"), dict):
         raise _Malformed("a tensor without 'tensor-spec'")
     described = _type_of({k: v for k, v in entry.items() if k not in ("name", "required")})
-    return Spec(entry.get("name"), entry.get("required", True) is not False, described)
+    return Spec(entry.get("name"), _required(entry), described)
+
+
+def _required(entry: dict[str, Any]) -> bool:
+    """MLflow's default: an input or a property is required unless it says otherwise."""
+    return entry.get("required", True) is not False
 
 
 def _type_of(described: Any) -> dict[str, Any]:
@@ -128,7 +133,7 @@ def _type_of(described: Any) -> dict[str, Any]:
         if not isinstance(properties, dict):
             raise _Malformed("an object type without 'properties'")
         return {**described, "properties": {
-            name: {**_type_of(prop), "required": prop.get("required", True) is not False}
+            name: {**_type_of(prop), "required": _required(prop)}
             for name, prop in properties.items()}}
     if kind == "tensor":
         shape = described["tensor-spec"].get("shape")
@@ -172,8 +177,7 @@ def _inputs(old: tuple[Spec, ...] | None, new: tuple[Spec, ...] | None) -> list[
         return [(Bump.MAJOR, "inputs declared" if old is None else "inputs no longer declared")]
     if any(spec.tensor or spec.name is None for spec in (*old, *new)):
         # Tensors and unnamed columns are matched by position: any change breaks callers.
-        same = _specs(old) == _specs(new)
-        return [] if same else [(Bump.MAJOR, "tensor or unnamed inputs changed")]
+        return [] if old == new else [(Bump.MAJOR, "tensor or unnamed inputs changed")]
     before = {spec.name: spec for spec in old}
     after = {spec.name: spec for spec in new}
     changes = [(Bump.MAJOR, f"input {name!r} removed") for name in before if name not in after]
@@ -193,9 +197,7 @@ def _inputs(old: tuple[Spec, ...] | None, new: tuple[Spec, ...] | None) -> list[
 
 
 def _outputs(old: tuple[Spec, ...] | None, new: tuple[Spec, ...] | None) -> list[tuple[Bump, str]]:
-    before = _specs(old) if old is not None else None
-    after = _specs(new) if new is not None else None
-    return [] if before == after else [(Bump.MAJOR, "outputs changed")]
+    return [] if old == new else [(Bump.MAJOR, "outputs changed")]
 
 
 def _params(old: tuple[dict[str, Any], ...] | None,
@@ -212,10 +214,6 @@ def _params(old: tuple[dict[str, Any], ...] | None,
         elif was["default"] != spec["default"]:
             changes.append((Bump.MINOR, f"param {name!r} default changed"))
     return changes
-
-
-def _specs(schema: tuple[Spec, ...]) -> list[dict[str, Any]]:
-    return [spec.to_dict() for spec in schema]
 
 
 def _type(spec: Spec) -> str:
