@@ -9,6 +9,7 @@ every request (the MLflow client sends one small request per `log_metric`).
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,11 +19,23 @@ CHUNK = 1 << 20  # bytes read from or written to a socket at once
 
 
 class ThreadedServer(ThreadingHTTPServer):
-    """One daemon thread per connection, a deep accept queue, a port reusable at once."""
+    """One daemon thread per connection, a deep accept queue, a port reusable at once.
+
+    A handler's failure is logged to `log` (so it passes the redactor and `-v` decides),
+    rather than printed to stderr as the stdlib does; a client that went away is routine.
+    """
 
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+    log = logging.getLogger("mlflow_gitlab.http.server")
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        failure = sys.exc_info()[1]
+        if isinstance(failure, ConnectionError):
+            self.log.debug("the client %s went away: %s", client_address, failure)
+        else:
+            self.log.error("a request from %s failed", client_address, exc_info=True)
 
 
 class RequestHandler(BaseHTTPRequestHandler):

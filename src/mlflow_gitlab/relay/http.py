@@ -92,6 +92,8 @@ Handler = Callable[[Request], Reply]
 class RelayHTTPServer(ThreadedServer):
     """Serves `dispatch(request) -> Reply` on loopback, one thread per connection."""
 
+    log = log
+
     def __init__(self, address: tuple[str, int], dispatch: Handler) -> None:
         self.dispatch = dispatch
         super().__init__(address, _Handler)

@@ -31,6 +31,8 @@ RATE_LIMIT_BODY = "Retry later\n"
 class SandboxHTTPServer(ThreadedServer):
     """Tracks its open connections, so that stopping can cut them as a dying server does."""
 
+    log = log
+
     def __init__(self, address: tuple[str, int], app: App) -> None:
         self.app = app
         self._open: set[socket.socket] = set()
