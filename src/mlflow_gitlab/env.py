@@ -1,9 +1,11 @@
 """The environment variables that configure the helper: each one's name, default and parser.
 
-GitLab's predefined `CI_*` variables are read where the job's context is built
-(`context/gitlab_ci.py`); this is the catalogue of the settings a user sets. Every entry is
-documented in `docs/configuration.md` (a test holds the two together), and every read of
-one goes through `Variable.read`, so a malformed value is one error naming the variable.
+This is the catalogue of the settings a user sets; GitLab's predefined `CI_*` variables are
+read by GitLab's names (in `context/` for the job's context, in `settings/` for where
+GitLab is). Every entry is documented in `docs/configuration.md`, and only this module
+spells an entry's name: code reads one through `Variable.read`, so a malformed value is one
+error naming the variable, and a click option reads one (`envvar=X.name`) only when it is
+taken as it is (`text`). Tests hold all three.
 """
 
 from __future__ import annotations
@@ -35,6 +37,30 @@ def positive_int(value: str, name: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise ConfigError(f"{name}={value!r} is not a positive whole number")
     return int(value)
+
+
+def whole_number(low: int, high: int) -> Callable[[str, str], int]:
+    """A parser of whole numbers from `low` to `high`; anything else raises ConfigError
+    naming the variable."""
+    def parse(value: str, name: str) -> int:
+        if not value.isdigit() or not low <= int(value) <= high:
+            raise ConfigError(f"{name}={value!r} is not a whole number from {low} to {high}")
+        return int(value)
+    return parse
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def flag(value: str, name: str) -> bool:
+    """`true`/`false` (also 1/0, yes/no, on/off, in any case), as click reads a flag.
+
+    Raises:
+        ConfigError: anything else; the message names the variable.
+    """
+    if value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ConfigError(f"{name}={value!r} is neither true nor false")
 
 
 def size(value: str, name: str) -> int:
@@ -103,10 +129,12 @@ HTTP_REQUEST_TIMEOUT = _var("MLFLOW_HTTP_REQUEST_TIMEOUT", positive_int, None,
                             "MLflow's client timeout (the relay answers within half of it)")
 
 # Files (packages/, relay/)
-PARALLEL = _var("MLFLOW_GITLAB_PARALLEL", positive_int, 4, "package files in flight at once")
+MOST_IN_FLIGHT = 32  # --parallel's bound too
+PARALLEL = _var("MLFLOW_GITLAB_PARALLEL", whole_number(1, MOST_IN_FLIGHT), 4,
+                "package files in flight at once")
 MAX_FILE_SIZE = _var("MLFLOW_GITLAB_MAX_FILE_SIZE", size, 5 * 1024**3,
                      "the largest package file; larger files are split")
-FOLLOW_SYMLINKS = _var("MLFLOW_GITLAB_FOLLOW_SYMLINKS", text, None,
+FOLLOW_SYMLINKS = _var("MLFLOW_GITLAB_FOLLOW_SYMLINKS", flag, False,
                        "`true`: upload what symlinks point to, even outside the folder")
 SPOOL = _var("MLFLOW_GITLAB_SPOOL", text, ".mlflow-gitlab/spool",
              "where the relay keeps points it could not send")

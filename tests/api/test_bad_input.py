@@ -199,6 +199,8 @@ CASES = [
          "child", "--variable", "LR"),
     case("max-file-size-malformed", *UPLOAD, "--max-file-size", "lots"),
     case("parallel-malformed", *UPLOAD, env=lambda sb: job(sb, MLFLOW_GITLAB_PARALLEL="many")),
+    case("follow-symlinks-malformed", *UPLOAD,
+         env=lambda sb: job(sb, MLFLOW_GITLAB_FOLLOW_SYMLINKS="maybe")),
     case("retry-attempts-malformed", *UPLOAD,
          env=lambda sb: job(sb, MLFLOW_GITLAB_RETRY_ATTEMPTS="zero")),
     case("max-regression-malformed", *RELEASE, "--max-regression", "lots"),

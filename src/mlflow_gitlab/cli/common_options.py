@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import click
 
+from mlflow_gitlab import env as variables
+
 tracking_uri = click.option(
-    "--tracking-uri", envvar="MLFLOW_TRACKING_URI",
+    "--tracking-uri", envvar=variables.TRACKING_URI.name,
     help="[default: MLFLOW_TRACKING_URI, else the project's GitLab MLflow endpoint]")
 
 pipeline_experiment = click.option(
-    "--experiment", envvar="MLFLOW_EXPERIMENT_NAME",
+    "--experiment", envvar=variables.EXPERIMENT_NAME.name,
     help="Where the pipeline's runs are [default: MLFLOW_EXPERIMENT_NAME, else the project "
          "name].")
 

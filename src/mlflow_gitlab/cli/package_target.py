@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from mlflow_gitlab import env as variables
 from mlflow_gitlab.cli import printer
 
 F = Callable[..., Any]
@@ -23,15 +24,15 @@ def package_target_options(command: F) -> F:
         click.option("--run", "run_id", metavar="RUN_ID",
                      help="The MLflow run whose outputs these are: package "
                           "ml_experiment_<experiment id>, version <run id>."),
-        click.option("--gitlab-url", envvar="MLFLOW_GITLAB_URL",
+        click.option("--gitlab-url", envvar=variables.GITLAB_URL.name,
                      help="[default: MLFLOW_GITLAB_URL, else CI_API_V4_URL in a job]"),
-        click.option("--project", envvar="MLFLOW_GITLAB_PROJECT",
+        click.option("--project", envvar=variables.PROJECT.name,
                      help="Project id or path [default: MLFLOW_GITLAB_PROJECT, else "
                           "CI_PROJECT_ID in a job]"),
-        click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI",
+        click.option("--tracking-uri", envvar=variables.TRACKING_URI.name,
                      help="Where to look up --run [default: MLFLOW_TRACKING_URI]."),
-        click.option("--parallel", type=click.IntRange(1, 32), envvar="MLFLOW_GITLAB_PARALLEL",
-                     help="Files in flight at once [default: 4]."),
+        click.option("--parallel", type=click.IntRange(1, variables.MOST_IN_FLIGHT),
+                     help="Files in flight at once [default: MLFLOW_GITLAB_PARALLEL, else 4]."),
         click.option("--json", "as_json", is_flag=True,
                      help="Print a JSON summary on stdout instead of one line."),
     ]

@@ -6,6 +6,7 @@ import logging
 
 import click
 
+from mlflow_gitlab import env as variables
 from mlflow_gitlab.cli import printer
 
 log = logging.getLogger("mlflow_gitlab.cli")
@@ -14,7 +15,7 @@ log = logging.getLogger("mlflow_gitlab.cli")
 @click.command()
 @click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on (127.0.0.1); 0 picks a free one.")
-@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI",
+@click.option("--tracking-uri", envvar=variables.TRACKING_URI.name,
               help="The real tracking server [default: MLFLOW_TRACKING_URI, else the "
                    "project's GitLab MLflow endpoint in a CI job].")
 def relay(port: int, tracking_uri: str | None) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from mlflow_gitlab import env as variables
 from mlflow_gitlab.cli import common_options
 
 
@@ -18,7 +19,7 @@ from mlflow_gitlab.cli import common_options
                    "--model, else target-branch].")
 @click.option("--model", help="Registered model whose latest version is the baseline; also "
                               "names the note.")
-@click.option("--experiment", envvar="MLFLOW_EXPERIMENT_NAME",
+@click.option("--experiment", envvar=variables.EXPERIMENT_NAME.name,
               help="Where the runs are [default: MLFLOW_EXPERIMENT_NAME, else the project "
                    "name].")
 @click.option("--scope", type=click.Choice(["pipeline", "merge-request"]), default="pipeline",

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import click
 
+from mlflow_gitlab import env as variables
 from mlflow_gitlab.cli import common_options
 from mlflow_gitlab.cli.key_values import key_values
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
-@click.option("--experiment", envvar="MLFLOW_EXPERIMENT_NAME",
+@click.option("--experiment", envvar=variables.EXPERIMENT_NAME.name,
               help="Experiment name [default: MLFLOW_EXPERIMENT_NAME, else the project name].")
 @click.option("--run-name", help="Run name [default: the job name and its matrix values].")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
@@ -23,9 +24,10 @@ from mlflow_gitlab.cli.key_values import key_values
 @click.option("--artifacts", multiple=True, type=click.Path(path_type=Path), metavar="PATH",
               help="After COMMAND, upload this file or folder to the run's generic package "
                    "and tag the run with it (repeatable).")
-@click.option("--follow-symlinks", is_flag=True, envvar="MLFLOW_GITLAB_FOLLOW_SYMLINKS",
+@click.option("--follow-symlinks", is_flag=True,
               help="With --artifacts: upload what a symlink in a folder points to even "
-                   "outside the folder (refused otherwise).")
+                   "outside the folder (refused otherwise) "
+                   "[default: MLFLOW_GITLAB_FOLLOW_SYMLINKS].")
 @click.option("--no-relay", is_flag=True,
               help="Let COMMAND talk to the tracking server directly, with "
                    "MLFLOW_TRACKING_TOKEN (and no other token), instead of through the local "
@@ -60,11 +62,12 @@ def run(experiment: str | None, run_name: str | None, params: tuple[str, ...],
     """
     from mlflow_gitlab.packages.progress import progress_for
     from mlflow_gitlab.run.flow import RunOptions, run_tracked
+    from mlflow_gitlab.settings import follow_symlinks as follows
 
     options = RunOptions(command=command, experiment=experiment, run_name=run_name,
                          params=key_values("--param", params), tracking_uri=tracking_uri,
                          dotenv=dotenv,
-                         artifacts=artifacts, follow_symlinks=follow_symlinks,
+                         artifacts=artifacts, follow_symlinks=follows(follow_symlinks),
                          progress=progress_for(sys.stderr),
                          relay=not no_relay, journal=not no_journal,
                          keep_job_token=keep_job_token)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from mlflow_gitlab import env as variables
 from mlflow_gitlab.cli import common_options
 
 log = logging.getLogger("mlflow_gitlab.cli")
@@ -14,7 +15,7 @@ log = logging.getLogger("mlflow_gitlab.cli")
 
 @click.command()
 @click.option("--spool", type=click.Path(file_okay=False, path_type=Path),
-              envvar="MLFLOW_GITLAB_SPOOL",
+              envvar=variables.SPOOL.name,
               help="The spool folder [default: MLFLOW_GITLAB_SPOOL, else .mlflow-gitlab/spool].")
 @common_options.tracking_uri
 def sync(spool: Path | None, tracking_uri: str | None) -> None:

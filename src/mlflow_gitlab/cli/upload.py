@@ -14,12 +14,13 @@ from mlflow_gitlab.cli.package_target import echo_result, package_target_options
 @click.argument("paths", nargs=-1, required=True,
                 type=click.Path(exists=True, path_type=Path))
 @package_target_options
-@click.option("--max-file-size", envvar="MLFLOW_GITLAB_MAX_FILE_SIZE", metavar="SIZE",
+@click.option("--max-file-size", metavar="SIZE",
               help="The server's per-file limit; larger files are split into parts "
-                   "[default: 5GiB, GitLab's default; 0: never split].")
-@click.option("--follow-symlinks", is_flag=True, envvar="MLFLOW_GITLAB_FOLLOW_SYMLINKS",
+                   "[default: MLFLOW_GITLAB_MAX_FILE_SIZE, else 5GiB, GitLab's default; "
+                   "0: never split].")
+@click.option("--follow-symlinks", is_flag=True,
               help="Upload what a symlink in a folder points to even outside the folder "
-                   "(refused otherwise).")
+                   "(refused otherwise) [default: MLFLOW_GITLAB_FOLLOW_SYMLINKS].")
 @click.option("--replace", is_flag=True,
               help="Replace a file the package already holds under the same path with other "
                    "content (refused otherwise, before anything is sent).")
@@ -46,12 +47,13 @@ def upload(paths: tuple[Path, ...], package: str | None, version: str | None,
     """
     from mlflow_gitlab.packages import progress_for
     from mlflow_gitlab.packages.run_outputs import upload as upload_outputs
+    from mlflow_gitlab.settings import follow_symlinks as follows
     from mlflow_gitlab.settings import transfer_settings
 
     result = upload_outputs(
         paths, target_from(package, version, run_id, gitlab_url, project, tracking_uri),
         transfer=transfer_settings(parallel=parallel, max_file_size=max_file_size),
-        progress=progress_for(sys.stderr), follow_symlinks=follow_symlinks,
+        progress=progress_for(sys.stderr), follow_symlinks=follows(follow_symlinks),
         replace=replace)
     manifest = result.manifest
     echo_result({"package": manifest.package, "version": manifest.version,

@@ -16,6 +16,7 @@ from mlflow_gitlab.context.model import (
     Runner,
     User,
 )
+from mlflow_gitlab.env import MATRIX_KEYS
 from mlflow_gitlab.redaction import strip_url_credentials
 
 _MATRIX_NAME = re.compile(r"\A(?P<base>.*?): \[(?P<values>.*)\]\Z")
@@ -112,10 +113,10 @@ def _matrix_pairs(env: Mapping[str, str], values: tuple[str, ...]
     """Name each matrix value with its variable.
 
     GitLab puts only the values in the job name; the keys arrive as ordinary variables.
-    `MLFLOW_GITLAB_MATRIX_KEYS` (set by our components) names them in order; otherwise a
+    MLFLOW_GITLAB_MATRIX_KEYS (set by our components) names them in order; otherwise a
     value is matched to the one non-predefined variable holding it, else `matrix_<n>`.
     """
-    declared = _list(env.get("MLFLOW_GITLAB_MATRIX_KEYS"))
+    declared = MATRIX_KEYS.read(env)
     if declared and len(declared) == len(values):
         return tuple(zip(declared, values, strict=True))
     pairs = []

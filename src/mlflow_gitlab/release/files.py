@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from mlflow_gitlab.env import TRACKING_TOKEN
 from mlflow_gitlab.errors import PackageDownloadError, ReleaseError
 from mlflow_gitlab.gitlab_api import GitLabClient, bearer_client, connect
 from mlflow_gitlab.packages import (
@@ -84,7 +85,7 @@ class ReleaseFiles:
         if tracking and tracking.gitlab_api_url and tracking.project and tracking.token:
             self.run_files = _bearer(replace(
                 settings, api_url=tracking.gitlab_api_url, project=tracking.project,
-                token=tracking.token, token_variable="MLFLOW_TRACKING_TOKEN"))
+                token=tracking.token, token_variable=TRACKING_TOKEN.name))
 
     def locate(self, candidate: Candidate, model_path: str | None,
                recorded: str | None = None) -> CandidateFiles:

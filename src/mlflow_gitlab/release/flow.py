@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from mlflow_gitlab import env as variables
 from mlflow_gitlab.context import collect_context
 from mlflow_gitlab.errors import ConfigError, NothingToRelease
 from mlflow_gitlab.output.dotenv import check_dotenv_path, write_dotenv
@@ -41,7 +42,7 @@ def release(options: ReleaseOptions, env: Mapping[str, str] | None = None) -> Re
             f"merge-request pipelines release only prereleases of {options.model}",
             hint="pass --prerelease to release X.Y.Z-mr.<iid>.<n> from merge requests")
     mr = context.merge_request
-    if mr is not None and mr.from_fork and not env.get("MLFLOW_TRACKING_TOKEN"):
+    if mr is not None and mr.from_fork and not variables.TRACKING_TOKEN.read(env):
         raise NothingToRelease(
             "a fork's merge-request pipeline gets none of the parent project's CI/CD "
             "variables, so there is no token to release with",

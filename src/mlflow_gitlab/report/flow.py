@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import replace
 
+from mlflow_gitlab import env as variables
 from mlflow_gitlab import redaction
 from mlflow_gitlab.context import CIContext, collect_context
 from mlflow_gitlab.errors import ConfigError, NotesUnavailable
@@ -39,7 +40,7 @@ def make_report(options: ReportOptions, env: Mapping[str, str] | None = None
     check_options(options, context)
     check_template(options.template)
     mr = context.merge_request
-    if mr is not None and mr.from_fork and not env.get("MLFLOW_TRACKING_TOKEN"):
+    if mr is not None and mr.from_fork and not variables.TRACKING_TOKEN.read(env):
         log.warning("fork merge request pipeline: the parent project's MLFLOW_TRACKING_TOKEN "
                     "does not reach forks, so there are no runs to report")
         return ReportOutcome(None)

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-TRACKING_TOKEN = "MLFLOW_TRACKING_TOKEN"
+from mlflow_gitlab import env as variables
+
+TRACKING_TOKEN = variables.TRACKING_TOKEN.name
 JOB_TOKEN = "CI_JOB_TOKEN"
 # Every variable the helper (or MLflow, for the tracking server) reads a credential from.
-API_TOKENS = (TRACKING_TOKEN, "MLFLOW_TRACKING_PASSWORD", "MLFLOW_GITLAB_TOKEN",
+API_TOKENS = (TRACKING_TOKEN, "MLFLOW_TRACKING_PASSWORD", variables.TOKEN.name,
               "GITLAB_TOKEN", "GITLAB_PRIVATE_TOKEN", "PRIVATE_TOKEN", JOB_TOKEN)
 _SHORTEST_SECRET = 8  # shorter values are not matched inside other variables
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlflow_gitlab import env as variables
 from mlflow_gitlab import tags as t
 from mlflow_gitlab.context import CIContext, collect_context
 from mlflow_gitlab.errors import MlflowGitlabError, PackageUploadError
@@ -72,7 +73,7 @@ def run_tracked(options: RunOptions, env: Mapping[str, str] | None = None) -> in
     if options.artifacts:
         from mlflow_gitlab.packages.run_outputs import run_client
 
-        gitlab = run_client({**env, "MLFLOW_TRACKING_URI": settings.tracking_uri})
+        gitlab = run_client({**env, variables.TRACKING_URI.name: settings.tracking_uri})
     redactor = Redactor.from_env(env)
     run_tags = linkable(t.tags_for(context, redactor), context, settings.gitlab_api_url)
     name = experiment_name(options.experiment, env, context)
@@ -94,8 +95,8 @@ def run_tracked(options: RunOptions, env: Mapping[str, str] | None = None) -> in
     if page:
         log.info("see %s", page)
     outputs = {"MLFLOW_RUN_ID": run.run_id, "MLFLOW_EXPERIMENT_ID": experiment_id}
-    child_env = {**env, **outputs, "MLFLOW_TRACKING_URI": settings.tracking_uri,
-                 "MLFLOW_EXPERIMENT_NAME": name}
+    child_env = {**env, **outputs, variables.TRACKING_URI.name: settings.tracking_uri,
+                 variables.EXPERIMENT_NAME.name: name}
     if settings.is_gitlab:  # MLflow's own UI links do not exist on GitLab
         child_env.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     status = "FAILED"
@@ -167,7 +168,7 @@ def _publish(options: RunOptions, gitlab: GitLabClient | None, tracker: Tracker,
 def _fork_without_token(context: CIContext, env: Mapping[str, str]) -> bool:
     """A fork's MR pipeline runs with the fork's variables: GitLab gives it no parent token."""
     mr = context.merge_request
-    return bool(mr and mr.from_fork and not env.get("MLFLOW_TRACKING_TOKEN"))
+    return bool(mr and mr.from_fork and not variables.TRACKING_TOKEN.read(env))
 
 
 def _untracked_env(env: dict[str, str]) -> dict[str, str]:
@@ -175,8 +176,8 @@ def _untracked_env(env: dict[str, str]) -> dict[str, str]:
     local file store in the job's folder (MLflow 3's own default, `sqlite:`, needs
     SQLAlchemy, which mlflow-skinny lacks), unless the job chose a tracking URI itself.
     MLflow 3 refuses a file store unless `MLFLOW_ALLOW_FILE_STORE` allows it."""
-    if not env.get("MLFLOW_TRACKING_URI"):
-        env["MLFLOW_TRACKING_URI"] = (Path.cwd() / ".mlflow-gitlab" / "untracked").as_uri()
+    if not variables.TRACKING_URI.read(env):
+        env[variables.TRACKING_URI.name] = (Path.cwd() / ".mlflow-gitlab" / "untracked").as_uri()
         env.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     return env
 

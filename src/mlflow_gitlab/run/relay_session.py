@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
+from mlflow_gitlab import env as variables
 from mlflow_gitlab.relay.config import relay_config
 from mlflow_gitlab.relay.relay import Relay, RelaySummary
 from mlflow_gitlab.relay.store_plugin import JOURNAL_VARIABLE, RELAY_VARIABLE
@@ -66,12 +67,12 @@ def child_environment(child_env: Mapping[str, str], relay_uri: str, tracking_uri
     env = {k: v for k, v in without_tokens(child_env, keep=keep).items()
            if k not in (JOURNAL_VARIABLE, RELAY_VARIABLE)
            and not (k in (ASYNC_LOGGING, ASYNC_BUFFERING) and not v)}
-    env["MLFLOW_TRACKING_URI"] = relay_uri
+    env[variables.TRACKING_URI.name] = relay_uri
     if journal is not None:
         env[JOURNAL_VARIABLE], env[RELAY_VARIABLE] = str(journal), relay_uri
-    registry = env.get("MLFLOW_REGISTRY_URI") or tracking_uri
+    registry = variables.REGISTRY_URI.read(env) or tracking_uri
     if registry.rstrip("/") == tracking_uri.rstrip("/"):
-        env["MLFLOW_REGISTRY_URI"] = relay_uri
+        env[variables.REGISTRY_URI.name] = relay_uri
     if _enabled(env.get(ASYNC_LOGGING, "")):
         env.setdefault(ASYNC_BUFFERING, "1")
     _bypass_proxy(env, LOOPBACK)

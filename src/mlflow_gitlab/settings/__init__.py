@@ -12,6 +12,7 @@ from mlflow_gitlab.settings.tracking import TrackingSettings, gitlab_api_of, tra
 from mlflow_gitlab.settings.transfer import (
     DEFAULT_MAX_FILE_SIZE,
     TransferSettings,
+    follow_symlinks,
     transfer_settings,
 )
 
@@ -22,6 +23,7 @@ __all__ = [
     "TrackingSettings",
     "TransferSettings",
     "experiment_name",
+    "follow_symlinks",
     "gitlab_api_of",
     "gitlab_settings",
     "tracking_settings",

@@ -69,9 +69,9 @@ def gitlab_settings(env: Mapping[str, str] | None = None, *, url: str | None = N
     """
     env = os.environ if env is None else env
     tracking = GITLAB_TRACKING.match(variables.TRACKING_URI.read(env) or "")
-    sources = [(url, None)] + [(env.get(name), name) for name in (
-        "MLFLOW_GITLAB_URL", "CI_API_V4_URL", "CI_SERVER_URL")]
-    sources.append((tracking["api"] if tracking else None, "MLFLOW_TRACKING_URI"))
+    sources = [(url, None), (variables.GITLAB_URL.read(env), variables.GITLAB_URL.name)]
+    sources += [(env.get(name), name) for name in ("CI_API_V4_URL", "CI_SERVER_URL")]
+    sources.append((tracking["api"] if tracking else None, variables.TRACKING_URI.name))
     base, source = next(((value, name) for value, name in sources if value), (None, None))
     if not base:
         if not required:
@@ -86,7 +86,7 @@ def gitlab_settings(env: Mapping[str, str] | None = None, *, url: str | None = N
         raise ConfigError("no GitLab project: MLFLOW_GITLAB_PROJECT is not set and this is not "
                           "a GitLab CI job", hint="set MLFLOW_GITLAB_PROJECT to the project's "
                           "id or full path (group/project)")
-    for variable in ("MLFLOW_GITLAB_TOKEN", "CI_JOB_TOKEN", "MLFLOW_TRACKING_TOKEN"):
+    for variable in (variables.TOKEN.name, "CI_JOB_TOKEN", variables.TRACKING_TOKEN.name):
         token = read_token(env, variable)
         if token:
             token_variable = variable

@@ -92,7 +92,7 @@ def tracking_settings(env: Mapping[str, str] | None = None,
                           hint="point it at GitLab's MLflow endpoint "
                                "(.../api/v4/projects/<id>/ml/mlflow) or an `mlflow server`")
     register_url_password(uri)
-    token = read_token(env, "MLFLOW_TRACKING_TOKEN")
+    token = read_token(env, variables.TRACKING_TOKEN.name)
     retry = {"retry_attempts": variables.RETRY_ATTEMPTS.read(env),
              "retry_seconds": float(variables.RETRY_SECONDS.read(env))}
     match = GITLAB_TRACKING.match(uri)

@@ -32,5 +32,10 @@ def transfer_settings(env: Mapping[str, str] | None = None, *, parallel: int | N
     if max_file_size is None:
         max_file_size = variables.MAX_FILE_SIZE.read(env)
     if isinstance(max_file_size, str):
-        max_file_size = variables.size(max_file_size, "MLFLOW_GITLAB_MAX_FILE_SIZE")
+        max_file_size = variables.size(max_file_size, "--max-file-size")
     return TransferSettings(parallel, max_file_size)
+
+
+def follow_symlinks(given: bool = False, env: Mapping[str, str] | None = None) -> bool:
+    """--follow-symlinks, else MLFLOW_GITLAB_FOLLOW_SYMLINKS."""
+    return given or bool(variables.FOLLOW_SYMLINKS.read(os.environ if env is None else env))

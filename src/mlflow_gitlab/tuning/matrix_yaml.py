@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mlflow_gitlab.env import MATRIX_KEYS
 from mlflow_gitlab.errors import SearchSpaceError
 from mlflow_gitlab.tuning.space import Plan, check_job_names, load_space, plan
 
@@ -46,7 +47,7 @@ def child_pipeline(plan: Plan, *, job_name: str, image: str | None,
     if image:
         job["image"] = image
     job["variables"] = {**(variables or {}),
-                        "MLFLOW_GITLAB_MATRIX_KEYS": ",".join(plan.keys)}
+                        MATRIX_KEYS.name: ",".join(plan.keys)}
     job["parallel"] = {"matrix": matrix_entries(plan)}
     job["interruptible"] = True  # a newer pipeline of the MR makes these candidates moot
     job["script"] = list(script)
