@@ -6,7 +6,9 @@ scan in `conftest.py` sees all of the tool's output: no token value given to it 
 Commands run in this process, as a fresh process would see them: the environment swapped
 whole, the working directory, standard streams, logging, warnings and the redactor's secrets
 set anew and put back after. The ones a process is the point of (`run` and its child, the
-long-running `relay` and `sandbox`) run in a subprocess, as does any call given `process=True`.
+long-running `relay` and `sandbox`) run in a subprocess, as does any call given `process=True`,
+and every call when MLFLOW_GITLAB_TESTS_CLI=subprocess (to tell a harness difference from a
+product one, or to time the suite both ways).
 """
 
 from __future__ import annotations
@@ -59,12 +61,14 @@ def mlflow_gitlab(*args: str, env: Mapping[str, str], timeout: float = 180,
     the command needs one of its own (`PROCESS_COMMANDS`), `process` is set, or `kwargs` ask
     for more of `subprocess.run` than `cwd`, `input` and `check`."""
     remember(given_tokens(env))
-    if process or _command(args) in PROCESS_COMMANDS or set(kwargs) - {"cwd", "input", "check"}:
+    if (process or ALWAYS_A_PROCESS or _command(args) in PROCESS_COMMANDS
+            or set(kwargs) - {"cwd", "input", "check"}):
         return _in_a_subprocess(args, env, timeout, **kwargs)
     return _in_this_process(args, env, **kwargs)
 
 
 PROCESS_COMMANDS = frozenset({"run", "relay", "sandbox"})
+ALWAYS_A_PROCESS = os.environ.get("MLFLOW_GITLAB_TESTS_CLI") == "subprocess"
 
 
 def _command(args: Sequence[str]) -> str | None:
