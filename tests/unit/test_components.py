@@ -178,7 +178,8 @@ def test_every_job_sets_up_the_same_way_with_uv_a_pip_fallback_and_a_release_cac
               for job in jobs]
     assert all(setup == setups[0] for setup in setups)
     text = "\n".join(setups[0])
-    assert '"$UV" pip install --python' in text and "python -m pip install" in text
+    assert 'set -- pip install --python' in text and '"$UV" "$@"' in text
+    assert "python -m pip install" in text
     assert all(job["cache"] == jobs[0]["cache"] for job in jobs)
     assert jobs[0]["cache"]["key"] == "mlflow-gitlab-setup-$MLFLOW_GITLAB_SETUP_RELEASE"
     for job in jobs:
@@ -210,6 +211,7 @@ exit 0
 
 FAKE_UV = """#!/bin/sh
 for a in uv "$@"; do printf '%s\\037' "$a"; done >> "$CALLS"; echo >> "$CALLS"
+case " $* " in *" --offline "*) [ -n "$FAKE_UV_CACHED" ] || exit 2;; esac  # uv's answer
 """
 
 
@@ -240,6 +242,15 @@ def test_uv_is_installed_once_into_the_cache(tmp_path: Path):
     assert not any("--target" in call for call in again)
     # into the job's `python`, a system one or a venv's, as pip would
     assert again[-1][:5] == ["uv", "pip", "install", "--python", str(tmp_path / "bin/python")]
+
+
+def test_a_warm_cache_installs_without_the_index_and_a_cold_one_falls_back_to_it(tmp_path):
+    warm = [call for call in run_set_up(tmp_path, FAKE_UV_CACHED="1")
+            if "install" in call and call[0] == "uv"]
+    assert len(warm) == 1 and warm[0][-1] == "--offline"  # no index revalidation
+    cold = [call for call in run_set_up(tmp_path) if "install" in call and call[0] == "uv"]
+    assert [call[-1] for call in cold] == ["--offline", f"mlflow-gitlab=={__version__}"]
+    assert cold[0][:-1] == cold[1]  # the same install, from the index this time
 
 
 def test_set_up_pins_the_component_version_then_the_release(tmp_path: Path):
