@@ -58,9 +58,10 @@ def flag(value: str, name: str) -> bool:
     Raises:
         ConfigError: anything else; the message names the variable.
     """
-    if value.strip().lower() in _TRUE + _FALSE:
-        return value.strip().lower() in _TRUE
-    raise ConfigError(f"{name}={value!r} is neither true nor false")
+    word = value.strip().lower()
+    if word not in _TRUE + _FALSE:
+        raise ConfigError(f"{name}={value!r} is neither true nor false")
+    return word in _TRUE
 
 
 def size(value: str, name: str) -> int:

@@ -27,26 +27,21 @@ CASES = {
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_in_process_and_in_a_process_answer_alike(name, sandbox, tmp_path):
+def test_in_process_and_in_a_process_answer_alike(name, sandbox, api, tmp_path):
     args, environment = CASES[name]
     (tmp_path / "model.pkl").write_bytes(b"weights")
     (tmp_path / "space.yml").write_text(SPACE)
     answers = []
     for process in (True, False):
         if name == "upload":  # the second upload finds the file there already
-            api_delete_package(sandbox)
+            delete_packages(api)
         done = mlflow_gitlab(*args, env=environment(sandbox), cwd=tmp_path, process=process)
         answers.append((done.returncode, done.stdout, RATE.sub("<rate>", done.stderr)))
     assert answers[0] == answers[1]
     assert answers[0][1] or answers[0][2], "a case that prints nothing tells nothing"
 
 
-def api_delete_package(sandbox) -> None:
-    import requests
-
-    headers = {"PRIVATE-TOKEN": sandbox.tokens["maintainer"]}
-    listed = requests.get(f"{sandbox.api_url}/projects/7/packages", headers=headers,
-                          params={"package_name": "churn"}, timeout=30).json()
-    for package in listed:
-        requests.delete(f"{sandbox.api_url}/projects/7/packages/{package['id']}",
-                        headers=headers, timeout=30).raise_for_status()
+def delete_packages(api) -> None:
+    for package in api.request("GET", "/projects/7/packages?package_name=churn").json():
+        api.request("DELETE", f"/projects/7/packages/{package['id']}",
+                    token="maintainer").raise_for_status()
