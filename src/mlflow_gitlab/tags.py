@@ -37,6 +37,8 @@ PIPELINE_IID = "gitlab.CI_PIPELINE_IID"
 PIPELINE_SOURCE = "gitlab.CI_PIPELINE_SOURCE"
 PIPELINE_URL = "gitlab.CI_PIPELINE_URL"
 PIPELINE_KIND = "gitlab.pipeline_kind"
+# A child pipeline's parent, as its trigger passed it down (context/gitlab_ci.py)
+PARENT_PIPELINE_ID = "gitlab.PARENT_PIPELINE_ID"
 MERGE_REQUEST_IID = "gitlab.CI_MERGE_REQUEST_IID"
 MERGE_REQUEST_EVENT = "gitlab.CI_MERGE_REQUEST_EVENT_TYPE"
 TARGET_BRANCH = "gitlab.CI_MERGE_REQUEST_TARGET_BRANCH_NAME"
@@ -81,6 +83,7 @@ def tags_for(context: CIContext, redactor: Redactor | None = None) -> dict[str, 
         PIPELINE_SOURCE: c.pipeline.source,
         PIPELINE_URL: c.pipeline.url,
         PIPELINE_KIND: c.pipeline.kind.value if c.in_ci else None,
+        PARENT_PIPELINE_ID: c.pipeline.parent_pipeline_id,
         MERGE_REQUEST_IID: mr.iid if mr else None,
         MERGE_REQUEST_EVENT: mr.event_type if mr else None,
         TARGET_BRANCH: mr.target_branch if mr else None,

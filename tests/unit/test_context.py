@@ -76,6 +76,12 @@ def test_child_pipeline_keeps_the_parents_merge_request():
     assert ctx.pipeline.parent_pipeline_id == 1000
 
 
+def test_a_parent_pipeline_id_counts_only_in_a_child_pipeline():
+    # a project variable of that name in a branch pipeline names no parent
+    assert collect_context(ci_envs.branch(PARENT_PIPELINE_ID="1000")).pipeline \
+        .parent_pipeline_id is None
+
+
 def test_matrix_job_values_are_named_by_their_variables():
     ctx = collect_context(ci_envs.matrix())
     assert ctx.job.base_name == "train"

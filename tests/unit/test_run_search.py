@@ -8,8 +8,11 @@ from mlflow_gitlab.errors import NothingToRelease, ReleaseError
 from mlflow_gitlab.tracking.run_search import best, pipeline_candidates, pipeline_runs, ranked
 
 
-def run(run_id, pipeline=7, loss=0.5, status="FINISHED", role="job", start=1000):
+def run(run_id, pipeline=7, loss=0.5, status="FINISHED", role="job", start=1000,
+        parent=None):
     tags = {"gitlab.CI_PIPELINE_ID": str(pipeline)}
+    if parent is not None:
+        tags["gitlab.PARENT_PIPELINE_ID"] = str(parent)
     if role:
         tags["mlflow-gitlab.role"] = role
     return {"info": {"run_id": run_id, "experiment_id": "1", "status": status,
@@ -28,6 +31,14 @@ def test_only_finished_job_runs_of_the_pipeline_with_the_metric():
             run("a")]  # repeated by an offset page token
     assert ids(pipeline_candidates(runs, 7, "loss")) == ["a"]
     assert ids(pipeline_candidates(runs, 7, None)) == ["a", "f", "g"]
+
+
+def test_a_child_pipelines_runs_are_its_parents_too():
+    runs = [run("child", pipeline=8, parent=7), run("own"), run("other", pipeline=9, parent=6),
+            run("child-run-of-the-child", pipeline=8, parent=7, role=None)]
+    assert ids(pipeline_candidates(runs, 7, "loss")) == ["child", "own"]
+    assert ids(pipeline_candidates(runs, 8, "loss")) == ["child"]  # and the child's own
+    assert ids(pipeline_runs(runs, 7)) == ["child", "own", "child-run-of-the-child"]
 
 
 def test_paging_stops_at_the_first_run_older_than_the_pipeline():

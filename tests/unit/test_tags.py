@@ -30,6 +30,12 @@ def test_branch_job_tags():
     assert tags[t.SOURCE_NAME] == tags[t.JOB_URL]
     assert tags[t.USER] == "dev"
     assert t.MERGE_REQUEST_IID not in tags
+    assert t.PARENT_PIPELINE_ID not in tags
+
+
+def test_a_child_pipelines_runs_name_the_parent_pipeline():
+    tags = tags_of(ci_envs.child())
+    assert (tags[t.PIPELINE_KIND], tags[t.PARENT_PIPELINE_ID]) == ("parent_pipeline", "1000")
 
 
 def test_merge_request_and_matrix_tags():

@@ -10,6 +10,7 @@ import yaml
 from mlflow_gitlab.errors import MatrixTooLarge, SearchSpaceError
 from mlflow_gitlab.tuning.matrix_yaml import fan_out, matrix_entries, render
 from mlflow_gitlab.tuning.space import load_space, plan
+from tests import ci_envs
 from tests.cli import mlflow_gitlab
 
 SPACE = """
@@ -107,6 +108,19 @@ def test_the_child_pipeline_is_one_matrix_job_that_names_its_keys():
     # a newer pipeline of the MR may cancel it.
     assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "parent_pipeline"'}]
     assert job["interruptible"] is True
+
+
+def test_a_child_pipeline_made_in_a_job_names_its_parent(tmp_path):
+    space = tmp_path / "space.yml"
+    space.write_text(SPACE)
+    args = ("tune", "matrix", "--space", str(space), "--format", "child", "--script", "true")
+    in_job = mlflow_gitlab(*args, env=ci_envs.merge_request(CI_PIPELINE_ID="1011"), check=True)
+    (job,) = yaml.safe_load(in_job.stdout).values()
+    # its runs are tagged as the parent's, whose report and release compare them
+    assert job["variables"]["PARENT_PIPELINE_ID"] == "1011"
+    on_a_laptop = mlflow_gitlab(*args, env={"PATH": os.environ["PATH"]}, check=True)
+    (job,) = yaml.safe_load(on_a_laptop.stdout).values()
+    assert "PARENT_PIPELINE_ID" not in job["variables"]
 
 
 def test_matrix_job_names_past_gitlabs_255_characters_are_refused():

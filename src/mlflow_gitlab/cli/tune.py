@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -45,11 +46,14 @@ def matrix(space: Path, strategy: str | None, max_jobs: int | None, seed: int | 
 
     Stays within GitLab's 200 jobs per matrix: a larger grid is an error that suggests
     `--strategy random --max-jobs N`. Matrix values are strings, as GitLab passes them.
+    In a job, a child pipeline's job gets this pipeline's id as PARENT_PIPELINE_ID, so
+    that `report` and `release` here compare the child's runs.
 
     Example:
 
         mlflow-gitlab tune matrix --space space.yml --strategy random --max-jobs 8
     """
+    from mlflow_gitlab.context.gitlab_ci import from_environment, is_gitlab_ci
     from mlflow_gitlab.output.file import check_writable, write_text
     from mlflow_gitlab.tuning.matrix_yaml import fan_out
 
@@ -58,7 +62,9 @@ def matrix(space: Path, strategy: str | None, max_jobs: int | None, seed: int | 
     text, plan = fan_out(space.read_text(encoding="utf-8"), source=str(space),
                          strategy=strategy, max_jobs=max_jobs, seed=seed, fmt=fmt,
                          job_name=job_name, image=image, script=script,
-                         variables=key_values("--variable", variables))
+                         variables=key_values("--variable", variables),
+                         parent_pipeline_id=from_environment(os.environ).pipeline.id
+                         if is_gitlab_ci(os.environ) else None)
     if output is None:
         printer.result(text, nl=False)
     else:

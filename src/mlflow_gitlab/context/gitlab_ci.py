@@ -33,6 +33,10 @@ _SOURCE_KINDS = {
     "pipeline": PipelineKind.MULTI_PROJECT,
     "parent_pipeline": PipelineKind.CHILD,
 }
+# A child pipeline's parent pipeline id: GitLab has no predefined variable for it, and its
+# docs pass it down from the trigger job under this name (`doc/ci/pipelines/
+# downstream_pipelines.md`); `tune matrix --format child` writes it into the child's job.
+PARENT_PIPELINE_VARIABLE = "PARENT_PIPELINE_ID"
 # Variables that are GitLab's or the runner's own: never taken for a matrix key.
 _PREDEFINED_PREFIXES = ("CI_", "GITLAB_", "RUNNER_", "FF_", "MLFLOW_", "DOCKER_", "KUBERNETES_")
 
@@ -56,7 +60,8 @@ def from_environment(env: Mapping[str, str]) -> CIContext:
             id=_int(get("CI_PIPELINE_ID")), iid=_int(get("CI_PIPELINE_IID")),
             source=get("CI_PIPELINE_SOURCE"), kind=kind, url=get("CI_PIPELINE_URL"),
             name=get("CI_PIPELINE_NAME"), created_at=get("CI_PIPELINE_CREATED_AT"),
-            parent_pipeline_id=_int(get("PARENT_PIPELINE_ID")),
+            parent_pipeline_id=_int(get(PARENT_PIPELINE_VARIABLE))
+            if kind is PipelineKind.CHILD else None,
         ),
         job=_job(env),
         merge_request=_merge_request(env, kind),

@@ -122,15 +122,14 @@ class RunSource:
 
 def pipeline_candidates(runs: Iterable[Mapping[str, Any]], pipeline_id: int,
                         metric: str | None, since_ms: int | None = None) -> list[Candidate]:
-    """The finished job runs (made by `mlflow-gitlab run`) of pipeline `pipeline_id`
-    that logged `metric`, when given.
+    """The finished job runs (made by `mlflow-gitlab run`) of pipeline `pipeline_id` and
+    of its child pipelines that logged `metric`, when given.
 
     Args:
         runs: raw runs newest first; consumed only until one started before `since_ms`
             (runs without a start time are skipped, not taken as the end).
     """
-    wanted = str(pipeline_id)
-    found = finished_runs(runs, lambda tags: tags.get(t.PIPELINE_ID) == wanted
+    found = finished_runs(runs, lambda tags: of_pipeline(tags, pipeline_id)
                           and tags.get(t.RUN_ROLE) == "job", since_ms)
     # not this pipeline's, its parent run, or a script's nested run: all left out above
     return [c for c in found if metric is None or _finite(c.metrics.get(metric))]
@@ -145,11 +144,16 @@ def finished_runs(runs: Iterable[Mapping[str, Any]], accept: Callable[[dict[str,
 
 def pipeline_runs(runs: Iterable[Mapping[str, Any]], pipeline_id: int,
                   since_ms: int | None = None) -> list[Candidate]:
-    """Every run of pipeline `pipeline_id` but its parent run, in any status: the job runs,
-    runs a script nested in them, and runs the plugin alone tagged."""
-    wanted = str(pipeline_id)
-    return scan_runs(runs, lambda tags: tags.get(t.PIPELINE_ID) == wanted
+    """Every run of pipeline `pipeline_id` and its child pipelines but their parent runs, in
+    any status: the job runs, runs a script nested in them, and runs the plugin alone tagged."""
+    return scan_runs(runs, lambda tags: of_pipeline(tags, pipeline_id)
                      and tags.get(t.RUN_ROLE) != "pipeline", since_ms, finished_only=False)
+
+
+def of_pipeline(tags: Mapping[str, str], pipeline_id: int) -> bool:
+    """Whether a run with these tags ran in pipeline `pipeline_id` or in a child of it."""
+    wanted = str(pipeline_id)
+    return wanted in (tags.get(t.PIPELINE_ID), tags.get(t.PARENT_PIPELINE_ID))
 
 
 def scan_runs(runs: Iterable[Mapping[str, Any]], accept: Callable[[dict[str, str]], bool],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mlflow_gitlab.context.gitlab_ci import PARENT_PIPELINE_VARIABLE
 from mlflow_gitlab.env import MATRIX_KEYS
 from mlflow_gitlab.errors import SearchSpaceError
 from mlflow_gitlab.tuning.space import Plan, check_job_names, load_space, plan
@@ -28,10 +29,14 @@ def matrix_entries(plan: Plan) -> list[dict[str, Any]]:
 
 
 def child_pipeline(plan: Plan, *, job_name: str, image: str | None,
-                   script: Sequence[str], variables: Mapping[str, str] | None = None
-                   ) -> dict[str, Any]:
+                   script: Sequence[str], variables: Mapping[str, str] | None = None,
+                   parent_pipeline_id: int | None = None) -> dict[str, Any]:
     """A child-pipeline configuration: one interruptible `parallel:matrix` job running
     `script`, keeping the relay's spool as an artifact whatever the result (docs/relay.md).
+
+    `parent_pipeline_id`, the pipeline that generates the file, goes into the job's
+    variables, so that its runs are tagged as that pipeline's too and a `report` or
+    `release` job there compares them.
 
     The job's one rule is `$CI_PIPELINE_SOURCE == "parent_pipeline"`, the source of every
     child pipeline (`doc/ci/variables/predefined_variables.md` in GitLab): the parent's
@@ -46,8 +51,9 @@ def child_pipeline(plan: Plan, *, job_name: str, image: str | None,
     job: dict[str, Any] = {}
     if image:
         job["image"] = image
-    job["variables"] = {**(variables or {}),
-                        MATRIX_KEYS.name: ",".join(plan.keys)}
+    parent = {} if parent_pipeline_id is None else {
+        PARENT_PIPELINE_VARIABLE: str(parent_pipeline_id)}
+    job["variables"] = {**parent, **(variables or {}), MATRIX_KEYS.name: ",".join(plan.keys)}
     job["parallel"] = {"matrix": matrix_entries(plan)}
     job["interruptible"] = True  # a newer pipeline of the MR makes these candidates moot
     job["script"] = list(script)
@@ -58,7 +64,8 @@ def child_pipeline(plan: Plan, *, job_name: str, image: str | None,
 
 def render(plan: Plan, fmt: str = "matrix", *, job_name: str = "tune",
            image: str | None = None, script: Sequence[str] = (),
-           variables: Mapping[str, str] | None = None) -> str:
+           variables: Mapping[str, str] | None = None,
+           parent_pipeline_id: int | None = None) -> str:
     """YAML text for `fmt`, headed by a comment saying what it holds.
 
     `matrix` is a `parallel:` block to paste into a job; `inputs` is the `matrix` and
@@ -73,7 +80,7 @@ def render(plan: Plan, fmt: str = "matrix", *, job_name: str = "tune",
         document = {"matrix": matrix_entries(plan), "matrix-keys": ",".join(plan.keys)}
     elif fmt == "child":
         document = child_pipeline(plan, job_name=job_name, image=image, script=script,
-                                  variables=variables)
+                                  variables=variables, parent_pipeline_id=parent_pipeline_id)
     else:
         raise SearchSpaceError(f"unknown format {fmt!r}; use {', '.join(FORMATS)}")
     return f"# mlflow-gitlab tune matrix: {plan.describe()}\n" + dump(document)
@@ -96,7 +103,8 @@ def dump(document: Any) -> str:
 def fan_out(text: str, *, source: str = "the search space", strategy: str | None = None,
             max_jobs: int | None = None, seed: int | None = None, fmt: str = "matrix",
             job_name: str = "tune", image: str | None = None, script: Sequence[str] = (),
-            variables: Mapping[str, str] | None = None) -> tuple[str, Plan]:
+            variables: Mapping[str, str] | None = None,
+            parent_pipeline_id: int | None = None) -> tuple[str, Plan]:
     """Search-space YAML in, GitLab YAML out; options left None take the file's defaults.
 
     Returns:
@@ -112,4 +120,4 @@ def fan_out(text: str, *, source: str = "the search space", strategy: str | None
                   space.seed if seed is None else seed)
     check_job_names(job_name, chosen)
     return render(chosen, fmt, job_name=job_name, image=image, script=script,
-                  variables=variables), chosen
+                  variables=variables, parent_pipeline_id=parent_pipeline_id), chosen
