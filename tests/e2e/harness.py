@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlflow_gitlab.sandbox import Sandbox
+from tests import secrets_scan
 from tests.cli import record
 from tests.e2e.release_setup import bare_python, index_url, runner_cache_variables
 
@@ -33,7 +34,8 @@ GITLAB_CI_LOCAL = Path(os.environ.get(
 COMPONENTS_PROJECT = "mlflow-gitlab/components"  # the path the examples include
 REPOSITORY_PROJECT = "mlflow-gitlab/mlflow-gitlab"  # where `include: project:` finds templates/
 FIRST_PIPELINE_IID = 11  # gitlab-ci-local's CI_PIPELINE_ID is 1000 + iid; the seed has 1001
-_RESULT = re.compile(r"^\s*(PASS|FAIL|WARN)\s+(.+?)\s*$")
+# a child pipeline's job is `[<trigger job>] -> <job>`
+_RESULT = re.compile(r"^\s*(PASS|FAIL|WARN)\s+(?:\[[^\]]+\] -> )?(.+?)\s*$")
 # Sourced by every bash gitlab-ci-local starts: records the job ids it assigned, so the test
 # compares run tags with an observation that owes nothing to mlflow-gitlab.
 _RECORD_JOB = '[ -n "$CI_JOB_ID" ] && echo "$CI_JOB_ID $CI_JOB_NAME" >> "$E2E_JOB_RECORD"\n'
@@ -84,14 +86,16 @@ class Checkout:
         self._git("checkout", "-q", "-B", name)
 
     def run(self, variables: dict[str, str], unset: tuple[str, ...] = (),
-            timeout: float = 240) -> PipelineResult:
-        """Run the whole pipeline with these CI/CD variables on top of GitLab's."""
+            timeout: float = 240, *, tools: Path | None = None) -> PipelineResult:
+        """Run the whole pipeline with these CI/CD variables on top of GitLab's; `tools`, a
+        folder of programs the job image has (uv), comes after the bare Python on PATH."""
         iid = self._next_iid()
         self.record.unlink(missing_ok=True)
         python = self.python = bare_python(self.workdir / "runner-python")
-        proc = self._gitlab_ci_local(["--shell-isolation"], {**runner_cache_variables(),
-                                                            **variables}, unset, timeout,
-                                     self.env(python))
+        variables = {**runner_cache_variables(), **variables}
+        self._pass_to_child_pipelines(variables, unset)
+        proc = self._gitlab_ci_local(["--shell-isolation"], variables, unset, timeout,
+                                     self.env(python, tools))
         output = proc.stdout + proc.stderr
         results = {m[2]: m[1] for line in output.splitlines() if (m := _RESULT.match(line))}
         return PipelineResult(proc.returncode, output, results, self._job_ids(), 1000 + iid)
@@ -106,17 +110,37 @@ class Checkout:
         results = {job["name"]: "LISTED" for job in jobs if job.get("when") != "never"}
         return PipelineResult(proc.returncode, proc.stdout + proc.stderr, results, {}, 0)
 
-    def env(self, python: Path | None = None) -> dict[str, str]:
+    def env(self, python: Path | None = None, tools: Path | None = None) -> dict[str, str]:
         """This machine's environment without CI, MLflow or uv settings, `python`'s folder
-        (the test venv's by default) first on PATH."""
+        (the test venv's by default) first on PATH, then `tools`."""
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("CI_", "GITLAB_", "MLFLOW_", "UV_", "VIRTUAL_ENV"))
                and k not in ("CI", "BASH_ENV")}
-        bin_dir = str(python or Path(sys.executable).parent)
-        env.update({"PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
+        bin_dirs = [str(python or Path(sys.executable).parent), *([str(tools)] if tools else [])]
+        env.update({"PATH": os.pathsep.join([*bin_dirs, env.get("PATH", "")]),
                     "PIP_DISABLE_PIP_VERSION_CHECK": "1",
                     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "HOME": str(self.home)})
         return env
+
+    def _pass_to_child_pipelines(self, variables: dict[str, str],
+                                 unset: tuple[str, ...]) -> None:
+        """Write the pipeline's variables where a child pipeline reads them too.
+
+        gitlab-ci-local starts a child pipeline (`trigger:include`) with only the trigger
+        job's and the global `variables:`, dropping its `--variable` values; GitLab gives a
+        child the project's CI/CD variables and, in a merge-request pipeline, the parent's
+        `CI_MERGE_REQUEST_*` ones. gitlab-ci-local's own file of CI/CD variables (under
+        `--home`), which it reads for every pipeline, children included, plays both.
+        """
+        passed = {key: value for key, value in {**self._base_variables(), **variables}.items()
+                  if key not in unset and key != "CI_PIPELINE_SOURCE"}  # a child's is its own
+        state = self.home / ".gitlab-ci-local"
+        state.mkdir(exist_ok=True)
+        path = state / "variables.yml"  # holds the masked token, as GitLab's settings do
+        # typed: an untyped value starting with / would be taken for a file to copy
+        path.write_text(json.dumps({"global": {
+            key: {"type": "variable", "values": {"*": value}} for key, value in passed.items()}}))
+        secrets_scan.allow(path)
 
     def _pass_index_url(self, url: str) -> None:
         """Give every include of mlflow-gitlab's files the `index-url` input, and every job

@@ -64,6 +64,16 @@ def bare_python(where: Path) -> Path:
     return where / "bin"
 
 
+def uv_on_the_image() -> Path:
+    """A folder holding uv alone, put on a job's PATH as the components' default image
+    (Astral's Python image with uv) has it; installed once into `.e2e-tools/`."""
+    where = ROOT / ".e2e-tools" / "uv-image"
+    if not (where / "bin" / "uv").exists():
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target",
+                        str(where), "uv"], check=True, capture_output=True, timeout=300)
+    return where / "bin"
+
+
 def runner_cache_variables() -> dict[str, str]:
     """The shared download caches, in place of the per-project ones the components set."""
     return {"UV_CACHE_DIR": str(DOWNLOAD_CACHE / "uv"),

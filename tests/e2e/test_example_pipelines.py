@@ -26,10 +26,12 @@ from tests.e2e.harness import (
 )
 from tests.e2e.release_setup import (
     build_wheel,
+    index_url,
     installed,
     publish,
     publish_catalog,
     publish_repository,
+    uv_on_the_image,
 )
 
 pytestmark = pytest.mark.e2e
@@ -95,6 +97,38 @@ release:
     MLFLOW_GITLAB_JOB_EXPERIMENT: quickstart
     MLFLOW_GITLAB_RELEASE_METRIC: final_loss
 """
+
+
+
+
+def docs_child_pipeline_example() -> str:
+    """The `tune-plan` and `tune` jobs of docs/components.md's child-pipeline example."""
+    text = (ROOT / "docs" / "components.md").read_text()
+    section = text.split("### Larger spaces: a child pipeline sampled per pipeline", 1)[1]
+    return section.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
+# examples/mr-tuning with its fan-out in a child pipeline, as the docs show it
+CHILD_PIPELINE_CI = f"""\
+workflow:
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "merge_request_event"
+
+include:
+  - component: $CI_SERVER_FQDN/mlflow-gitlab/components/report@{__version__}
+    inputs:
+      experiment: wine-classifier
+      model: wine-classifier
+      metric: val_accuracy
+      mode: max
+  - component: $CI_SERVER_FQDN/mlflow-gitlab/components/release@{__version__}
+    inputs:
+      model: wine-classifier
+      experiment: wine-classifier
+      metric: val_accuracy
+      mode: max
+
+{docs_child_pipeline_example()}"""
 
 
 @pytest.fixture(scope="session")
@@ -237,6 +271,36 @@ def test_a_fork_merge_request_pipeline_ends_green_without_side_effects(
     # The fork's jobs run the command untracked, report and release nothing, and pass.
     assert_jobs(fork, TUNE_JOBS | {"mlflow-report", "mlflow-release"})
     assert side_effects(e2e_sandbox) == before
+
+
+def test_the_docs_child_pipeline_fans_out_and_the_parent_reports_its_runs(
+        e2e_sandbox: Sandbox, tmp_path: Path):
+    checkout = Checkout("mr-tuning", tmp_path, e2e_sandbox, CHILD_PIPELINE_CI)
+    checkout.branch("tune-wine")
+    # uv as the example's image has it; the registry serving mlflow-gitlab as the docs say
+    mr = checkout.run({**merge_request_variables(e2e_sandbox, "tune-wine"),
+                       "UV_INDEX": index_url(e2e_sandbox)},
+                      unset=("CI_COMMIT_BRANCH",), tools=uv_on_the_image(), timeout=420)
+    child_jobs = {f"tune: [{c},{w}]" for c in ("0.05", "1") for w in ("none", "balanced")}
+    assert_jobs(mr, {"tune-plan", "mlflow-report", "mlflow-release", *child_jobs})
+    assert mr.results["tune"] == "PASS"  # the trigger job, which took the child's status
+    store = e2e_sandbox.app.store
+    for name in child_jobs:  # the child's pipeline id, the parent's too, and the MR
+        (run,) = store.all("SELECT c.id, c.status FROM candidates c JOIN candidate_tags t "
+                           "ON t.candidate_id = c.id WHERE t.key = 'gitlab.CI_JOB_ID' "
+                           "AND t.value = ?", str(mr.job_ids[name]))
+        tags = {row["key"]: row["value"] for row in store.all(
+            "SELECT key, value FROM candidate_tags WHERE candidate_id = ?", run["id"])}
+        assert run["status"] == "finished" and tags["gitlab.CI_JOB_NAME"] == name
+        assert tags["gitlab.pipeline_kind"] == "parent_pipeline"
+        assert tags["gitlab.CI_PIPELINE_ID"] != str(mr.pipeline_id)
+        assert tags["gitlab.PARENT_PIPELINE_ID"] == str(mr.pipeline_id)
+        assert tags["gitlab.CI_MERGE_REQUEST_IID"] == "1"
+    # The parent's report compares the child's runs, and its release prereleases the best.
+    (note,) = [row["body"] for row in store.all("SELECT body FROM notes")]
+    assert "4 finished runs" in note, note
+    assert all(f"/-/jobs/{mr.job_ids[name]})" in note for name in child_jobs), note
+    assert versions(e2e_sandbox, "wine-classifier") == ["1.0.0-mr.1.1"]
 
 
 def test_scheduled_retrain_releases_a_patch_per_scheduled_pipeline(
