@@ -30,11 +30,12 @@ def runs(pipeline_id: int | None, metric: str | None, mode: str, columns: str | 
 
     Lists every run tagged with the pipeline or one of its child pipelines (the job runs of
     `mlflow-gitlab run`, runs their scripts started inside them, runs of jobs that only
-    installed the package), in any status; the pipelines' parent runs are left out. With --metric, ordered best first by
-    --mode (the earliest run first on a tie) with runs that did not log it last; without,
-    newest first. The table fits the terminal's width (or COLUMNS); piped, it is not cut.
-    A pipeline without runs prints a line saying so on stderr and exits 0. GitLab's run
-    search needs a token with the `api` scope (it is a POST).
+    installed the package), in any status; the pipelines' parent runs are left out. With
+    --metric, ordered best first by --mode (the earliest run first on a tie) with runs that
+    did not log it last; without, newest first. The table fits the terminal's width (or
+    COLUMNS); piped, it is not cut. A pipeline without runs prints a line saying so on
+    stderr and exits 0. GitLab's run search needs a token with the `api` scope (it is a
+    POST).
 
     Example:
 
