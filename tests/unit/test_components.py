@@ -316,3 +316,16 @@ def test_the_fan_out_is_interruptible_and_the_template_leaves_its_matrix_to_the_
     template = yaml.safe_load(CLASSIC.read_text())[".mlflow-gitlab-tune"]
     assert template["interruptible"] is True
     assert "parallel" not in template  # the extending job gives `parallel: matrix:`
+
+
+@pytest.mark.parametrize(("tag", "passes"), [(__version__, True), ("9.9.9", False),
+                                             ("v" + __version__, False)])
+def test_the_catalog_projects_tag_pipeline_checks_the_release_its_components_install(
+        tag: str, passes: bool):
+    """`check-version` gates the catalog release: it passes for this release's tag only."""
+    job = yaml.safe_load((ROOT / "ci-components" / ".gitlab-ci.yml").read_text())["check-version"]
+    script = "set -e\n" + "\n".join(job["script"])
+    done = subprocess.run(["sh", "-c", script], cwd=ROOT / "ci-components",
+                          env={"PATH": "/usr/bin:/bin", "CI_COMMIT_TAG": tag},
+                          capture_output=True, text=True, timeout=30, check=False)
+    assert (done.returncode == 0) is passes, done.stdout + done.stderr
