@@ -14,9 +14,11 @@ cases in the same run, each in a venv of its own:
   (Astral's Python image with uv): `uv venv`, `uv pip install <wheel>`.
 
 Each phase is timed (`uv` is getting uv with pip); the ratios are pip's time over uv's, in
-all and in the install alone. Needs the network (PyPI).
+all and in the install alone. `--requirements FILE` installs a training job's requirements
+in the same command, as the `train` and `tune` components do with their `requirements`
+input. Needs the network (PyPI).
 
-    python bench/job_setup.py [--repeat 1] [--python python3]
+    python bench/job_setup.py [--repeat 1] [--python python3] [--requirements FILE]
 """
 
 from __future__ import annotations
@@ -42,10 +44,10 @@ def build_wheel(python: str, into: Path) -> Path:
 
 
 def set_up(tool: str, python: str, wheel: Path, venv: Path, cache: Path,
-           image_uv: str | None = None) -> dict[str, float]:
+           image_uv: str | None = None, extra: tuple[str, ...] = ()) -> dict[str, float]:
     """Seconds of each phase, from an empty folder to `mlflow-gitlab --version` exiting 0:
-    `venv`, `uv` (installing uv with pip, unless `image_uv` is uv on the image), `install`,
-    `answer`, and their `total`."""
+    `venv`, `uv` (installing uv with pip, unless `image_uv` is uv on the image), `install`
+    (of the wheel and the `extra` install arguments), `answer`, and their `total`."""
     env = _env(cache)
     phases: dict[str, float] = {}
 
@@ -61,7 +63,7 @@ def set_up(tool: str, python: str, wheel: Path, venv: Path, cache: Path,
     vpython = str(venv / "bin" / "python")
     if tool == "pip":
         timed("venv", [python, "-m", "venv", str(venv)])
-        timed("install", [vpython, "-m", "pip", "install", "--quiet", str(wheel)])
+        timed("install", [vpython, "-m", "pip", "install", "--quiet", str(wheel), *extra])
     else:  # as a job gets uv: `pip install --target` into the cache, unless it is there
         tool_dir = cache / "uv-tool"
         uv = image_uv or str(tool_dir / "bin" / "uv")
@@ -69,7 +71,7 @@ def set_up(tool: str, python: str, wheel: Path, venv: Path, cache: Path,
             timed("uv", [python, "-m", "pip", "install", "--quiet", "--target",
                          str(tool_dir), "uv"])
         timed("venv", [uv, "venv", "--quiet", "--python", python, str(venv)])
-        install = [uv, "pip", "install", "--quiet", "--python", vpython, str(wheel)]
+        install = [uv, "pip", "install", "--quiet", "--python", vpython, str(wheel), *extra]
         timed("install", [*install, "--offline"], else_=install)  # the cache first, as a job
     timed("answer", [str(venv / "bin" / "mlflow-gitlab"), "--version"])
     phases["total"] = sum(phases.values())
@@ -91,7 +93,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="keep the fastest of N")
     parser.add_argument("--python", default=sys.executable,
                         help="the interpreter a job starts from [default: this one]")
+    parser.add_argument("--requirements", type=Path, metavar="FILE",
+                        help="also install these requirements, as a training job does")
     args = parser.parse_args()
+    extra = ("-r", str(args.requirements.resolve())) if args.requirements else ()
     with tempfile.TemporaryDirectory(prefix="job-setup-") as tmp:
         work = Path(tmp)
         wheel = build_wheel(args.python, work / "dist")
@@ -107,12 +112,13 @@ def main() -> None:
                     venv = work / f"venv-{tool.replace(' ', '-')}-{state}"
                     runs[state].append(set_up(
                         tool.split()[0], args.python, wheel, venv, cache,
-                        str(image / "bin" / "uv") if tool == "uv image" else None))
+                        str(image / "bin" / "uv") if tool == "uv image" else None, extra))
                     shutil.rmtree(venv)
             for state, phases in runs.items():
                 results[tool, state] = min(phases, key=lambda p: p["total"])
     print(f"job set-up: fresh venv until `mlflow-gitlab --version` answers "
-          f"(fastest of {args.repeat}), seconds")
+          f"(fastest of {args.repeat}), seconds"
+          + (f", with -r {args.requirements}" if args.requirements else ""))
     print(f"{'case':<15}{'venv':>7}{'uv':>7}{'install':>9}{'answer':>8}{'total':>8}")
     for (tool, state), p in results.items():
         print(f"{tool + ' ' + state:<15}{p['venv']:>7.1f}{p.get('uv', 0):>7.1f}"
