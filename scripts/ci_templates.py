@@ -36,6 +36,8 @@ RELEASE = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text
 # and kept in the cache too, so a job with a warm cache does not install it again. uv installs
 # from the cache alone first (`--offline`: no index revalidation, 3 of a warm job's 3.3 s), and
 # from the index when the cache cannot satisfy the install (a cold cache fails at once).
+# Every install is a statement of its own, not a non-final part of an `&&` list: the runner's
+# shell stops at a failed command through `set -e` alone, which such a part escapes.
 BLOCKS = {
     "variables": f"""\
     MLFLOW_GITLAB_SETUP_INSTALL: "$[[ inputs.install ]]"
@@ -68,7 +70,7 @@ BLOCKS = {
       "$MLFLOW_GITLAB_SETUP_INSTALL" $MLFLOW_GITLAB_SETUP_REQUIREMENTS;
       "$UV" "$@" --offline 2>/dev/null || "$UV" "$@";
       else
-      { [ -z "$MLFLOW_GITLAB_SETUP_INDEX_URL" ] || python -m pip install --quiet --disable-pip-version-check --no-deps --index-url "$MLFLOW_GITLAB_SETUP_INDEX_URL" "$MLFLOW_GITLAB_SETUP_INSTALL"; } &&
+      if [ -n "$MLFLOW_GITLAB_SETUP_INDEX_URL" ]; then python -m pip install --quiet --disable-pip-version-check --no-deps --index-url "$MLFLOW_GITLAB_SETUP_INDEX_URL" "$MLFLOW_GITLAB_SETUP_INSTALL"; fi;
       python -m pip install --quiet --disable-pip-version-check "$MLFLOW_GITLAB_SETUP_INSTALL" $MLFLOW_GITLAB_SETUP_REQUIREMENTS;
       fi
 """,

@@ -205,6 +205,7 @@ if [ "$3" = install ] && [ "$4" = --quiet ] && [ -z "$FAKE_NO_UV" ]; then
   fi
 fi
 [ -n "$target" ] && [ -n "$FAKE_NO_UV" ] && exit 1
+case " $* " in *" $FAKE_PIP_FAILS "*) [ -n "$FAKE_PIP_FAILS" ] && exit 1;; esac
 exit 0
 """
 
@@ -215,9 +216,11 @@ case " $* " in *" --offline "*) [ -n "$FAKE_UV_CACHED" ] || exit 2;; esac  # uv'
 """
 
 
-def run_set_up(tmp_path: Path, **variables: str) -> list[list[str]]:
-    """Run a job's set-up lines in sh with `python` (and the uv pip installs) standing in
-    for the real ones; return the argument lists they were called with."""
+def run_set_up(tmp_path: Path, check: bool = True, **variables: str) -> list[list[str]]:
+    """Run a job's set-up lines in `sh -e`, as the runner's shell runs a script, with `python`
+    (and the uv pip installs) standing in for the real ones; return the argument lists they
+    were called with. With `check`, the set-up must succeed; without, it must stop the
+    script (the job's command, the next line, never runs)."""
     fake = tmp_path / "bin"
     fake.mkdir(exist_ok=True)
     (fake / "python").write_text(FAKE_PYTHON)
@@ -230,8 +233,13 @@ def run_set_up(tmp_path: Path, **variables: str) -> list[list[str]]:
            "CI_PROJECT_DIR": str(tmp_path / "project"), "CALLS": str(calls),
            "FAKE_UV": str(fake / "uv"), **variables}
     lines = [line for line in job["script"] if "SETUP" in line or "UV" in line]
-    subprocess.run(["sh", "-ec", "\n".join(lines)], env=env, check=True, timeout=30)
-    return [line.split("\x1f")[:-1] for line in calls.read_text().splitlines()]
+    command = 'echo "the job\'s command" >> "$CALLS"'
+    done = subprocess.run(["sh", "-ec", "\n".join([*lines, command])], env=env, timeout=30,
+                          check=False)
+    recorded = calls.read_text().splitlines()
+    ran = "the job's command" in recorded
+    assert (done.returncode == 0, ran) == (check, check), (done.returncode, recorded)
+    return [line.split("\x1f")[:-1] for line in recorded if line != "the job's command"]
 
 
 def test_uv_is_installed_once_into_the_cache(tmp_path: Path):
@@ -281,6 +289,13 @@ def test_without_uv_pip_installs_the_package_from_the_index_alone_first(tmp_path
     # dependencies from PyPI, the package being already satisfied
     assert "--no-deps" in first and first[first.index("--index-url") + 1] == index
     assert first[-1] == spec and second[-1] == spec and "--index-url" not in second
+
+
+def test_without_uv_a_failed_install_from_the_index_fails_the_set_up(tmp_path: Path):
+    index = "https://gitlab.example.com/api/v4/projects/42/packages/pypi/simple"
+    calls = run_set_up(tmp_path, check=False, FAKE_NO_UV="1", FAKE_PIP_FAILS="--no-deps",
+                       MLFLOW_GITLAB_SETUP_INDEX_URL=index)
+    assert "--no-deps" in calls[-1]  # and nothing after it: no install from PyPI alone
 
 
 @pytest.mark.parametrize(("name", "value"), [
