@@ -8,7 +8,10 @@ tag pipeline then publishes the version (GitLab creates a catalog release only f
 description the catalog lists.
 
     python scripts/publish_catalog.py --dry-run DIR        # build the tree in DIR, no git
-    python scripts/publish_catalog.py --remote URL [--branch main] [--project-api URL]
+    python scripts/publish_catalog.py --remote URL [--branch main] [--project-api URL] [--tag T]
+
+The catalog takes semantic versions only, so a prerelease is tagged as its release tag has it
+(`1.0.0-rc.1`), not as the package's PEP 440 version (`1.0.0rc1`); pip and uv take either.
 
 The token for the push and the description (`CATALOG_TOKEN`, an access token of the catalog
 project with `write_repository` and `api`) is read from the environment and sent as an HTTP
@@ -26,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "ci-components"
 VERSION = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M)[1]
+SEMVER = re.compile(r"\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?")  # what the catalog publishes
 DESCRIPTION = ("CI/CD components for MLflow experiments in GitLab CI: tracked training, "
                "merge-request tuning, MR reports and semver model releases (mlflow-gitlab).")
 MIT = """MIT License
@@ -60,7 +65,7 @@ CATALOG_CI = """\
 # version of these components (their README, templates/ and the project description).
 create-release:
   stage: deploy
-  image: registry.gitlab.com/gitlab-org/release-cli:latest
+  image: registry.gitlab.com/gitlab-org/cli:latest  # glab: `release:` uses it since GitLab 18.0
   rules:
     - if: $CI_COMMIT_TAG =~ /^\\d+\\.\\d+\\.\\d+(-[0-9A-Za-z.-]+)?$/
   script: echo "Publishing components $CI_COMMIT_TAG"
@@ -87,13 +92,13 @@ def build_tree(into: Path) -> list[str]:
     return sorted(str(p.relative_to(into)) for p in into.rglob("*") if p.is_file())
 
 
-def publish(remote: str, branch: str, token: str | None) -> None:
-    """Commit the catalog tree on `branch` of `remote` and push it with the version tag."""
-    if not push_tree(remote, branch, VERSION, token, build_tree,
-                     f"mlflow-gitlab {VERSION} components"):
-        print(f"catalog {VERSION} is already published", file=sys.stderr)
+def publish(remote: str, branch: str, token: str | None, tag: str = VERSION) -> None:
+    """Commit the catalog tree on `branch` of `remote` and push it with the version `tag`."""
+    if not push_tree(remote, branch, tag, token, build_tree,
+                     f"mlflow-gitlab {tag} components"):
+        print(f"catalog {tag} is already published", file=sys.stderr)
         return
-    print(f"published catalog {VERSION} to {re.sub(r'//[^@/]*@', '//', remote)}")
+    print(f"published catalog {tag} to {re.sub(r'//[^@/]*@', '//', remote)}")
 
 
 def push_tree(remote: str, branch: str, tag: str, token: str | None,
@@ -152,7 +157,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project-api", metavar="URL",
                         help="${CI_API_V4_URL}/projects/<id> of the catalog project, to set "
                              "its description")
+    parser.add_argument("--tag", help="the catalog version, a semantic version: the release "
+                                      "tag without its `v` [default: the package version]")
     args = parser.parse_args(argv)
+    tag = args.tag or VERSION
+    if not SEMVER.fullmatch(tag):
+        parser.error(f"--tag {tag!r} is not a semantic version (1.2.3 or 1.2.3-rc.1), which "
+                     "the catalog needs; pass the release tag without its v")
     if args.dry_run is not None:
         for path in build_tree(args.dry_run):
             print(path)
@@ -160,12 +171,16 @@ def main(argv: list[str] | None = None) -> int:
     if not args.remote:
         parser.error("give --remote URL, or --dry-run DIR")
     token = os.environ.get("CATALOG_TOKEN")
-    try:
-        publish(args.remote, args.branch, token)
+    try:  # the description first: the tag's pipeline publishes only a described project
         if args.project_api and token:
             set_description(args.project_api, token)
+        publish(args.remote, args.branch, token, tag)
     except subprocess.CalledProcessError as exc:
         print(f"error: git {exc.cmd[1]} failed: {(exc.stderr or '').strip()[:300]}",
+              file=sys.stderr)
+        return 1
+    except urllib.error.URLError as exc:  # HTTPError included; the token is in no URL
+        print(f"error: setting the catalog project's description failed: {exc}",
               file=sys.stderr)
         return 1
     return 0

@@ -92,13 +92,14 @@ def installed(bin_dir: Path) -> dict[str, str]:
 
 def publish_catalog(sandbox: Sandbox) -> None:
     """Run the `publish-catalog` job's command into a public `mlflow-gitlab/components` of the
-    sandbox, with a Maintainer project access token as its CATALOG_TOKEN: it pushes the
-    catalog's tree and tag, then sets the project's description through the API."""
+    sandbox, with a Maintainer project access token as its CATALOG_TOKEN: it sets the
+    project's description through the API, then pushes the catalog's tree and tag."""
     token = _public_project_token(sandbox, "mlflow-gitlab/components")
     pipeline = yaml.safe_load((ROOT / ".gitlab-ci.yml").read_text())
     command = pipeline["publish-catalog"]["script"][-1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(CI_SERVER_URL=sandbox.url, CI_API_V4_URL=sandbox.api_url, CATALOG_TOKEN=token,
+               CI_COMMIT_TAG=f"v{__version__}",  # a tag pipeline's
                GIT_TERMINAL_PROMPT="0", PATH=str(Path(sys.executable).parent) + os.pathsep
                + os.environ["PATH"])
     done = subprocess.run(["bash", "-ec", command], cwd=ROOT, env=env, capture_output=True,

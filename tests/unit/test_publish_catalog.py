@@ -50,3 +50,32 @@ def test_publishing_commits_the_tree_and_tags_the_version_once(tmp_path: Path):
     assert "templates/train.yml" in files.split() and "README.md" in files.split()
     again = run("--remote", remote.as_uri())  # a re-run of the release job changes nothing
     assert again.returncode == 0 and "already published" in again.stderr
+
+
+def tags_of(remote: Path) -> list[str]:
+    return subprocess.run(["git", "--git-dir", str(remote), "tag"], capture_output=True,
+                          text=True, check=True).stdout.split()
+
+
+def test_a_prerelease_is_published_under_its_semantic_version(tmp_path: Path):
+    remote = tmp_path / "components.git"
+    subprocess.run(["git", "init", "--quiet", "--bare", str(remote)], check=True)
+    pep440 = run("--remote", remote.as_uri(), "--tag", "1.0.0rc1")
+    # the catalog would never publish it: one line saying so, nothing pushed
+    assert pep440.returncode == 2 and "not a semantic version" in pep440.stderr.splitlines()[-1]
+    assert tags_of(remote) == []
+    semver = run("--remote", remote.as_uri(), "--tag", "1.0.0-rc.1")
+    assert semver.returncode == 0, semver.stderr
+    assert tags_of(remote) == ["1.0.0-rc.1"]
+
+
+def test_a_description_that_cannot_be_set_stops_before_anything_is_pushed(tmp_path: Path):
+    remote = tmp_path / "components.git"
+    subprocess.run(["git", "init", "--quiet", "--bare", str(remote)], check=True)
+    env = {"PATH": "/usr/bin:/bin", "CATALOG_TOKEN": "x" * 20, "HOME": str(tmp_path)}
+    result = run("--remote", remote.as_uri(), "--project-api",
+                 "http://127.0.0.1:9/api/v4/projects/1", env=env)  # nothing listens there
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("error: setting the catalog project's description failed")
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+    assert tags_of(remote) == []  # the tag pipeline would publish an undescribed project
