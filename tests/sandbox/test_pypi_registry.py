@@ -71,7 +71,7 @@ def test_simple_pages_render_as_gitlab_renders_them(sandbox, dist):
             f"#sha256={row['file_sha256']}")
     assert (f'<a href="{href}" data-requires-python="&gt;=3.8">{dist[0].name}</a>'
             in page.text)
-    assert page.text.startswith("        <!DOCTYPE html>\n")
+    assert page.text.startswith("<!DOCTYPE html>\n        <html>\n")  # `<<-HTML.lstrip`
     index = requests.get(registry(sandbox) + "/simple", auth=auth, timeout=10)
     assert f'href="{registry(sandbox)}/simple/demo-pkg"' in index.text
     assert "<title>Links for demo-project</title>" in index.text
@@ -144,6 +144,23 @@ def test_deploy_token_reads_but_cannot_publish(sandbox, dist, tmp_path):
     v2 = pypi_dist.build(tmp_path / "v2", "0.2.0")
     ok = twine(sandbox, writer["username"], writer["token"], v2)
     assert ok.returncode == 0, ok.stdout + ok.stderr
+    # a token that may write may read (`Packages::Policies::ProjectPolicy`)
+    got = pip_download(sandbox, writer["username"], writer["token"], tmp_path / "dl2",
+                       "demo-pkg==0.2.0")
+    assert got.returncode == 0, got.stdout + got.stderr
+
+
+def test_gitlab_ci_token_without_a_password_is_anonymous(sandbox, dist):
+    """`find_user_from_job_token_basic_auth` needs both; without a password no job token is
+    tried, so a public project's index is open, where a bad job token would be 401."""
+    assert twine(sandbox, "gitlab-ci-token", sandbox.tokens["job"], dist).returncode == 0
+    with sandbox.app.store.tx() as db:
+        db.execute("UPDATE projects SET visibility = 'public' WHERE id = ?",
+                   (sandbox.project_id,))
+    url = registry(sandbox) + "/simple/demo-pkg"
+    assert requests.get(url, auth=("gitlab-ci-token", ""), timeout=10).status_code == 200
+    assert requests.get(url, auth=("gitlab-ci-token", "glcbt-wrong"), timeout=10
+                        ).status_code == 401
 
 
 def test_upload_validation_as_gitlab_answers_it(sandbox, dist):
@@ -160,8 +177,22 @@ def test_upload_validation_as_gitlab_answers_it(sandbox, dist):
         "message": "400 Bad request - Validation failed: Name is invalid"}
     assert post(name="p", version="one").json() == {
         "message": "400 Bad request - Validation failed: Version is invalid"}
-    assert post(name="p", version="1.0", requires_python="x" * 256).status_code == 400
     assert sandbox.app.store.all("SELECT * FROM packages") == []
+
+
+def test_metadata_past_its_column_is_cut_and_digests_are_only_what_was_declared(sandbox, dist):
+    """`truncate_fields`, and `file_params`: GitLab computes no digest a client left out."""
+    auth = ("me", sandbox.tokens["developer"])
+    long = ">=" + "3" * 300
+    cut = requests.post(registry(sandbox), auth=auth, timeout=10,
+                        data={"name": "long-meta", "version": "1.0", "requires_python": long},
+                        files={"content": ("long_meta-1.0.tar.gz", b"x")})
+    assert cut.status_code == 201, cut.text
+    page = requests.get(registry(sandbox) + "/simple/long-meta", auth=auth, timeout=10).text
+    assert f'data-requires-python="&gt;={"3" * 250}..."' in page  # 255 characters in all
+    # No sha256_digest: the index links an empty digest, as GitLab's does, and pip cannot
+    # fetch such a link.
+    assert "/files//long_meta-1.0.tar.gz#sha256=" in page
 
 
 def test_a_file_over_the_limit_is_refused(tmp_path, dist):

@@ -44,17 +44,22 @@ def normalized(name: str) -> str:
     return _SEPARATORS.sub("-", name).lower()
 
 
-def validation_errors(name: str, version: str, requires_python: str) -> list[str]:
+def validation_errors(name: str, version: str) -> list[str]:
     """The model validations an upload fails, in GitLab's order and wording."""
     errors = []
     if not VERSION.fullmatch(version):
         errors.append("Version is invalid")
     if not NAME.fullmatch(name):
         errors.append("Name is invalid")
-    if len(requires_python) > REQUIRED_PYTHON_MAX:
-        errors.append(f"Required python is too long (maximum is {REQUIRED_PYTHON_MAX} "
-                      "characters)")
     return errors
+
+
+def fitted_requires_python(value: str) -> str:
+    """`truncate_fields`: a value past the column's 255 characters is cut, Rails'
+    `String#truncate` ending it in `...`, and the upload goes on."""
+    if len(value) <= REQUIRED_PYTHON_MAX:
+        return value
+    return value[:REQUIRED_PYTHON_MAX - 3] + "..."
 
 
 def file_url(api_url: str, project_id: int, sha256: str, file_name: str) -> str:
@@ -69,10 +74,11 @@ def package_url(api_url: str, project_id: int, name: str) -> str:
 
 
 def page(title: str, links: Iterable[Link]) -> str:
-    """`SimplePresenterBase#body`: the heredoc keeps its indentation."""
+    """`SimplePresenterBase#body`: the heredoc keeps its indentation but for the first
+    line's, which `lstrip` takes off."""
     anchors = "".join(f'<a href="{link.href}" data-requires-python="'
                       f'{escape(link.requires_python)}">{link.text}</a>' for link in links)
-    return (f"        <!DOCTYPE html>\n"
+    return (f"<!DOCTYPE html>\n"
             f"        <html>\n"
             f"          <head>\n"
             f"            <title>Links for {escape(title)}</title>\n"

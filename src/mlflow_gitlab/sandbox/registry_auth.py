@@ -76,7 +76,8 @@ def identify(store: Store, headers: Message, method: str) -> Caller:
         return principal
     if private:
         raise unauthorized()
-    if credentials is not None and credentials[0] == CI_JOB_USER:
+    if credentials is not None and credentials[0] == CI_JOB_USER and credentials[1]:
+        # `find_user_from_job_token_basic_auth`: no password, no job token (anonymous)
         principal = find_principal(store, credentials[1], ("job",))
         if principal is None:
             raise unauthorized()
@@ -89,8 +90,10 @@ def access(store: Store, project: sqlite3.Row, caller: Caller) -> Access:
     public = project["visibility"] == "public"
     if isinstance(caller, DeployToken):
         own = caller.project_id == project["id"]
+        # `write_package_registry` reads too (`Packages::Policies::ProjectPolicy`)
         return Access(True, own or public,
-                      (own and READ_PACKAGES in caller.scopes) or public,
+                      (own and bool({READ_PACKAGES, WRITE_PACKAGES} & set(caller.scopes)))
+                      or public,
                       own and WRITE_PACKAGES in caller.scopes)
     role = access_level(store, project, caller)
     return Access(caller is not None, public or role >= GUEST, public or role >= REPORTER,

@@ -44,8 +44,8 @@ def upload(req: web.Request) -> web.Response:
     if limit and len(content.data) > limit:
         raise web.bad_request("File is too large")
     fields = form.fields
-    requires_python = fields.get("requires_python") or ""
-    errors = pypi_index.validation_errors(fields["name"], fields["version"], requires_python)
+    requires_python = pypi_index.fitted_requires_python(fields.get("requires_python") or "")
+    errors = pypi_index.validation_errors(fields["name"], fields["version"])
     if errors:
         raise web.bad_request("Validation failed: " + ", ".join(errors))
     _create(req.app.store, project["id"], fields, requires_python, content)
@@ -139,10 +139,12 @@ def _create(store: Store, project_id: int, fields: dict[str, str], requires_pyth
     """`CreatePackageService`: find or create the version, upsert its metadata, add the file
     (a second file of the same name is a validation error: `Packages::PackageFile`)."""
     received = package_files.store_bytes(store, content.data)
-    # The digests are stored as the client sent them, as GitLab does; missing ones computed.
+    # The digests are stored as the client sent them, as GitLab does (`file_params`): one it
+    # left out is none, which GitLab keeps as nil and this store as '' (a link to
+    # `files//<name>#sha256=`, which pip cannot use).
     received = packages.ReceivedFile(
-        received.blob, received.size, (fields.get("sha256_digest") or received.sha256).lower(),
-        fields.get("md5_digest") or received.md5, received.sha1)
+        received.blob, received.size, fields.get("sha256_digest") or "",
+        fields.get("md5_digest"), received.sha1)
     try:
         pypi.add_upload(store, project_id, fields["name"], fields["version"], requires_python,
                         content.filename, received)
