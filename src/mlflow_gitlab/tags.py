@@ -16,6 +16,7 @@ from mlflow_gitlab.redaction import Redactor
 MAX_KEY_LENGTH = 250
 MAX_VALUE_LENGTH = 5000
 MAX_PARAM_VALUE_LENGTH = 250
+MAX_RUN_NAME_LENGTH = 255  # `ml_candidates.name` (`add_text_limit` in GitLab's migrations)
 ELLIPSIS = "..."
 
 # Written by `upload --run` and `run --artifacts`: the run's outputs package (packages/)
@@ -133,11 +134,23 @@ def check_params(params: Mapping[str, str]) -> None:
 
 
 def run_name(context: CIContext) -> str | None:
-    """A readable run name: `train [lr=0.1, optimizer=adam]`, or the job name."""
+    """A readable run name: `train [lr=0.1, optimizer=adam]`, or the job name, cut to the
+    255 characters GitLab keeps (it refuses a longer one and makes no run)."""
     job = context.job
     if not job.name:
         return None
     if job.matrix:
         values = ", ".join(f"{k}={v}" for k, v in job.matrix)
-        return f"{job.base_name} [{values}]"
-    return job.name
+        return fit_value(f"{job.base_name} [{values}]", MAX_RUN_NAME_LENGTH)
+    return fit_value(job.name, MAX_RUN_NAME_LENGTH)
+
+
+def check_run_name(name: str | None) -> None:
+    """Refuse a `--run-name` that GitLab would not keep.
+
+    Raises:
+        ConfigError: `name` is longer than its 255 characters.
+    """
+    if name is not None and len(name) > MAX_RUN_NAME_LENGTH:
+        raise ConfigError(f"--run-name has {len(name)} characters; GitLab keeps at most "
+                          f"{MAX_RUN_NAME_LENGTH}", hint="shorten it")

@@ -192,6 +192,7 @@ CASES = [
     # sizes
     case("param-name-too-long", "run", "--param", "k" * 251 + "=1", "--", "true"),
     case("param-value-too-long", "run", "--param", "notes=" + "x" * 251, "--", "true"),
+    case("run-name-too-long", "run", "--run-name", "r" * 256, "--", "true"),
     # KEY=VALUE and other option values
     case("param-not-key-value", "run", "--param", "lr", "--", "true"),
     case("param-empty-key", "run", "--param", "=0.1", "--", "true"),

@@ -38,6 +38,12 @@ def test_a_child_pipelines_runs_name_the_parent_pipeline():
     assert (tags[t.PIPELINE_KIND], tags[t.PARENT_PIPELINE_ID]) == ("parent_pipeline", "1000")
 
 
+def test_a_run_name_is_cut_to_the_255_characters_gitlab_keeps():
+    env = ci_envs.matrix(CI_JOB_NAME=f"train: [{'x' * 300}, adam]", LR="x" * 300)
+    name = t.run_name(collect_context(env))
+    assert len(name) == 255 and name.startswith("train [LR=xxx") and name.endswith("...")
+
+
 def test_merge_request_and_matrix_tags():
     tags = tags_of(ci_envs.matrix())
     assert tags[t.MERGE_REQUEST_IID] == "1"

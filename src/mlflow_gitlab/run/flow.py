@@ -65,6 +65,7 @@ def run_tracked(options: RunOptions, env: Mapping[str, str] | None = None) -> in
     settings = tracking_settings(env, options.tracking_uri)
     if settings.is_gitlab:
         t.check_params(options.params)
+        t.check_run_name(options.run_name)
     else:
         log.info("%s is not a GitLab MLflow endpoint: GitLab-only steps are skipped",
                  settings.tracking_uri)
